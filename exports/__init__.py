@@ -1,0 +1,1 @@
+"""Precompute and publish recommendation tables and learning paths; serving export; nudges."""

@@ -1,0 +1,1 @@
+"""Models, training, offline evaluation, the MLflow registry, ranking/blending and the agents."""

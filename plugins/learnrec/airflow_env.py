@@ -1,0 +1,49 @@
+"""The environment that points Airflow at this project on the embedded defaults.
+
+Used by ``learnrec airflow ...``, ``learnrec demo`` and the test suite, so that the UI, the demo
+and the tests all load the same DAGs and plugins with their state under ``LEARNREC_HOME``.
+Production deployments set these through their own Airflow configuration instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from learnrec.settings import PROJECT_ROOT, Settings
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def airflow_environment(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    home = settings.airflow_home
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            # the child processes must see the same learnrec settings as this one
+            "LEARNREC_HOME": str(settings.home),
+        }
+    )
+    return env
+
+
+def run_airflow(settings: Settings, args: Sequence[str], *, check: bool = True) -> int:
+    """Run the ``airflow`` CLI of this virtual environment with the project's environment."""
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    env = airflow_environment(settings)
+    if not (settings.airflow_home / "airflow.db").exists() and list(args[:2]) != ["db", "migrate"]:
+        subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    completed = subprocess.run([AIRFLOW, *args], env=env, check=False)
+    if check and completed.returncode != 0:
+        raise RuntimeError(f"airflow {' '.join(args)} failed with exit code {completed.returncode}")
+    return completed.returncode

@@ -1,0 +1,1 @@
+"""Subcommands of the ``learnrec`` CLI; see :mod:`learnrec.cli`."""

@@ -1,0 +1,170 @@
+"""The learner event contract: ``POST /events/learner`` of the product document.
+
+This module is the one definition of a learner event. The synthetic world writes it, ingestion
+validates it (in bulk, column by column, with the rules spelled out here), dbt and Spark read its
+typed form, and the docs quote it. A payload on the wire (a Kafka message value or one line of a
+landing file) is a JSON object::
+
+    {"learner_id": "L0000042", "event_type": "watch", "course_id": "C00017",
+     "timestamp": "2026-11-01T18:04:11.250Z",
+     "metadata": {"watch_duration_seconds": 540, "module_id": "C00017-M03"}}
+
+Rules beyond the field types (``EVENT_RULES``):
+
+* ``watch`` carries ``metadata.watch_duration_seconds`` and ``metadata.module_id``;
+  ``quiz_score`` carries ``metadata.quiz_score``; the other types need no metadata.
+* ``quiz_score`` lies in [0, 100] (a percentage); ``watch_duration_seconds`` in
+  [0, ``MAX_WATCH_DURATION_SECONDS``].
+* ``timestamp`` is ISO 8601 with a UTC offset; it may not lie more than ``FUTURE_TOLERANCE``
+  after the moment the batch is validated (clock skew of devices is tolerated up to that).
+
+Event identity: the contract has no event id, so one is derived from the content
+(:func:`event_id`): identical payloads delivered twice (Kafka's at-least-once delivery, a
+re-uploaded file) get the same id and are deduplicated; two genuinely different events never
+share one. The bulk SQL implementations must agree with this reference function (tested).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class EventType(StrEnum):
+    CLICK = "click"
+    WATCH = "watch"
+    SKIP = "skip"
+    COMPLETE = "complete"
+    SEARCH = "search"
+    QUIZ_SCORE = "quiz_score"
+
+
+QUIZ_SCORE_MIN = 0.0
+QUIZ_SCORE_MAX = 100.0
+#: One watch event covers at most one sitting; longer values are client bugs.
+MAX_WATCH_DURATION_SECONDS = 6 * 3600
+#: How far in the future (relative to validation time) a timestamp may lie.
+FUTURE_TOLERANCE = timedelta(minutes=15)
+
+#: Metadata fields that an event type must carry.
+EVENT_RULES: dict[EventType, tuple[str, ...]] = {
+    EventType.CLICK: (),
+    EventType.WATCH: ("watch_duration_seconds", "module_id"),
+    EventType.SKIP: (),
+    EventType.COMPLETE: (),
+    EventType.SEARCH: (),
+    EventType.QUIZ_SCORE: ("quiz_score",),
+}
+
+#: The payload's top-level and metadata field names, in wire order.
+PAYLOAD_FIELDS = ("learner_id", "event_type", "course_id", "timestamp", "metadata")
+METADATA_FIELDS = ("watch_duration_seconds", "quiz_score", "module_id")
+
+#: Separator of the identity string (ASCII unit separator: cannot occur in ids).
+IDENTITY_SEPARATOR = "\x1f"
+
+
+class EventMetadata(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    watch_duration_seconds: int | None = Field(None, ge=0, le=MAX_WATCH_DURATION_SECONDS, strict=True)
+    quiz_score: float | None = Field(None, ge=QUIZ_SCORE_MIN, le=QUIZ_SCORE_MAX)
+    module_id: str | None = Field(None, min_length=1)
+
+
+class LearnerEvent(BaseModel):
+    """One learner event as posted by an app. Validates a single payload (tests, docs, APIs);
+    ingestion applies the same rules to whole batches in SQL."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    learner_id: str = Field(min_length=1)
+    event_type: EventType
+    course_id: str = Field(min_length=1)
+    timestamp: datetime
+    metadata: EventMetadata = EventMetadata()
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("timestamp needs a UTC offset (ISO 8601, e.g. 2026-11-01T18:04:11Z)")
+        return value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _metadata_for_type(self) -> LearnerEvent:
+        missing = [name for name in EVENT_RULES[self.event_type] if getattr(self.metadata, name) is None]
+        if missing:
+            raise ValueError(f"{self.event_type} event needs metadata.{', metadata.'.join(missing)}")
+        return self
+
+    def check_not_future(self, now: datetime) -> None:
+        if self.timestamp > now + FUTURE_TOLERANCE:
+            raise ValueError(f"timestamp {self.timestamp.isoformat()} lies in the future")
+
+    def to_payload(self) -> dict[str, Any]:
+        meta = {k: v for k, v in self.metadata.model_dump().items() if v is not None}
+        return {
+            "learner_id": self.learner_id,
+            "event_type": str(self.event_type),
+            "course_id": self.course_id,
+            "timestamp": format_timestamp(self.timestamp),
+            "metadata": meta,
+        }
+
+
+def format_timestamp(value: datetime) -> str:
+    """Wire format of a timestamp: UTC, millisecond precision, ``Z`` suffix."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def epoch_microseconds(value: datetime) -> int:
+    delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def identity_string(
+    learner_id: str,
+    event_type: str,
+    course_id: str,
+    timestamp: datetime,
+    watch_duration_seconds: int | None,
+    quiz_score: float | None,
+    module_id: str | None,
+) -> str:
+    """The canonical content of an event that its id hashes.
+
+    Fields in contract order, joined by ``IDENTITY_SEPARATOR``; the timestamp as integer epoch
+    microseconds (UTC), quiz_score with four decimals, absent values as empty strings. Every
+    engine can build this string in bulk (DuckDB ``epoch_us``/``printf``, Snowflake
+    ``DATE_PART(epoch_microsecond, ...)``/``TO_VARCHAR``, Spark ``unix_micros``/``format_string``).
+    """
+    parts = (
+        learner_id,
+        event_type,
+        course_id,
+        str(epoch_microseconds(timestamp)),
+        "" if watch_duration_seconds is None else str(watch_duration_seconds),
+        "" if quiz_score is None else f"{quiz_score:.4f}",
+        module_id or "",
+    )
+    return IDENTITY_SEPARATOR.join(parts)
+
+
+def event_id(event: LearnerEvent) -> str:
+    """Content-derived id of an event: md5 (hex) of :func:`identity_string`."""
+    meta = event.metadata
+    text = identity_string(
+        event.learner_id,
+        str(event.event_type),
+        event.course_id,
+        event.timestamp,
+        meta.watch_duration_seconds,
+        meta.quiz_score,
+        meta.module_id,
+    )
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()

@@ -1,0 +1,182 @@
+"""One typed settings object for the whole platform.
+
+Every value comes from an environment variable prefixed ``LEARNREC_`` (or from an optional ``.env``
+file in the working directory); nothing is read at import time. The defaults select the embedded
+backends, with all state under one git-ignored folder (``LEARNREC_HOME``, default ``<repo>/.learnrec``).
+Switching a backend to production is a matter of setting variables, never of editing code: see
+``.env.example`` and the README's "Backends" section.
+
+Invalid settings fail fast with :class:`SettingsError`, whose message names the variable.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "LEARNREC_"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class SettingsError(ValueError):
+    """Raised when the environment describes an impossible configuration."""
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+class Settings(BaseSettings):
+    """Platform configuration. Field ``foo_bar`` is set by ``LEARNREC_FOO_BAR``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- state and run defaults ---------------------------------------------------------------
+    home: Path = Field(PROJECT_ROOT / ".learnrec", description="Folder holding all embedded state.")
+    seed: int = Field(7, ge=0, description="Seed for the synthetic world and for training.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # --- warehouse ----------------------------------------------------------------------------
+    warehouse: Literal["duckdb", "snowflake"] = "duckdb"
+    duckdb_path: Path | None = Field(None, description="DuckDB file; default <home>/warehouse.duckdb.")
+    snowflake_account: str | None = None
+    snowflake_user: str | None = None
+    snowflake_password: SecretStr | None = None
+    snowflake_database: str = "LEARNREC"
+    snowflake_warehouse: str | None = None
+    snowflake_role: str | None = None
+    # host/port/protocol only for non-standard endpoints (private link, the fakesnow test server).
+    snowflake_host: str | None = None
+    snowflake_port: int | None = Field(None, ge=1, le=65535)
+    snowflake_protocol: Literal["https", "http"] = "https"
+
+    # --- event source -------------------------------------------------------------------------
+    event_source: Literal["files", "kafka"] = "files"
+    landing_dir: Path | None = Field(None, description="Landing folder; default <home>/landing.")
+    kafka_bootstrap_servers: str | None = None
+    kafka_topic: str = "learner-events"
+    kafka_group_id: str = "learnrec-ingest"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+
+    # --- lake ---------------------------------------------------------------------------------
+    lake_uri: str | None = Field(None, description="Lake root (path or s3://, gs://); default <home>/lake.")
+
+    # --- feature engineering ------------------------------------------------------------------
+    spark_master: str = "local[*]"
+    spark_connect_url: str | None = Field(None, description="sc://host:port to use Spark Connect instead.")
+    spark_driver_memory: str = "4g"
+
+    # --- model registry -----------------------------------------------------------------------
+    mlflow_tracking_uri: str | None = Field(None, description="Default: SQLite file under <home>/mlflow.")
+
+    # --- vector index -------------------------------------------------------------------------
+    vector_index: Literal["warehouse", "weaviate"] = "warehouse"
+    weaviate_url: str | None = None
+    weaviate_api_key: SecretStr | None = None
+
+    # --- LLM ----------------------------------------------------------------------------------
+    llm_provider: Literal["rules", "anthropic", "openai"] = "rules"
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    anthropic_model: str = "claude-sonnet-4-5"
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_model: str | None = None
+    llm_timeout_seconds: float = Field(20.0, gt=0)
+
+    # --- notifications ------------------------------------------------------------------------
+    email_provider: Literal["file", "sendgrid"] = "file"
+    push_provider: Literal["file", "firebase"] = "file"
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_from_email: str = "nudges@learnrec.example"
+    firebase_credentials_file: Path | None = None
+    firebase_project_id: str | None = None
+
+    # --- derived paths: every piece of embedded state lives under ``home`` ----------------------
+    @property
+    def warehouse_path(self) -> Path:
+        return self.duckdb_path or self.home / "warehouse.duckdb"
+
+    @property
+    def landing_path(self) -> Path:
+        return self.landing_dir or self.home / "landing"
+
+    @property
+    def lake_root(self) -> str:
+        return self.lake_uri or str(self.home / "lake")
+
+    @property
+    def world_path(self) -> Path:
+        """Generated synthetic sources and the evaluation-only ground truth."""
+        return self.home / "world"
+
+    @property
+    def mlflow_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_path(self) -> Path:
+        return self.home / "mlflow" / "artifacts"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.home / "outbox"
+
+    @model_validator(mode="after")
+    def _backend_requirements(self) -> Settings:
+        """A production backend is selected only together with what it needs to connect."""
+        required: dict[tuple[str, str], tuple[str, ...]] = {
+            ("warehouse", "snowflake"): ("snowflake_account", "snowflake_user", "snowflake_password"),
+            ("event_source", "kafka"): ("kafka_bootstrap_servers",),
+            ("vector_index", "weaviate"): ("weaviate_url",),
+            ("llm_provider", "anthropic"): ("anthropic_api_key",),
+            ("llm_provider", "openai"): ("openai_base_url", "openai_model"),
+            ("email_provider", "sendgrid"): ("sendgrid_api_key",),
+            ("push_provider", "firebase"): ("firebase_project_id",),
+        }
+        for (selector, value), needed in required.items():
+            if getattr(self, selector) != value:
+                continue
+            missing = [env_name(name) for name in needed if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"{env_name(selector)}={value} needs {', '.join(missing)} to be set")
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise :class:`SettingsError` naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = env_name(str(err["loc"][0])) if err["loc"] else "settings"
+            given = err.get("input")
+            secret = any(word in where for word in ("PASSWORD", "KEY", "SECRET", "TOKEN"))
+            shown = "" if secret or isinstance(given, dict) or given is None else f" (got {given!r})"
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}: {message}{shown}")
+        raise SettingsError("invalid learnrec settings: " + "; ".join(problems)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use (never at import time)."""
+    return load_settings()

@@ -1,0 +1,89 @@
+"""The warehouse interface every stage writes through, and the factory that picks the backend.
+
+Kept deliberately small: SQL in, Arrow out, bulk Arrow loads, and transactions. Anything
+dialect-specific lives in the adapter (or in dbt's dispatch macros), never in the callers.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from learnrec.settings import Settings
+
+LoadMode = Literal["append", "replace"]
+#: Schemas of the warehouse layout (DESIGN.md): created on first connect.
+SCHEMAS = ("raw", "features", "recs", "ops")
+
+
+class Warehouse(abc.ABC):
+    """A connection to the warehouse. Use as a context manager; not thread-safe."""
+
+    dialect: str
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run one statement."""
+
+    @abc.abstractmethod
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run a query and return its result as an Arrow table."""
+
+    @abc.abstractmethod
+    def load_arrow(self, table: str, data: pa.Table, mode: LoadMode = "append") -> int:
+        """Bulk-load ``data`` into ``schema.table`` (created from the Arrow schema if missing).
+
+        ``replace`` swaps the table's content in one transaction. Returns the rows written.
+        """
+
+    @abc.abstractmethod
+    def table_exists(self, table: str) -> bool:
+        """Whether ``schema.table`` exists."""
+
+    @abc.abstractmethod
+    def begin(self) -> None: ...
+
+    @abc.abstractmethod
+    def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @contextmanager
+    def transaction(self) -> Iterator[Warehouse]:
+        """All statements inside commit together or not at all."""
+        self.begin()
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        result = self.query(sql, params)
+        return result.column(0)[0].as_py() if result.num_rows else None
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
+    """Open the configured warehouse (``LEARNREC_WAREHOUSE``) with the layout's schemas present."""
+    if settings.warehouse == "duckdb":
+        from learnrec.warehouse.duckdb import DuckDBWarehouse
+
+        return DuckDBWarehouse(settings.warehouse_path, read_only=read_only)
+    from learnrec.warehouse.snowflake import SnowflakeWarehouse
+
+    return SnowflakeWarehouse.from_settings(settings)

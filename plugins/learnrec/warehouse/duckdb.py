@@ -1,0 +1,80 @@
+"""DuckDB warehouse: the embedded default, one file under ``LEARNREC_HOME``.
+
+DuckDB allows one writing process per file; Airflow's ``dags test`` and the CLI run tasks
+in-process one after another, which is what the embedded default is for. Production uses
+Snowflake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from learnrec.warehouse.base import SCHEMAS, LoadMode, Warehouse
+
+
+def quote_table(table: str) -> str:
+    """``schema.table`` with each part quoted; rejects anything else."""
+    parts = table.split(".")
+    if len(parts) != 2 or not all(part.replace("_", "").isalnum() for part in parts):
+        raise ValueError(f"expected schema.table of letters, digits and underscores, got {table!r}")
+    return ".".join(f'"{part}"' for part in parts)
+
+
+class DuckDBWarehouse(Warehouse):
+    dialect = "duckdb"
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.con = duckdb.connect(str(path), read_only=read_only)
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            for schema in SCHEMAS:
+                self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.con.execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        return self.con.execute(sql, params).fetch_arrow_table()
+
+    def load_arrow(self, table: str, data: pa.Table, mode: LoadMode = "append") -> int:
+        name = quote_table(table)
+        self.con.register("_learnrec_load", data)
+        try:
+            with self.transaction():
+                if mode == "replace":
+                    self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _learnrec_load")
+                elif not self.table_exists(table):
+                    self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM _learnrec_load")
+                else:
+                    self.con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _learnrec_load")
+        finally:
+            self.con.unregister("_learnrec_load")
+        return data.num_rows
+
+    def table_exists(self, table: str) -> bool:
+        schema, name = table.split(".")
+        found = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchone()
+        return bool(found and found[0])
+
+    def begin(self) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+
+    def commit(self) -> None:
+        self.con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.con.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.con.close()

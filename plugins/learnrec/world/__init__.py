@@ -1,0 +1,1 @@
+"""Synthetic learning world: taxonomy, catalogue, learners and their events, deterministic by seed."""
