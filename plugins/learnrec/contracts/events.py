@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
@@ -168,3 +169,51 @@ def event_id(event: LearnerEvent) -> str:
         meta.module_id,
     )
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+# --- the landed, typed form ------------------------------------------------------------------
+# One row per distinct valid event (unique on event_id) in the warehouse's raw.learner_events and
+# in the lake at <lake>/events/event_date=YYYY-MM-DD/hour=HH/<batch_id>.parquet. Timestamps are
+# UTC. dbt's sources and Spark's readers rely on exactly these names and types.
+RAW_EVENT_COLUMNS: dict[str, str] = {
+    "event_id": "md5 hex of identity_string(): the deduplication key",
+    "learner_id": "learner the event belongs to",
+    "event_type": "one of EventType",
+    "course_id": "course the event concerns",
+    "event_at": "when it happened (UTC timestamp, microseconds)",
+    "event_date": "UTC date of event_at: the partition it lands in, even when it arrives late",
+    "watch_duration_seconds": "metadata.watch_duration_seconds (watch events)",
+    "quiz_score": "metadata.quiz_score in [0, 100] (quiz_score events)",
+    "module_id": "metadata.module_id",
+    "metadata": "the original metadata object as JSON (VARIANT on Snowflake)",
+    "source": "files | kafka",
+    "source_uri": "landing file path, or kafka topic",
+    "source_partition": "kafka partition (null for files)",
+    "source_offset": "kafka offset, or 1-based line number in the file",
+    "batch_id": "ingest batch that loaded it",
+    "ingested_at": "when the batch loaded it (UTC)",
+}
+
+
+def raw_event_schema() -> pa.Schema:
+    """Arrow schema of raw.learner_events and of the lake's event Parquet."""
+    return pa.schema(
+        [
+            pa.field("event_id", pa.string(), nullable=False),
+            pa.field("learner_id", pa.string(), nullable=False),
+            pa.field("event_type", pa.string(), nullable=False),
+            pa.field("course_id", pa.string(), nullable=False),
+            pa.field("event_at", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("event_date", pa.date32(), nullable=False),
+            pa.field("watch_duration_seconds", pa.int32()),
+            pa.field("quiz_score", pa.float64()),
+            pa.field("module_id", pa.string()),
+            pa.field("metadata", pa.string()),
+            pa.field("source", pa.string(), nullable=False),
+            pa.field("source_uri", pa.string(), nullable=False),
+            pa.field("source_partition", pa.int32()),
+            pa.field("source_offset", pa.int64(), nullable=False),
+            pa.field("batch_id", pa.string(), nullable=False),
+            pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        ]
+    )
