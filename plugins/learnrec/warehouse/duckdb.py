@@ -42,7 +42,8 @@ class DuckDBWarehouse(Warehouse):
         self.con.execute(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        return self.con.execute(sql, params).fetch_arrow_table()
+        relation = self.con.sql(sql, params=params)
+        return relation.to_arrow_table() if relation is not None else pa.table({})
 
     def load_arrow(self, table: str, data: pa.Table, mode: LoadMode = "append") -> int:
         name = quote_table(table)

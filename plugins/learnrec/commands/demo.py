@@ -1,0 +1,21 @@
+"""``learnrec demo``: generate a small world and run the pipeline end to end through Airflow."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from learnrec.world.config import PRESETS
+
+    parser = subparsers.add_parser("demo", help="run the pipeline end to end on a small generated world")
+    parser.add_argument("--size", choices=sorted(PRESETS), default="small", help="world size (default: small)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from learnrec.demo import run_demo
+    from learnrec.settings import get_settings
+
+    run_demo(get_settings(), args.size)
+    return 0
