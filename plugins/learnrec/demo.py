@@ -30,8 +30,10 @@ SUMMARY_TABLES: tuple[str, ...] = (
 def run_demo(settings: Settings, size: str = "small", end_date: date | None = None) -> WorldSummary:
     end = end_date or datetime.now(UTC).date() - timedelta(days=1)
     world = generate_world(preset(size, end, seed=settings.seed), settings)
-    print(f"generated {world.events:,} events for {world.learners:,} learners and {world.courses:,} courses "
-          f"({world.window_start}..{world.window_end}) in {world.seconds:.1f}s")
+    print(
+        f"generated {world.events:,} events for {world.learners:,} learners and {world.courses:,} courses "
+        f"({world.window_start}..{world.window_end}) in {world.seconds:.1f}s"
+    )
     run_date = (end + timedelta(days=1)).isoformat()
     for dag_id in DEMO_DAGS:
         print(f"airflow dags test {dag_id} {run_date}", flush=True)

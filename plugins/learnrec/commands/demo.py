@@ -9,7 +9,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from learnrec.world.config import PRESETS
 
     parser = subparsers.add_parser("demo", help="run the pipeline end to end on a small generated world")
-    parser.add_argument("--size", choices=sorted(PRESETS), default="small", help="world size (default: small)")
+    parser.add_argument(
+        "--size", choices=sorted(PRESETS), default="small", help="world size (default: small)"
+    )
     parser.set_defaults(func=run)
 
 

@@ -43,10 +43,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--end-date", type=_date, help="last day with events (default: yesterday, UTC)")
     parser.add_argument("--seed", type=int, help="random seed (default: LEARNREC_SEED)")
     parser.add_argument("--bad-share", type=_share, help="share of corrupted lines (default 0.01)")
-    parser.add_argument("--duplicate-share", type=_share, help="share of events delivered twice (default 0.02)")
+    parser.add_argument(
+        "--duplicate-share", type=_share, help="share of events delivered twice (default 0.02)"
+    )
     parser.add_argument("--late-share", type=_share, help="share of events arriving days late (default 0.02)")
-    parser.add_argument("--kafka", action="store_true",
-                        help="also produce the events to LEARNREC_KAFKA_TOPIC on LEARNREC_KAFKA_BOOTSTRAP_SERVERS")
+    parser.add_argument(
+        "--kafka",
+        action="store_true",
+        help="also produce the events to LEARNREC_KAFKA_TOPIC on LEARNREC_KAFKA_BOOTSTRAP_SERVERS",
+    )
     parser.set_defaults(func=run)
 
 
@@ -58,8 +63,12 @@ def run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     overrides = {
-        "n_learners": args.learners, "n_courses": args.courses, "days": args.days,
-        "bad_share": args.bad_share, "duplicate_share": args.duplicate_share, "late_share": args.late_share,
+        "n_learners": args.learners,
+        "n_courses": args.courses,
+        "days": args.days,
+        "bad_share": args.bad_share,
+        "duplicate_share": args.duplicate_share,
+        "late_share": args.late_share,
     }
     end = args.end_date or (datetime.now(UTC).date() - timedelta(days=1))
     seed = settings.seed if args.seed is None else args.seed
@@ -70,16 +79,19 @@ def run(args: argparse.Namespace) -> int:
     if args.kafka and not settings.kafka_bootstrap_servers:
         raise UsageError("--kafka needs LEARNREC_KAFKA_BOOTSTRAP_SERVERS")
     summary = generate_world(config, settings)
-    print(f"world {summary.window_start}..{summary.window_end}: {summary.learners:,} learners, "
-          f"{summary.courses:,} courses, {summary.events:,} events in {summary.lines:,} lines "
-          f"({summary.duplicates:,} duplicates, {summary.late:,} late, {summary.bad_lines:,} bad) "
-          f"in {summary.files:,} files, {summary.seconds:.1f}s")
+    print(
+        f"world {summary.window_start}..{summary.window_end}: {summary.learners:,} learners, "
+        f"{summary.courses:,} courses, {summary.events:,} events in {summary.lines:,} lines "
+        f"({summary.duplicates:,} duplicates, {summary.late:,} late, {summary.bad_lines:,} bad) "
+        f"in {summary.files:,} files, {summary.seconds:.1f}s"
+    )
     print(f"  landing:      {summary.landing}")
     print(f"  ground truth: {summary.ground_truth} (evaluation only)")
     if args.kafka:
         from learnrec.world.kafka import produce_landing_to_kafka
 
-        sent = produce_landing_to_kafka(settings.landing_path, str(settings.kafka_bootstrap_servers),
-                                        settings.kafka_topic)
+        sent = produce_landing_to_kafka(
+            settings.landing_path, str(settings.kafka_bootstrap_servers), settings.kafka_topic
+        )
         print(f"  kafka:        {sent:,} messages to {settings.kafka_topic}")
     return 0

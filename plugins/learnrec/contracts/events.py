@@ -73,8 +73,8 @@ class EventMetadata(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     watch_duration_seconds: int | None = Field(None, ge=0, le=MAX_WATCH_DURATION_SECONDS, strict=True)
-    quiz_score: float | None = Field(None, ge=QUIZ_SCORE_MIN, le=QUIZ_SCORE_MAX)
-    module_id: str | None = Field(None, min_length=1)
+    quiz_score: float | None = Field(None, ge=QUIZ_SCORE_MIN, le=QUIZ_SCORE_MAX, strict=True)
+    module_id: str | None = Field(None, min_length=1, strict=True)
 
 
 class LearnerEvent(BaseModel):
@@ -83,11 +83,19 @@ class LearnerEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    learner_id: str = Field(min_length=1)
+    learner_id: str = Field(min_length=1, strict=True)
     event_type: EventType
-    course_id: str = Field(min_length=1)
+    course_id: str = Field(min_length=1, strict=True)
     timestamp: datetime
     metadata: EventMetadata = EventMetadata()
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        # On the wire a timestamp is ISO 8601 text; epoch numbers are a client bug, not a format.
+        if not isinstance(value, str | datetime):
+            raise ValueError("timestamp must be an ISO 8601 string")
+        return value
 
     @field_validator("timestamp")
     @classmethod

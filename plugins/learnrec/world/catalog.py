@@ -16,15 +16,45 @@ from learnrec.world.taxonomy import Taxonomy
 FORMATS = np.array(["video", "text", "mixed", "live"])
 FORMAT_SHARES = np.array([0.5, 0.25, 0.15, 0.10])
 LEVEL_TITLES = {
-    "beginner": ("Introduction to {s}", "{s} for Beginners", "{s}: The Essentials", "Getting Started with {s}"),
+    "beginner": (
+        "Introduction to {s}",
+        "{s} for Beginners",
+        "{s}: The Essentials",
+        "Getting Started with {s}",
+    ),
     "intermediate": ("Practical {s}", "{s} in Practice", "Hands-on {s}", "{s} Workshop"),
     "advanced": ("Advanced {s}", "Mastering {s}", "{s} Deep Dive", "{s} at Scale"),
 }
-ANGLES = ("", " for Analysts", " for Teams", ": Case Studies", " with Projects", " Bootcamp", ": Crash Course",
-          " for Professionals", " in 30 Days", ": From Theory to Practice", " Lab", " Masterclass")
-MODULE_TOPICS = ("Overview", "Core Concepts", "Setting Up", "First Steps", "Worked Example", "Common Pitfalls",
-                 "Patterns", "Hands-on Exercise", "Case Study", "Best Practices", "Troubleshooting",
-                 "Project", "Review", "Going Further")
+ANGLES = (
+    "",
+    " for Analysts",
+    " for Teams",
+    ": Case Studies",
+    " with Projects",
+    " Bootcamp",
+    ": Crash Course",
+    " for Professionals",
+    " in 30 Days",
+    ": From Theory to Practice",
+    " Lab",
+    " Masterclass",
+)
+MODULE_TOPICS = (
+    "Overview",
+    "Core Concepts",
+    "Setting Up",
+    "First Steps",
+    "Worked Example",
+    "Common Pitfalls",
+    "Patterns",
+    "Hands-on Exercise",
+    "Case Study",
+    "Best Practices",
+    "Troubleshooting",
+    "Project",
+    "Review",
+    "Going Further",
+)
 
 
 @dataclass(frozen=True)
@@ -53,8 +83,9 @@ def _level(difficulty: float) -> str:
     return "beginner" if difficulty < 2.5 else "intermediate" if difficulty < 3.8 else "advanced"
 
 
-def generate_catalog(tax: Taxonomy, n_courses: int, window_start: datetime, days: int,
-                     rng: np.random.Generator) -> Catalog:
+def generate_catalog(
+    tax: Taxonomy, n_courses: int, window_start: datetime, days: int, rng: np.random.Generator
+) -> Catalog:
     n_skills = tax.n_skills
     # Every skill gets a course while there are enough; the rest favour foundation skills and
     # skills many career goals need, as real catalogues do.
@@ -67,7 +98,9 @@ def generate_catalog(tax: Taxonomy, n_courses: int, window_start: datetime, days
     primary = np.concatenate([covered, rest]).astype(np.int32)
     primary = primary[rng.permutation(n_courses)]
 
-    difficulty = np.clip(tax.levels[primary] + rng.normal(0.0, 0.6, n_courses), 1.0, 5.0).round(1).astype(np.float32)
+    difficulty = (
+        np.clip(tax.levels[primary] + rng.normal(0.0, 0.6, n_courses), 1.0, 5.0).round(1).astype(np.float32)
+    )
     fmt = rng.choice(len(FORMATS), size=n_courses, p=FORMAT_SHARES).astype(np.int8)
     n_modules = rng.integers(3, 13, size=n_courses).astype(np.int16)
     max_modules = int(n_modules.max())
@@ -77,16 +110,20 @@ def generate_catalog(tax: Taxonomy, n_courses: int, window_start: datetime, days
     # Zipf-like long tail over a random order, nudged by quality.
     rank = rng.permutation(n_courses)
     popularity = (1.0 / (rank + 1.0) ** 0.95) * (0.5 + quality)
-    published_day = np.where(rng.random(n_courses) < 0.05, rng.integers(0, max(days, 1), n_courses),
-                             -rng.integers(30, 1500, n_courses)).astype(np.int32)
+    published_day = np.where(
+        rng.random(n_courses) < 0.05,
+        rng.integers(0, max(days, 1), n_courses),
+        -rng.integers(30, 1500, n_courses),
+    ).astype(np.int32)
 
     # Secondary skills: prerequisites of the primary skill or a neighbour in the same domain.
     same_domain = [np.flatnonzero(tax.domain_index == tax.domain_index[s]) for s in range(n_skills)]
     skill_tags: list[tuple[int, ...]] = []
     for j in range(n_courses):
         s = int(primary[j])
-        pool = list(tax.prerequisites[s]) + [int(k) for k in same_domain[s]
-                                            if k != s and abs(int(tax.levels[k]) - int(tax.levels[s])) <= 1]
+        pool = list(tax.prerequisites[s]) + [
+            int(k) for k in same_domain[s] if k != s and abs(int(tax.levels[k]) - int(tax.levels[s])) <= 1
+        ]
         n_extra = min(len(pool), int(rng.integers(0, 3)))
         extra = rng.choice(pool, size=n_extra, replace=False).tolist() if n_extra else []
         skill_tags.append((s, *dict.fromkeys(int(k) for k in extra if k != s)))
@@ -108,16 +145,50 @@ def generate_catalog(tax: Taxonomy, n_courses: int, window_start: datetime, days
         prerequisites.append(tuple(flagged))
 
     course_ids = np.array([f"C{j + 1:05d}" for j in range(n_courses)])
-    table = _course_table(tax, course_ids, primary, skill_tags, difficulty, fmt, n_modules, module_minutes,
-                          published_day, prerequisites, window_start, rng)
-    return Catalog(course_ids, primary, tuple(skill_tags), difficulty, fmt, n_modules, module_minutes, quality,
-                   popularity, published_day, tuple(prerequisites), table)
+    table = _course_table(
+        tax,
+        course_ids,
+        primary,
+        skill_tags,
+        difficulty,
+        fmt,
+        n_modules,
+        module_minutes,
+        published_day,
+        prerequisites,
+        window_start,
+        rng,
+    )
+    return Catalog(
+        course_ids,
+        primary,
+        tuple(skill_tags),
+        difficulty,
+        fmt,
+        n_modules,
+        module_minutes,
+        quality,
+        popularity,
+        published_day,
+        tuple(prerequisites),
+        table,
+    )
 
 
-def _course_table(tax: Taxonomy, course_ids: np.ndarray, primary: np.ndarray, skill_tags: list[tuple[int, ...]],
-                  difficulty: np.ndarray, fmt: np.ndarray, n_modules: np.ndarray, module_minutes: np.ndarray,
-                  published_day: np.ndarray, prerequisites: list[tuple[int, ...]], window_start: datetime,
-                  rng: np.random.Generator) -> pa.Table:
+def _course_table(
+    tax: Taxonomy,
+    course_ids: np.ndarray,
+    primary: np.ndarray,
+    skill_tags: list[tuple[int, ...]],
+    difficulty: np.ndarray,
+    fmt: np.ndarray,
+    n_modules: np.ndarray,
+    module_minutes: np.ndarray,
+    published_day: np.ndarray,
+    prerequisites: list[tuple[int, ...]],
+    window_start: datetime,
+    rng: np.random.Generator,
+) -> pa.Table:
     titles, descriptions, syllabi, levels, published, updated = [], [], [], [], [], []
     for j, cid in enumerate(course_ids):
         names = [str(tax.names[k]) for k in skill_tags[j]]
@@ -125,19 +196,28 @@ def _course_table(tax: Taxonomy, course_ids: np.ndarray, primary: np.ndarray, sk
         template = LEVEL_TITLES[level][int(rng.integers(0, 4))]
         title = template.format(s=names[0]) + ANGLES[int(rng.integers(0, len(ANGLES)))]
         also = f" Along the way you will also practise {', '.join(names[1:])}." if len(names) > 1 else ""
-        before = (f" It assumes you are comfortable with {', '.join(str(tax.names[k]) for k in tax.prerequisites[int(primary[j])])}."
-                  if tax.prerequisites[int(primary[j])] else " No prior experience is needed.")
+        before = (
+            f" It assumes you are comfortable with {', '.join(str(tax.names[k]) for k in tax.prerequisites[int(primary[j])])}."
+            if tax.prerequisites[int(primary[j])]
+            else " No prior experience is needed."
+        )
         descriptions.append(
             f"{title} is a {level} {FORMATS[fmt[j]]} course on {names[0]} in {tax.domains[primary[j]]}.{also}{before}"
             f" You finish with a graded quiz on {names[0]}."
         )
         topics = rng.choice(len(MODULE_TOPICS), size=int(n_modules[j]), replace=True)
-        syllabi.append(json.dumps([
-            {"module_id": f"{cid}-M{m + 1:02d}",
-             "title": f"{names[m % len(names)]}: {MODULE_TOPICS[int(topics[m])]}",
-             "minutes": int(module_minutes[j, m])}
-            for m in range(int(n_modules[j]))
-        ]))
+        syllabi.append(
+            json.dumps(
+                [
+                    {
+                        "module_id": f"{cid}-M{m + 1:02d}",
+                        "title": f"{names[m % len(names)]}: {MODULE_TOPICS[int(topics[m])]}",
+                        "minutes": int(module_minutes[j, m]),
+                    }
+                    for m in range(int(n_modules[j]))
+                ]
+            )
+        )
         titles.append(title)
         levels.append(level)
         pub = window_start + timedelta(days=int(published_day[j]), hours=float(rng.uniform(0, 24)))

@@ -45,8 +45,14 @@ class WorldConfig:
             "horizon_days": 0 <= self.horizon_days <= 90,
             "activity": self.activity > 0,
         }
-        for name in ("onboarding_skip_share", "opted_in_share", "new_learner_share", "bad_share",
-                     "duplicate_share", "late_share"):
+        for name in (
+            "onboarding_skip_share",
+            "opted_in_share",
+            "new_learner_share",
+            "bad_share",
+            "duplicate_share",
+            "late_share",
+        ):
             checks[name] = 0.0 <= getattr(self, name) < 1.0
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -66,5 +72,7 @@ def preset(name: str, end_date: date, **overrides: object) -> WorldConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown world size {name!r}; choose one of {sorted(PRESETS)}")
     learners, courses, days, activity = PRESETS[name]
-    base = WorldConfig(end_date=end_date, n_learners=learners, n_courses=courses, days=days, activity=activity)
+    base = WorldConfig(
+        end_date=end_date, n_learners=learners, n_courses=courses, days=days, activity=activity
+    )
     return replace(base, **overrides)  # type: ignore[arg-type]

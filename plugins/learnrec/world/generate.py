@@ -77,13 +77,39 @@ def generate_world(config: WorldConfig, settings: Settings) -> WorldSummary:
 
     tax = build_taxonomy()
     catalog = generate_catalog(tax, config.n_courses, start, config.days, rng)
-    pop = generate_population(tax, config.n_learners, start, config.days, config.onboarding_skip_share,
-                              config.opted_in_share, config.new_learner_share, rng)
-    sim = Simulator(tax, catalog, pop, window_start_ms=start_ms, days=config.days,
-                    horizon_days=config.horizon_days, activity=config.activity, rng=rng)
-    writer = LandingWriter(landing, pop.learner_ids, catalog.course_ids, seed=config.seed, window_start_ms=start_ms,
-                           days=config.days, duplicate_share=config.duplicate_share, late_share=config.late_share,
-                           bad_share=config.bad_share, max_lines_per_file=config.max_lines_per_file, rng=rng)
+    pop = generate_population(
+        tax,
+        config.n_learners,
+        start,
+        config.days,
+        config.onboarding_skip_share,
+        config.opted_in_share,
+        config.new_learner_share,
+        rng,
+    )
+    sim = Simulator(
+        tax,
+        catalog,
+        pop,
+        window_start_ms=start_ms,
+        days=config.days,
+        horizon_days=config.horizon_days,
+        activity=config.activity,
+        rng=rng,
+    )
+    writer = LandingWriter(
+        landing,
+        pop.learner_ids,
+        catalog.course_ids,
+        seed=config.seed,
+        window_start_ms=start_ms,
+        days=config.days,
+        duplicate_share=config.duplicate_share,
+        late_share=config.late_share,
+        bad_share=config.bad_share,
+        max_lines_per_file=config.max_lines_per_file,
+        rng=rng,
+    )
     events_per_learner = np.zeros(pop.n_learners, dtype=np.int32)
     future: list[DayEvents] = []
     for day, events in sim.run():
@@ -97,8 +123,17 @@ def generate_world(config: WorldConfig, settings: Settings) -> WorldSummary:
 
     window_end_ms = start_ms + config.days * DAY_MS
     _write_sources(landing / SOURCES_FOLDER, tax, catalog, pop, sim.truth, window_end_ms)
-    _write_ground_truth(world / GROUND_TRUTH_FOLDER, config, tax, catalog, pop, sim.truth, future,
-                        events_per_learner, writer.bad_by_day)
+    _write_ground_truth(
+        world / GROUND_TRUTH_FOLDER,
+        config,
+        tax,
+        catalog,
+        pop,
+        sim.truth,
+        future,
+        events_per_learner,
+        writer.bad_by_day,
+    )
     summary = WorldSummary(
         window_start=start.date().isoformat(),
         window_end=config.end_date.isoformat(),
@@ -124,8 +159,9 @@ def _timestamps(ms: np.ndarray) -> pa.Array:
     return pa.array(ms.astype("datetime64[ms]").astype("datetime64[us]"), pa.timestamp("us", tz="UTC"))
 
 
-def _write_sources(folder: Path, tax: Taxonomy, catalog: Catalog, pop: Population, truth: Truth,
-                   window_end_ms: int) -> None:
+def _write_sources(
+    folder: Path, tax: Taxonomy, catalog: Catalog, pop: Population, truth: Truth, window_end_ms: int
+) -> None:
     pq.write_table(pop.table, folder / "learners.parquet")
     pq.write_table(catalog.table, folder / "courses.parquet")
     if truth.ratings:
@@ -133,48 +169,83 @@ def _write_sources(folder: Path, tax: Taxonomy, catalog: Catalog, pop: Populatio
     else:
         learner = course = ts = rating = np.empty(0, dtype=np.int64)
     seen = ts < window_end_ms  # ratings given after the window have not been exported yet
-    ratings = pa.table({
-        "learner_id": pa.array(pop.learner_ids[learner[seen]]),
-        "course_id": pa.array(catalog.course_ids[course[seen]]),
-        "rating": pa.array(rating[seen].astype(np.int8)),
-        "rated_at": _timestamps(ts[seen]),
-    }, schema=COURSE_RATINGS)
+    ratings = pa.table(
+        {
+            "learner_id": pa.array(pop.learner_ids[learner[seen]]),
+            "course_id": pa.array(catalog.course_ids[course[seen]]),
+            "rating": pa.array(rating[seen].astype(np.int8)),
+            "rated_at": _timestamps(ts[seen]),
+        },
+        schema=COURSE_RATINGS,
+    )
     pq.write_table(ratings, folder / "course_ratings.parquet")
-    pq.write_table(pa.table({
-        "skill_id": tax.skill_ids.tolist(),
-        "name": tax.names.tolist(),
-        "domain": tax.domains.tolist(),
-        "level": tax.levels,
-        "prerequisite_skill_ids": [[str(tax.skill_ids[k]) for k in p] for p in tax.prerequisites],
-    }, schema=SKILLS), folder / "skills.parquet")
-    pq.write_table(pa.table({
-        "career_goal": list(tax.goal_names),
-        "domain": list(tax.goal_domains),
-        "target_skill_ids": [[str(tax.skill_ids[k]) for k in t] for t in tax.goal_targets],
-    }, schema=CAREER_GOALS), folder / "career_goals.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "skill_id": tax.skill_ids.tolist(),
+                "name": tax.names.tolist(),
+                "domain": tax.domains.tolist(),
+                "level": tax.levels,
+                "prerequisite_skill_ids": [[str(tax.skill_ids[k]) for k in p] for p in tax.prerequisites],
+            },
+            schema=SKILLS,
+        ),
+        folder / "skills.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "career_goal": list(tax.goal_names),
+                "domain": list(tax.goal_domains),
+                "target_skill_ids": [[str(tax.skill_ids[k]) for k in t] for t in tax.goal_targets],
+            },
+            schema=CAREER_GOALS,
+        ),
+        folder / "career_goals.parquet",
+    )
 
 
-def _write_ground_truth(folder: Path, config: WorldConfig, tax: Taxonomy, catalog: Catalog, pop: Population,
-                        truth: Truth, future: list[DayEvents], events_per_learner: np.ndarray,
-                        bad_by_day: list[dict[str, object]]) -> None:
+def _write_ground_truth(
+    folder: Path,
+    config: WorldConfig,
+    tax: Taxonomy,
+    catalog: Catalog,
+    pop: Population,
+    truth: Truth,
+    future: list[DayEvents],
+    events_per_learner: np.ndarray,
+    bad_by_day: list[dict[str, object]],
+) -> None:
     dropout = truth.dropout_day
     window_start = date.fromisoformat(window_start_of(config).date().isoformat())
-    dropout_date = pa.array([None if d < 0 else window_start + timedelta(days=int(d)) for d in dropout], pa.date32())
-    engagement = truth.engagement_at_window_end if truth.engagement_at_window_end is not None else np.full(
-        pop.n_learners, np.nan)
-    pq.write_table(pa.table({
-        "learner_id": pop.learner_ids.tolist(),
-        "true_career_goal": np.array(tax.goal_names)[pop.goal],
-        "declared_career_goal": pop.declared_goal,
-        "true_format": LEARNER_FORMATS[pop.fmt],
-        "signup_day": pop.signup_day,
-        "events_in_window": events_per_learner,
-        "dropout_date": dropout_date,
-        "dropped_in_window": (dropout >= 0) & (dropout < config.days),
-        "dropped_in_horizon": dropout >= config.days,
-        "engagement_at_window_end": engagement.astype(np.float32),
-        "true_interest_skill_ids": [[str(tax.skill_ids[k]) for k in tax.goal_targets[g]] for g in pop.goal],
-    }), folder / "learners.parquet")
+    dropout_date = pa.array(
+        [None if d < 0 else window_start + timedelta(days=int(d)) for d in dropout], pa.date32()
+    )
+    engagement = (
+        truth.engagement_at_window_end
+        if truth.engagement_at_window_end is not None
+        else np.full(pop.n_learners, np.nan)
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "learner_id": pop.learner_ids.tolist(),
+                "true_career_goal": np.array(tax.goal_names)[pop.goal],
+                "declared_career_goal": pop.declared_goal,
+                "true_format": LEARNER_FORMATS[pop.fmt],
+                "signup_day": pop.signup_day,
+                "events_in_window": events_per_learner,
+                "dropout_date": dropout_date,
+                "dropped_in_window": (dropout >= 0) & (dropout < config.days),
+                "dropped_in_horizon": dropout >= config.days,
+                "engagement_at_window_end": engagement.astype(np.float32),
+                "true_interest_skill_ids": [
+                    [str(tax.skill_ids[k]) for k in tax.goal_targets[g]] for g in pop.goal
+                ],
+            }
+        ),
+        folder / "learners.parquet",
+    )
 
     fut = DayEvents.concat(future)
     if len(fut):
@@ -187,45 +258,74 @@ def _write_ground_truth(folder: Path, config: WorldConfig, tax: Taxonomy, catalo
     else:
         learner = course = counts = np.empty(0, np.int64)
         completed = np.empty(0, bool)
-    pq.write_table(pa.table({
-        "learner_id": pa.array(pop.learner_ids[learner]),
-        "course_id": pa.array(catalog.course_ids[course]),
-        "n_events": pa.array(counts.astype(np.int32)),
-        "completed": pa.array(completed),
-    }), folder / "future_interactions.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "learner_id": pa.array(pop.learner_ids[learner]),
+                "course_id": pa.array(catalog.course_ids[course]),
+                "n_events": pa.array(counts.astype(np.int32)),
+                "completed": pa.array(completed),
+            }
+        ),
+        folder / "future_interactions.parquet",
+    )
 
     if truth.quiz_rows:
-        learner, course, ts, gap, deficit, score = (np.concatenate(c) for c in zip(*truth.quiz_rows, strict=True))
+        learner, course, ts, gap, deficit, score = (
+            np.concatenate(c) for c in zip(*truth.quiz_rows, strict=True)
+        )
     else:
         learner = course = ts = np.empty(0, np.int64)
         gap = deficit = score = np.empty(0, np.float32)
-    pq.write_table(pa.table({
-        "learner_id": pa.array(pop.learner_ids[learner]),
-        "course_id": pa.array(catalog.course_ids[course]),
-        "quizzed_at": _timestamps(ts),
-        "skill_gap": gap,
-        "prerequisite_deficit": deficit,
-        "quiz_score": score,
-    }), folder / "quizzes.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "learner_id": pa.array(pop.learner_ids[learner]),
+                "course_id": pa.array(catalog.course_ids[course]),
+                "quizzed_at": _timestamps(ts),
+                "skill_gap": gap,
+                "prerequisite_deficit": deficit,
+                "quiz_score": score,
+            }
+        ),
+        folder / "quizzes.parquet",
+    )
 
-    pq.write_table(pa.table({
-        "course_id": catalog.course_ids.tolist(),
-        "skill_ids": [[str(tax.skill_ids[k]) for k in tags] for tags in catalog.skill_tags],
-        "difficulty": catalog.difficulty,
-        "quality": catalog.quality,
-        "popularity": catalog.popularity,
-        "prerequisite_course_ids": [[str(catalog.course_ids[p]) for p in pre] for pre in catalog.prerequisites],
-    }), folder / "courses.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "course_id": catalog.course_ids.tolist(),
+                "skill_ids": [[str(tax.skill_ids[k]) for k in tags] for tags in catalog.skill_tags],
+                "difficulty": catalog.difficulty,
+                "quality": catalog.quality,
+                "popularity": catalog.popularity,
+                "prerequisite_course_ids": [
+                    [str(catalog.course_ids[p]) for p in pre] for pre in catalog.prerequisites
+                ],
+            }
+        ),
+        folder / "courses.parquet",
+    )
 
     kinds = sorted({k for row in bad_by_day for k in row if k != "arrival_date"})
-    bad = pa.table({"arrival_date": [str(r["arrival_date"]) for r in bad_by_day],
-                    **{k: [int(r.get(k, 0)) for r in bad_by_day] for k in kinds}})
+    bad = pa.table(
+        {
+            "arrival_date": [str(r["arrival_date"]) for r in bad_by_day],
+            **{k: [int(r.get(k, 0)) for r in bad_by_day] for k in kinds},
+        }
+    )
     pq.write_table(bad, folder / "bad_input.parquet")
 
 
 def _write_manifest(path: Path, config: WorldConfig, summary: WorldSummary, stats: DeliveryStats) -> None:
-    path.write_text(json.dumps({
-        "config": {**asdict(config), "end_date": config.end_date.isoformat()},
-        "summary": asdict(summary),
-        "bad_lines_by_kind": dict(sorted(stats.bad.items())),
-    }, indent=2) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "config": {**asdict(config), "end_date": config.end_date.isoformat()},
+                "summary": asdict(summary),
+                "bad_lines_by_kind": dict(sorted(stats.bad.items())),
+            },
+            indent=2,
+        )
+        + "\n"
+    )

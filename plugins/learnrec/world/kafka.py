@@ -15,14 +15,21 @@ def landing_files(landing: Path) -> list[Path]:
     return sorted((landing / EVENTS_FOLDER).glob("date=*/hour=*/*.jsonl"))
 
 
-def produce_landing_to_kafka(landing: Path, bootstrap_servers: str, topic: str,
-                             extra_config: dict[str, str] | None = None) -> int:
+def produce_landing_to_kafka(
+    landing: Path, bootstrap_servers: str, topic: str, extra_config: dict[str, str] | None = None
+) -> int:
     """Produce every landing line as one message keyed by learner id (so a learner's events stay
     ordered within a partition); malformed lines are produced too, unkeyed. Returns the count."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap_servers, "linger.ms": 50, "enable.idempotence": True,
-                         **(extra_config or {})})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "linger.ms": 50,
+            "enable.idempotence": True,
+            **(extra_config or {}),
+        }
+    )
     sent = 0
     for path in landing_files(landing):
         with path.open("rb") as lines:

@@ -53,9 +53,21 @@ class DeliveryStats:
 class LandingWriter:
     """Receives each simulated day's events and writes the lines that arrive in that day's hours."""
 
-    def __init__(self, landing: Path, learner_ids: np.ndarray, course_ids: np.ndarray, *, seed: int,
-                 window_start_ms: int, days: int, duplicate_share: float, late_share: float, bad_share: float,
-                 max_lines_per_file: int, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        landing: Path,
+        learner_ids: np.ndarray,
+        course_ids: np.ndarray,
+        *,
+        seed: int,
+        window_start_ms: int,
+        days: int,
+        duplicate_share: float,
+        late_share: float,
+        bad_share: float,
+        max_lines_per_file: int,
+        rng: np.random.Generator,
+    ) -> None:
         self.root = landing / EVENTS_FOLDER
         self.learner_ids = pa.array(learner_ids)
         self.course_ids = pa.array(course_ids)
@@ -76,7 +88,9 @@ class LandingWriter:
         n = len(events)
         lag = rng.exponential(20_000, n).astype(np.int64) + 200
         late = rng.random(n) < self.late_share
-        lag[late] = rng.integers(1, 4, int(late.sum())) * DAY_MS + rng.integers(0, DAY_MS // 2, int(late.sum()))
+        lag[late] = rng.integers(1, 4, int(late.sum())) * DAY_MS + rng.integers(
+            0, DAY_MS // 2, int(late.sum())
+        )
         arrival = np.minimum(events.ts_ms + lag, self.window_end_ms - 1)
         self.stats.late += int(((arrival - self.window_start_ms) // DAY_MS > day).sum())
         dup = np.flatnonzero(rng.random(n) < self.duplicate_share)
@@ -128,8 +142,11 @@ class LandingWriter:
         existing = len(list(folder.glob(f"events-{self.seed}-*.jsonl")))
         for part, start in enumerate(range(0, len(lines), self.max_lines_per_file), start=existing):
             chunk = lines.slice(start, self.max_lines_per_file)
-            chunk = pc.binary_join_element_wise(chunk, "\n", "").combine_chunks() if isinstance(
-                chunk, pa.ChunkedArray) else pc.binary_join_element_wise(chunk, "\n", "")
+            chunk = (
+                pc.binary_join_element_wise(chunk, "\n", "").combine_chunks()
+                if isinstance(chunk, pa.ChunkedArray)
+                else pc.binary_join_element_wise(chunk, "\n", "")
+            )
             final = folder / f"events-{self.seed}-{part:04d}.jsonl"
             tmp = final.with_suffix(".tmp")
             tmp.write_bytes(_string_bytes(chunk))
@@ -148,20 +165,49 @@ class LandingWriter:
         etype = pa.array(EVENT_TYPE_NAMES).take(pa.array(ev.etype))
         ts = pc.strftime(pa.array(ev.ts_ms.astype("datetime64[ms]")), format="%Y-%m-%dT%H:%M:%S")
         has_module = ev.module > 0
-        module = pc.if_else(pa.array(has_module), pc.binary_join_element_wise(
-            course, pc.utf8_lpad(pc.cast(pa.array(ev.module), pa.string()), 2, "0"), "-M"), pa.nulls(n, pa.string()))
+        module = pc.if_else(
+            pa.array(has_module),
+            pc.binary_join_element_wise(
+                course, pc.utf8_lpad(pc.cast(pa.array(ev.module), pa.string()), 2, "0"), "-M"
+            ),
+            pa.nulls(n, pa.string()),
+        )
         empty = pa.array(np.full(n, "", dtype=object), pa.string())
-        watch_part = pc.if_else(pa.array(ev.watch >= 0), pc.binary_join_element_wise(
-            ',"watch_duration_seconds":', pc.cast(pa.array(ev.watch), pa.string()), ""), empty)
-        quiz_part = pc.if_else(pa.array(~np.isnan(ev.quiz)), pc.binary_join_element_wise(
-            ',"quiz_score":', pc.cast(pa.array(np.round(ev.quiz.astype(np.float64), 1)), pa.string()), ""), empty)
-        module_part = pc.if_else(pa.array(has_module), pc.binary_join_element_wise(
-            ',"module_id":"', module, '"', ""), empty)
+        watch_part = pc.if_else(
+            pa.array(ev.watch >= 0),
+            pc.binary_join_element_wise(
+                ',"watch_duration_seconds":', pc.cast(pa.array(ev.watch), pa.string()), ""
+            ),
+            empty,
+        )
+        quiz_part = pc.if_else(
+            pa.array(~np.isnan(ev.quiz)),
+            pc.binary_join_element_wise(
+                ',"quiz_score":', pc.cast(pa.array(np.round(ev.quiz.astype(np.float64), 1)), pa.string()), ""
+            ),
+            empty,
+        )
+        module_part = pc.if_else(
+            pa.array(has_module), pc.binary_join_element_wise(',"module_id":"', module, '"', ""), empty
+        )
         # (binary_join's null_handling="skip" drops all-null rows in this pyarrow, so: leading commas)
-        meta = pc.utf8_ltrim(pc.binary_join_element_wise(watch_part, quiz_part, module_part, ""), characters=",")
+        meta = pc.utf8_ltrim(
+            pc.binary_join_element_wise(watch_part, quiz_part, module_part, ""), characters=","
+        )
         return pc.binary_join_element_wise(
-            '{"learner_id":"', learner, '","event_type":"', etype, '","course_id":"', course,
-            '","timestamp":"', ts, 'Z","metadata":{', meta, "}}", "")
+            '{"learner_id":"',
+            learner,
+            '","event_type":"',
+            etype,
+            '","course_id":"',
+            course,
+            '","timestamp":"',
+            ts,
+            'Z","metadata":{',
+            meta,
+            "}}",
+            "",
+        )
 
     def _corrupt(self, ev: DayEvents) -> tuple[list[str], list[str]]:
         """Bad lines: each a real event broken in one of the ``BAD_KINDS`` ways."""
@@ -180,8 +226,10 @@ class LandingWriter:
                 elif choice == 1:
                     payload["timestamp"] = int(rng.integers(1_600_000_000, 1_800_000_000))
                 else:
-                    payload["event_type"], payload["metadata"] = "watch", {
-                        "watch_duration_seconds": "ninety", "module_id": f"{payload['course_id']}-M01"}
+                    payload["event_type"], payload["metadata"] = (
+                        "watch",
+                        {"watch_duration_seconds": "ninety", "module_id": f"{payload['course_id']}-M01"},
+                    )
             elif kind == "unknown_event_type":
                 payload["event_type"] = ("hover", "like", "purchase", "WATCH")[int(rng.integers(0, 4))]
             elif kind == "out_of_range":
@@ -189,10 +237,14 @@ class LandingWriter:
                     meta["quiz_score"] = float(rng.choice([-12.5, 101.0, 250.0]))
                 else:
                     payload["event_type"] = "watch"
-                    payload["metadata"] = {"watch_duration_seconds": int(rng.choice([-30, 10_000_000])),
-                                           "module_id": meta.get("module_id") or f"{payload['course_id']}-M01"}
+                    payload["metadata"] = {
+                        "watch_duration_seconds": int(rng.choice([-30, 10_000_000])),
+                        "module_id": meta.get("module_id") or f"{payload['course_id']}-M01",
+                    }
             elif kind == "missing_metadata":
-                payload["event_type"], payload["metadata"] = ("watch", {}) if etype != WATCH else ("quiz_score", {})
+                payload["event_type"], payload["metadata"] = (
+                    ("watch", {}) if etype != WATCH else ("quiz_score", {})
+                )
             elif kind == "future_timestamp":
                 payload["timestamp"] = "2099" + payload["timestamp"][4:]
             elif kind == "unknown_learner":
@@ -211,4 +263,4 @@ def _string_bytes(array: pa.Array) -> bytes:
     array = array.cast(pa.string())
     _, offsets_buf, data_buf = array.buffers()
     offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=len(array) + 1, offset=array.offset * 4)
-    return memoryview(data_buf)[offsets[0]: offsets[-1]].tobytes()
+    return memoryview(data_buf)[offsets[0] : offsets[-1]].tobytes()

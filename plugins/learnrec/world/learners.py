@@ -14,20 +14,92 @@ from learnrec.world.taxonomy import Taxonomy
 
 LEARNER_FORMATS = np.array(["video", "text", "mixed"])
 FIRST_NAMES = np.array(
-    ["Ada", "Amara", "Ben", "Chen", "Diego", "Elif", "Fatima", "Grace", "Hiro", "Ines", "Jonas", "Kofi", "Lena",
-     "Mateo", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tariq", "Uma", "Viktor", "Wen", "Yara", "Zoe",
-     "Aiko", "Bruno", "Carla", "Dev", "Emma", "Felix", "Gita", "Hana", "Ivan", "Jade", "Kai", "Lucia", "Milo",
-     "Noor"]
+    [
+        "Ada",
+        "Amara",
+        "Ben",
+        "Chen",
+        "Diego",
+        "Elif",
+        "Fatima",
+        "Grace",
+        "Hiro",
+        "Ines",
+        "Jonas",
+        "Kofi",
+        "Lena",
+        "Mateo",
+        "Nadia",
+        "Omar",
+        "Priya",
+        "Quinn",
+        "Rosa",
+        "Sami",
+        "Tariq",
+        "Uma",
+        "Viktor",
+        "Wen",
+        "Yara",
+        "Zoe",
+        "Aiko",
+        "Bruno",
+        "Carla",
+        "Dev",
+        "Emma",
+        "Felix",
+        "Gita",
+        "Hana",
+        "Ivan",
+        "Jade",
+        "Kai",
+        "Lucia",
+        "Milo",
+        "Noor",
+    ]
 )
 # IANA zone, UTC offset in hours (standard time; good enough to shape the daily rhythm), weight
 TIMEZONES = (
-    ("America/Los_Angeles", -8, 0.12), ("America/New_York", -5, 0.18), ("America/Sao_Paulo", -3, 0.08),
-    ("Europe/London", 0, 0.10), ("Europe/Berlin", 1, 0.12), ("Africa/Lagos", 1, 0.05), ("Asia/Dubai", 4, 0.04),
-    ("Asia/Kolkata", 5.5, 0.15), ("Asia/Singapore", 8, 0.06), ("Asia/Tokyo", 9, 0.05), ("Australia/Sydney", 10, 0.05),
+    ("America/Los_Angeles", -8, 0.12),
+    ("America/New_York", -5, 0.18),
+    ("America/Sao_Paulo", -3, 0.08),
+    ("Europe/London", 0, 0.10),
+    ("Europe/Berlin", 1, 0.12),
+    ("Africa/Lagos", 1, 0.05),
+    ("Asia/Dubai", 4, 0.04),
+    ("Asia/Kolkata", 5.5, 0.15),
+    ("Asia/Singapore", 8, 0.06),
+    ("Asia/Tokyo", 9, 0.05),
+    ("Australia/Sydney", 10, 0.05),
 )
 # Local hours at which sessions start: morning, lunch and evening peaks.
-SESSION_HOUR_WEIGHTS = np.array([0.2, 0.1, 0.1, 0.1, 0.2, 0.5, 1.2, 2.0, 2.2, 1.5, 1.2, 1.4, 2.0, 1.6, 1.2, 1.1,
-                                 1.2, 1.5, 2.4, 3.0, 3.2, 2.8, 1.6, 0.6])
+SESSION_HOUR_WEIGHTS = np.array(
+    [
+        0.2,
+        0.1,
+        0.1,
+        0.1,
+        0.2,
+        0.5,
+        1.2,
+        2.0,
+        2.2,
+        1.5,
+        1.2,
+        1.4,
+        2.0,
+        1.6,
+        1.2,
+        1.1,
+        1.2,
+        1.5,
+        2.4,
+        3.0,
+        3.2,
+        2.8,
+        1.6,
+        0.6,
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -50,8 +122,16 @@ class Population:
         return len(self.learner_ids)
 
 
-def generate_population(tax: Taxonomy, n: int, window_start: datetime, days: int, onboarding_skip_share: float,
-                        opted_in_share: float, new_learner_share: float, rng: np.random.Generator) -> Population:
+def generate_population(
+    tax: Taxonomy,
+    n: int,
+    window_start: datetime,
+    days: int,
+    onboarding_skip_share: float,
+    opted_in_share: float,
+    new_learner_share: float,
+    rng: np.random.Generator,
+) -> Population:
     n_goals, n_roles = len(tax.goal_names), len(tax.role_names)
     goal_weights = rng.dirichlet(np.full(n_goals, 3.0))
     goal = rng.choice(n_goals, size=n, p=goal_weights).astype(np.int16)
@@ -65,7 +145,9 @@ def generate_population(tax: Taxonomy, n: int, window_start: datetime, days: int
         members = np.flatnonzero(role == r)
         if role_skills and len(members):
             cols = np.array(role_skills)
-            skills[np.ix_(members, cols)] = np.clip(level + rng.normal(0, 0.5, (len(members), len(cols))), 0, 5)
+            skills[np.ix_(members, cols)] = np.clip(
+                level + rng.normal(0, 0.5, (len(members), len(cols))), 0, 5
+            )
 
     base_rate = np.clip(rng.lognormal(np.log(0.45), 0.5, n), 0.03, 0.95).astype(np.float32)
     engagement = rng.beta(4.0, 2.5, n).astype(np.float32)
@@ -89,8 +171,9 @@ def generate_population(tax: Taxonomy, n: int, window_start: datetime, days: int
     retention_years = np.where(opted_in, 3, 2)
     retention = signup_at + (retention_years * 365 * 86_400_000_000).astype("timedelta64[us]")
     expired = rng.random(n) < 0.01  # a few learners whose retention has already run out
-    retention = np.where(expired, np.datetime64(window_start.replace(tzinfo=None), "us") - np.timedelta64(1, "D"),
-                         retention)
+    retention = np.where(
+        expired, np.datetime64(window_start.replace(tzinfo=None), "us") - np.timedelta64(1, "D"), retention
+    )
     goal_names = np.array(tax.goal_names)
     goal_domains = np.array(tax.goal_domains)
     ids = pa.array(learner_ids)
@@ -98,16 +181,28 @@ def generate_population(tax: Taxonomy, n: int, window_start: datetime, days: int
         {
             "learner_id": ids,
             "first_name": first,
-            "email": pc.if_else(pa.array(has_email), pc.binary_join_element_wise(
-                pc.utf8_lower(pa.array(first)), ".", pc.utf8_lower(ids), "@example.test", ""),
-                pa.nulls(n, pa.string())),
-            "push_token": pc.if_else(pa.array(has_push), pc.binary_join_element_wise(
-                "fcm-test-", ids, ""), pa.nulls(n, pa.string())),
-            "career_goal": pc.if_else(pa.array(declared), pa.array(goal_names[goal]), pa.nulls(n, pa.string())),
+            "email": pc.if_else(
+                pa.array(has_email),
+                pc.binary_join_element_wise(
+                    pc.utf8_lower(pa.array(first)), ".", pc.utf8_lower(ids), "@example.test", ""
+                ),
+                pa.nulls(n, pa.string()),
+            ),
+            "push_token": pc.if_else(
+                pa.array(has_push),
+                pc.binary_join_element_wise("fcm-test-", ids, ""),
+                pa.nulls(n, pa.string()),
+            ),
+            "career_goal": pc.if_else(
+                pa.array(declared), pa.array(goal_names[goal]), pa.nulls(n, pa.string())
+            ),
             "current_role": pa.array(np.array(tax.role_names)[role]),
-            "interest_area": pc.if_else(pa.array(declared), pa.array(goal_domains[goal]), pa.nulls(n, pa.string())),
-            "preferred_format": pc.if_else(pa.array(declared), pa.array(LEARNER_FORMATS[declared_fmt]),
-                                           pa.nulls(n, pa.string())),
+            "interest_area": pc.if_else(
+                pa.array(declared), pa.array(goal_domains[goal]), pa.nulls(n, pa.string())
+            ),
+            "preferred_format": pc.if_else(
+                pa.array(declared), pa.array(LEARNER_FORMATS[declared_fmt]), pa.nulls(n, pa.string())
+            ),
             "data_tier": np.where(opted_in, "opted_in", "default"),
             "email_opt_in": has_email & (rng.random(n) < 0.85),
             "push_opt_in": has_push & (rng.random(n) < 0.75),
@@ -118,8 +213,20 @@ def generate_population(tax: Taxonomy, n: int, window_start: datetime, days: int
         },
         schema=LEARNERS,
     )
-    return Population(learner_ids, goal, declared, role, fmt, side, skills, base_rate, engagement, signup_day,
-                      tz_offset, table)
+    return Population(
+        learner_ids,
+        goal,
+        declared,
+        role,
+        fmt,
+        side,
+        skills,
+        base_rate,
+        engagement,
+        signup_day,
+        tz_offset,
+        table,
+    )
 
 
 def session_hour_probabilities() -> np.ndarray:
@@ -128,4 +235,3 @@ def session_hour_probabilities() -> np.ndarray:
 
 def utc_hours(local_hours: np.ndarray, tz_offset_hours: np.ndarray) -> np.ndarray:
     return np.mod(local_hours - tz_offset_hours, 24.0)
-

@@ -11,8 +11,9 @@ The dynamics the pipeline has to learn from:
 * **quiz scores** rise with the learner's skill minus the course's difficulty, and fall with
   missing prerequisite skills (which also make learners abandon courses);
 * **long-tail popularity**: courses are found through a Zipf-like popularity within each skill;
-* **dropout**: a latent engagement rises with success and decays with inactivity; the daily
-  hazard of dropping out rises steeply as engagement falls, so activity trends predict it;
+* **dropout**: a latent engagement rises with success and decays with inactivity, and fades
+  steadily once a learner starts losing interest; the daily hazard of dropping out rises steeply
+  as engagement falls, so falling activity precedes dropout and predicts it;
 * **cold start**: learners sign up throughout the window, the latest with fewer than 10 events.
 
 All state is arrays over learners (and a learners x skills matrix), so a day costs a few numpy
@@ -75,18 +76,30 @@ def empty_events() -> DayEvents:
 class _Emitter:
     parts: list[DayEvents] = field(default_factory=list)
 
-    def emit(self, learner: np.ndarray, course: np.ndarray, etype: int, ts_ms: np.ndarray,
-             module: np.ndarray | None = None, watch: np.ndarray | None = None,
-             quiz: np.ndarray | None = None) -> None:
+    def emit(
+        self,
+        learner: np.ndarray,
+        course: np.ndarray,
+        etype: int,
+        ts_ms: np.ndarray,
+        module: np.ndarray | None = None,
+        watch: np.ndarray | None = None,
+        quiz: np.ndarray | None = None,
+    ) -> None:
         n = len(learner)
         if n == 0:
             return
-        self.parts.append(DayEvents(
-            learner.astype(np.int32), course.astype(np.int32), np.full(n, etype, np.int8), ts_ms.astype(np.int64),
-            np.zeros(n, np.int16) if module is None else module.astype(np.int16),
-            np.full(n, -1, np.int32) if watch is None else watch.astype(np.int32),
-            np.full(n, np.nan, np.float32) if quiz is None else quiz.astype(np.float32),
-        ))
+        self.parts.append(
+            DayEvents(
+                learner.astype(np.int32),
+                course.astype(np.int32),
+                np.full(n, etype, np.int8),
+                ts_ms.astype(np.int64),
+                np.zeros(n, np.int16) if module is None else module.astype(np.int16),
+                np.full(n, -1, np.int32) if watch is None else watch.astype(np.int32),
+                np.full(n, np.nan, np.float32) if quiz is None else quiz.astype(np.float32),
+            )
+        )
 
     def collect(self) -> DayEvents:
         events = DayEvents.concat(self.parts)
@@ -98,7 +111,9 @@ class Truth:
     """What really happened, for evaluation only (the pipeline never reads it)."""
 
     dropout_day: np.ndarray  # int32, -1: still active at the end of the horizon
-    quiz_rows: list[tuple[np.ndarray, ...]] = field(default_factory=list)  # learner, course, ts, gap, deficit, score
+    quiz_rows: list[tuple[np.ndarray, ...]] = field(
+        default_factory=list
+    )  # learner, course, ts, gap, deficit, score
     ratings: list[tuple[np.ndarray, ...]] = field(default_factory=list)  # learner, course, ts, rating
     engagement_at_window_end: np.ndarray | None = None
 
@@ -108,14 +123,30 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class Simulator:
-    def __init__(self, tax: Taxonomy, catalog: Catalog, pop: Population, *, window_start_ms: int, days: int,
-                 horizon_days: int, activity: float, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        tax: Taxonomy,
+        catalog: Catalog,
+        pop: Population,
+        *,
+        window_start_ms: int,
+        days: int,
+        horizon_days: int,
+        activity: float,
+        rng: np.random.Generator,
+    ) -> None:
         self.tax, self.cat, self.pop, self.rng = tax, catalog, pop, rng
-        self.window_start_ms, self.days, self.horizon_days, self.activity = window_start_ms, days, horizon_days, activity
+        self.window_start_ms, self.days, self.horizon_days, self.activity = (
+            window_start_ms,
+            days,
+            horizon_days,
+            activity,
+        )
         n = pop.n_learners
         self.skills = pop.skills.copy()
         self.engagement = pop.engagement.copy()
         self.alive = np.ones(n, dtype=bool)
+        self.fading = np.zeros(n, dtype=bool)
         self.current = np.full(n, -1, dtype=np.int32)
         self.progress = np.zeros(n, dtype=np.int16)
         self.truth = Truth(dropout_day=np.full(n, -1, dtype=np.int32))
@@ -124,7 +155,7 @@ class Simulator:
         self.prereq = tax.prerequisite_matrix()  # (n_skills, w), -1 padded
         self.prereq_mask = self.prereq >= 0
         self.prereq_safe = np.where(self.prereq_mask, self.prereq, 0)
-        self.required_level = (0.5 + 0.5 * tax.levels.astype(np.float32))  # level a prerequisite must reach
+        self.required_level = 0.5 + 0.5 * tax.levels.astype(np.float32)  # level a prerequisite must reach
         # goal x skill interest: target skills strongly, the rest of the goal's domain a little
         goals = np.zeros((len(tax.goal_names), tax.n_skills), dtype=np.float32)
         for g, (domain, targets) in enumerate(zip(tax.goal_domains, tax.goal_targets, strict=True)):
@@ -138,8 +169,9 @@ class Simulator:
         self.skill_end = np.searchsorted(sorted_skill, np.arange(tax.n_skills), side="right")
         self.hour_p = session_hour_probabilities()
         # learner format (video/text/mixed) x course format (video/text/mixed/live) affinity
-        self.format_affinity = np.array([[1.0, 0.0, 0.5, 0.6], [0.0, 1.0, 0.5, 0.1], [0.5, 0.5, 1.0, 0.4]],
-                                        dtype=np.float32)
+        self.format_affinity = np.array(
+            [[1.0, 0.0, 0.5, 0.6], [0.0, 1.0, 0.5, 0.1], [0.5, 0.5, 1.0, 0.4]], dtype=np.float32
+        )
 
     # ---------------------------------------------------------------------------------------
     def run(self) -> Iterator[tuple[int, DayEvents]]:
@@ -156,7 +188,9 @@ class Simulator:
         weekday = (day_ms // DAY_MS + 3) % 7  # 0 = Monday
         weekday_factor = 0.8 if weekday >= 5 else 1.0
         eligible = self.alive & (pop.signup_day <= day)
-        p_session = np.clip(pop.base_rate * (0.15 + 0.85 * self.engagement) * weekday_factor * self.activity, 0, 0.97)
+        p_session = np.clip(
+            pop.base_rate * (0.15 + 0.85 * self.engagement) * weekday_factor * self.activity, 0, 0.97
+        )
         p_session[pop.signup_day == day] = 0.9  # a learner signing up starts a first session that day
 
         emitter = _Emitter()
@@ -172,7 +206,9 @@ class Simulator:
             if len(learners) == 0:
                 break
             local_hour = rng.choice(24, size=len(learners), p=self.hour_p).astype(np.float32)
-            start = day_ms + (utc_hours(local_hour, pop.tz_offset_hours[learners]) * 3_600_000).astype(np.int64)
+            start = day_ms + (utc_hours(local_hour, pop.tz_offset_hours[learners]) * 3_600_000).astype(
+                np.int64
+            )
             start += rng.integers(0, 3_600_000, len(learners))
             if round_ > 0:
                 start = np.maximum(start, clock_end[learners] + 20 * 60_000)
@@ -184,7 +220,9 @@ class Simulator:
         return emitter.collect()
 
     # ---------------------------------------------------------------------------------------
-    def _session(self, learners: np.ndarray, clock: np.ndarray, em: _Emitter, outcome: np.ndarray) -> np.ndarray:
+    def _session(
+        self, learners: np.ndarray, clock: np.ndarray, em: _Emitter, outcome: np.ndarray
+    ) -> np.ndarray:
         rng, cat = self.rng, self.cat
         clock = clock.copy()
         continuing = (self.current[learners] >= 0) & (rng.random(len(learners)) < 0.8)
@@ -201,8 +239,13 @@ class Simulator:
         em.emit(lrn, chosen, CLICK, clock[disc])
         clock[disc] += rng.integers(5_000, 30_000, len(disc))
         fit = self._fit(lrn, chosen)
-        p_enrol = _sigmoid(0.2 + 1.5 * fit["difficulty_fit"] + 1.2 * fit["format"] + 1.5 * (cat.quality[chosen] - 0.7)
-                           - 0.6 * fit["deficit"])
+        p_enrol = _sigmoid(
+            0.2
+            + 1.5 * fit["difficulty_fit"]
+            + 1.2 * fit["format"]
+            + 1.5 * (cat.quality[chosen] - 0.7)
+            - 0.6 * fit["deficit"]
+        )
         enrol = rng.random(len(disc)) < p_enrol
         em.emit(lrn[~enrol], chosen[~enrol], SKIP, clock[disc[~enrol]])
         clock[disc[~enrol]] += rng.integers(3_000, 20_000, int((~enrol).sum()))
@@ -216,10 +259,21 @@ class Simulator:
         course = self.current[lrn]
         fit = self._fit(lrn, course)
         # abandonment (only of courses already under way): missing prerequisites, too hard, bad fit
-        p_abandon = (0.02 + 0.12 * np.minimum(fit["deficit"], 2.0) + 0.05 * np.maximum(fit["gap"] - 1.0, 0.0)
-                     + 0.05 * (1.0 - fit["format"]) + 0.08 * (1.0 - cat.quality[course])) * (1.3 - self.engagement[lrn])
+        p_abandon = (
+            0.02
+            + 0.12 * np.minimum(fit["deficit"], 2.0)
+            + 0.05 * np.maximum(fit["gap"] - 1.0, 0.0)
+            + 0.05 * (1.0 - fit["format"])
+            + 0.08 * (1.0 - cat.quality[course])
+        ) * (1.3 - self.engagement[lrn])
         abandon = (self.progress[lrn] > 0) & (rng.random(len(lrn)) < p_abandon)
-        em.emit(lrn[abandon], course[abandon], SKIP, clock[watchers[abandon]], module=self.progress[lrn[abandon]] + 1)
+        em.emit(
+            lrn[abandon],
+            course[abandon],
+            SKIP,
+            clock[watchers[abandon]],
+            module=self.progress[lrn[abandon]] + 1,
+        )
         outcome[lrn[abandon]] -= 0.5
         self.current[lrn[abandon]] = -1
         keep = ~abandon
@@ -228,7 +282,9 @@ class Simulator:
 
         remaining = cat.n_modules[course] - self.progress[lrn]
         n_watch = np.minimum(1 + rng.binomial(2, 0.45, len(lrn)), remaining)
-        share_base = np.clip(rng.beta(2.0 + 3.0 * self.engagement[lrn], 1.3) * (0.8 + 0.2 * fit["format"]), 0.05, 1.0)
+        share_base = np.clip(
+            rng.beta(2.0 + 3.0 * self.engagement[lrn], 1.3) * (0.8 + 0.2 * fit["format"]), 0.05, 1.0
+        )
         for j in range(int(n_watch.max(initial=0))):
             m = np.flatnonzero(n_watch > j)
             module = self.progress[lrn[m]] + 1 + j
@@ -241,8 +297,14 @@ class Simulator:
             quizzed = m[(~last) & (rng.random(len(m)) < 0.2)]
             if len(quizzed):
                 scores = self._quiz(lrn[quizzed], course[quizzed], clock[watchers[quizzed]])
-                em.emit(lrn[quizzed], course[quizzed], QUIZ, clock[watchers[quizzed]],
-                        module=self.progress[lrn[quizzed]] + 1 + j, quiz=scores)
+                em.emit(
+                    lrn[quizzed],
+                    course[quizzed],
+                    QUIZ,
+                    clock[watchers[quizzed]],
+                    module=self.progress[lrn[quizzed]] + 1 + j,
+                    quiz=scores,
+                )
                 clock[watchers[quizzed]] += rng.integers(60_000, 300_000, len(quizzed))
         self.progress[lrn] += n_watch.astype(np.int16)
         outcome[lrn] += 0.05 * n_watch
@@ -286,10 +348,20 @@ class Simulator:
         gap = self.skills[learners, skill] - self.cat.difficulty[course]  # learner minus course
         deficit = self._prereq_deficit(learners, skill)
         noise = self.rng.normal(0.0, 0.45, len(learners))
-        score = 100.0 * _sigmoid(1.1 * (gap + 1.3) - 0.8 * deficit + 0.8 * (self.engagement[learners] - 0.5) + noise)
+        score = 100.0 * _sigmoid(
+            1.1 * (gap + 1.3) - 0.8 * deficit + 0.8 * (self.engagement[learners] - 0.5) + noise
+        )
         score = np.round(score, 1).astype(np.float32)
-        self.truth.quiz_rows.append((learners.copy(), course.copy(), ts.copy(), gap.astype(np.float32),
-                                     deficit.astype(np.float32), score))
+        self.truth.quiz_rows.append(
+            (
+                learners.copy(),
+                course.copy(),
+                ts.copy(),
+                gap.astype(np.float32),
+                deficit.astype(np.float32),
+                score,
+            )
+        )
         return score
 
     def _learn(self, learners: np.ndarray, course: np.ndarray, scores: np.ndarray) -> None:
@@ -304,8 +376,14 @@ class Simulator:
             factor = 1.0 if position == 0 else 0.5
             self.skills[rows, skill] = np.minimum(5.0, self.skills[rows, skill] + factor * gain[has])
 
-    def _rate(self, learners: np.ndarray, course: np.ndarray, scores: np.ndarray, fmt_fit: np.ndarray,
-              ts: np.ndarray) -> None:
+    def _rate(
+        self,
+        learners: np.ndarray,
+        course: np.ndarray,
+        scores: np.ndarray,
+        fmt_fit: np.ndarray,
+        ts: np.ndarray,
+    ) -> None:
         rates = self.rng.random(len(learners)) < 0.35
         raw = 1.0 + 4.0 * (0.5 * self.cat.quality[course] + 0.3 * scores / 100.0 + 0.2 * fmt_fit)
         rating = np.clip(np.round(raw + self.rng.normal(0, 0.6, len(learners))), 1, 5).astype(np.int8)
@@ -341,24 +419,35 @@ class Simulator:
         lo, hi = cum[self.skill_start[skill]], cum[self.skill_end[skill]]
         u = lo[:, None] + rng.random((len(learners), n_candidates)) * (hi - lo)[:, None]
         pos = np.searchsorted(cum, u, side="right") - 1
-        pos = np.clip(pos, self.skill_start[skill][:, None], np.maximum(self.skill_end[skill] - 1, 0)[:, None])
+        pos = np.clip(
+            pos, self.skill_start[skill][:, None], np.maximum(self.skill_end[skill] - 1, 0)[:, None]
+        )
         candidates = self.by_skill[pos]  # (m, K)
         level = skills[rows, skill][:, None]
-        score = (-0.7 * np.abs(cat.difficulty[candidates] - (level + 1.0))
-                 + 0.6 * self.format_affinity[pop.fmt[learners][:, None], cat.fmt[candidates]]
-                 + 0.8 * cat.quality[candidates]
-                 + rng.gumbel(0.0, 0.6, candidates.shape)
-                 - 5.0 * (candidates == self.current[learners][:, None]))
+        score = (
+            -0.7 * np.abs(cat.difficulty[candidates] - (level + 1.0))
+            + 0.6 * self.format_affinity[pop.fmt[learners][:, None], cat.fmt[candidates]]
+            + 0.8 * cat.quality[candidates]
+            + rng.gumbel(0.0, 0.6, candidates.shape)
+            - 5.0 * (candidates == self.current[learners][:, None])
+        )
         chosen = candidates[rows, np.argmax(score, axis=1)].astype(np.int32)
         chosen[(totals <= 0) | ~published[chosen]] = -1
         return chosen
 
-    def _update_engagement(self, eligible: np.ndarray, had_session: np.ndarray, outcome: np.ndarray, day: int) -> None:
+    def _update_engagement(
+        self, eligible: np.ndarray, had_session: np.ndarray, outcome: np.ndarray, day: int
+    ) -> None:
         e = self.engagement
         active = eligible & had_session
         idle = eligible & ~had_session
         e[active] = 0.85 * e[active] + 0.15 * np.clip(0.55 + outcome[active], 0.0, 1.0)
         e[idle] = np.maximum(0.0, 0.99 * e[idle] - 0.008)
+        # Life gets in the way: some learners start losing interest for good, and their activity
+        # fades over the following days before they drop out (what a dropout model can see coming).
+        self.fading |= eligible & (self.rng.random(len(e)) < 0.01)
+        fading = eligible & self.fading
+        e[fading] = np.maximum(0.0, e[fading] * 0.9 - 0.02)
         hazard = 0.001 + 0.06 * (1.0 - e) ** 4
         drops = eligible & (self.rng.random(len(e)) < hazard)
         self.alive[drops] = False
