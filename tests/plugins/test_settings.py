@@ -1,0 +1,83 @@
+"""Settings: embedded defaults under one folder, production backends by environment, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from learnrec.settings import SettingsError, load_settings
+
+
+def test_defaults_are_embedded_and_under_home(settings, learnrec_home: Path) -> None:
+    assert (settings.warehouse, settings.event_source, settings.vector_index, settings.llm_provider) == (
+        "duckdb",
+        "files",
+        "warehouse",
+        "rules",
+    )
+    assert (settings.email_provider, settings.push_provider) == ("file", "file")
+    for path in (
+        settings.warehouse_path,
+        settings.landing_path,
+        Path(settings.lake_root),
+        settings.world_path,
+        settings.airflow_home,
+        settings.outbox_path,
+        settings.mlflow_artifact_path,
+    ):
+        assert learnrec_home in path.parents
+    assert settings.mlflow_uri == f"sqlite:///{learnrec_home / 'mlflow' / 'mlflow.db'}"
+
+
+def test_production_backend_selected_by_environment(
+    monkeypatch: pytest.MonkeyPatch, learnrec_home: Path
+) -> None:
+    monkeypatch.setenv("LEARNREC_WAREHOUSE", "snowflake")
+    monkeypatch.setenv("LEARNREC_SNOWFLAKE_ACCOUNT", "acme-xy12345")
+    monkeypatch.setenv("LEARNREC_SNOWFLAKE_USER", "loader")
+    monkeypatch.setenv("LEARNREC_SNOWFLAKE_PASSWORD", "not-a-real-secret")
+    settings = load_settings()
+    assert settings.warehouse == "snowflake"
+    assert settings.snowflake_password is not None
+    assert "not-a-real-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"LEARNREC_WAREHOUSE": "bigquery"}, "LEARNREC_WAREHOUSE"),
+        ({"LEARNREC_SEED": "many"}, "LEARNREC_SEED"),
+        ({"LEARNREC_EVENT_SOURCE": "kafka"}, "LEARNREC_KAFKA_BOOTSTRAP_SERVERS"),
+        (
+            {"LEARNREC_WAREHOUSE": "snowflake", "LEARNREC_SNOWFLAKE_ACCOUNT": "a"},
+            "LEARNREC_SNOWFLAKE_PASSWORD",
+        ),
+        ({"LEARNREC_LLM_PROVIDER": "anthropic"}, "LEARNREC_ANTHROPIC_API_KEY"),
+        ({"LEARNREC_SNOWFLAKE_PORT": "99999"}, "LEARNREC_SNOWFLAKE_PORT"),
+    ],
+)
+def test_invalid_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, learnrec_home: Path, env: dict[str, str], named: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SettingsError, match=named):
+        load_settings()
+
+
+def test_secret_values_never_appear_in_errors(monkeypatch: pytest.MonkeyPatch, learnrec_home: Path) -> None:
+    monkeypatch.setenv("LEARNREC_SNOWFLAKE_PORT", "secret-looking-port")
+    monkeypatch.setenv("LEARNREC_SNOWFLAKE_PASSWORD", "hunter2-not-real")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "hunter2-not-real" not in str(err.value)
+
+
+def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LEARNREC_HOME", raising=False)
+    (tmp_path / ".env").write_text(f"LEARNREC_HOME={tmp_path / 'from-dotenv'}\nLEARNREC_SEED=99\n")
+    settings = load_settings()
+    assert settings.home == tmp_path / "from-dotenv"
+    assert settings.seed == 99
