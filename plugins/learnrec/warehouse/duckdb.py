@@ -39,7 +39,8 @@ class DuckDBWarehouse(Warehouse):
                 self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        self.con.execute(sql, params)
+        # drain the result: DuckDB 2 refuses new work while a result is unfinished
+        self.con.execute(sql, params).fetchall()
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         relation = self.con.sql(sql, params=params)
@@ -65,8 +66,8 @@ class DuckDBWarehouse(Warehouse):
         found = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
             [schema, name],
-        ).fetchone()
-        return bool(found and found[0])
+        ).fetchall()
+        return bool(found[0][0])
 
     def begin(self) -> None:
         self.con.execute("BEGIN TRANSACTION")
