@@ -30,8 +30,12 @@ def airflow_environment(settings: Settings, base: Mapping[str, str] | None = Non
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            # the embedded UI is a local developer tool: no login (production uses a real auth manager)
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             # the child processes must see the same learnrec settings as this one
             "LEARNREC_HOME": str(settings.home),
+            # `airflow standalone` starts its components as `airflow ...` subprocesses
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         }
     )
     return env
