@@ -189,30 +189,39 @@ def _course_table(
     window_start: datetime,
     rng: np.random.Generator,
 ) -> pa.Table:
+    # Draw every random choice up front (vectorised), then assemble text with plain Python lists.
+    n = len(course_ids)
+    template_pick = rng.integers(0, 4, n).tolist()
+    angle_pick = rng.integers(0, len(ANGLES), n).tolist()
+    topic_pick = rng.integers(0, len(MODULE_TOPICS), module_minutes.shape).tolist()
+    hour_offsets = rng.uniform(0, 24, n).tolist()
+    update_lag = rng.uniform(0, 20, n).tolist()
+    skill_names, domains, formats = tax.names.tolist(), tax.domains.tolist(), FORMATS.tolist()
+    minutes, ids = module_minutes.tolist(), course_ids.tolist()
     titles, descriptions, syllabi, levels, published, updated = [], [], [], [], [], []
-    for j, cid in enumerate(course_ids):
-        names = [str(tax.names[k]) for k in skill_tags[j]]
+    for j, cid in enumerate(ids):
+        names = [skill_names[k] for k in skill_tags[j]]
+        main_skill = int(primary[j])
         level = _level(float(difficulty[j]))
-        template = LEVEL_TITLES[level][int(rng.integers(0, 4))]
-        title = template.format(s=names[0]) + ANGLES[int(rng.integers(0, len(ANGLES)))]
+        title = LEVEL_TITLES[level][template_pick[j]].format(s=names[0]) + ANGLES[angle_pick[j]]
         also = f" Along the way you will also practise {', '.join(names[1:])}." if len(names) > 1 else ""
+        needs = [skill_names[k] for k in tax.prerequisites[main_skill]]
         before = (
-            f" It assumes you are comfortable with {', '.join(str(tax.names[k]) for k in tax.prerequisites[int(primary[j])])}."
-            if tax.prerequisites[int(primary[j])]
+            f" It assumes you are comfortable with {', '.join(needs)}."
+            if needs
             else " No prior experience is needed."
         )
         descriptions.append(
-            f"{title} is a {level} {FORMATS[fmt[j]]} course on {names[0]} in {tax.domains[primary[j]]}.{also}{before}"
+            f"{title} is a {level} {formats[fmt[j]]} course on {names[0]} in {domains[main_skill]}.{also}{before}"
             f" You finish with a graded quiz on {names[0]}."
         )
-        topics = rng.choice(len(MODULE_TOPICS), size=int(n_modules[j]), replace=True)
         syllabi.append(
             json.dumps(
                 [
                     {
                         "module_id": f"{cid}-M{m + 1:02d}",
-                        "title": f"{names[m % len(names)]}: {MODULE_TOPICS[int(topics[m])]}",
-                        "minutes": int(module_minutes[j, m]),
+                        "title": f"{names[m % len(names)]}: {MODULE_TOPICS[topic_pick[j][m]]}",
+                        "minutes": minutes[j][m],
                     }
                     for m in range(int(n_modules[j]))
                 ]
@@ -220,9 +229,9 @@ def _course_table(
         )
         titles.append(title)
         levels.append(level)
-        pub = window_start + timedelta(days=int(published_day[j]), hours=float(rng.uniform(0, 24)))
+        pub = window_start + timedelta(days=int(published_day[j]), hours=hour_offsets[j])
         published.append(pub)
-        updated.append(pub + timedelta(days=float(rng.uniform(0, 20))) if published_day[j] < -30 else pub)
+        updated.append(pub + timedelta(days=update_lag[j]) if published_day[j] < -30 else pub)
     duration = module_minutes.sum(axis=1) / 60.0
     return pa.table(
         {

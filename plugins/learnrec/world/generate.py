@@ -239,9 +239,9 @@ def _write_ground_truth(
                 "dropped_in_window": (dropout >= 0) & (dropout < config.days),
                 "dropped_in_horizon": dropout >= config.days,
                 "engagement_at_window_end": engagement.astype(np.float32),
-                "true_interest_skill_ids": [
-                    [str(tax.skill_ids[k]) for k in tax.goal_targets[g]] for g in pop.goal
-                ],
+                "true_interest_skill_ids": pa.array(
+                    [[str(tax.skill_ids[k]) for k in targets] for targets in tax.goal_targets]
+                ).take(pa.array(pop.goal)),
             }
         ),
         folder / "learners.parquet",

@@ -112,7 +112,8 @@ def test_funnel_ratios(world: World) -> None:
     clicked, watched, completed, completed_unwatched = pairs
     assert 0.3 < watched / clicked < 0.9
     assert 0.05 < completed / clicked < 0.5
-    assert completed_unwatched == 0
+    # only where delivery corrupted every watch event of a course (1% of lines are corrupted)
+    assert completed_unwatched <= 0.01 * completed
 
 
 def test_popularity_has_a_long_tail(world: World) -> None:
