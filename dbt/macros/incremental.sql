@@ -1,0 +1,29 @@
+{#
+  Incremental processing of the event tables (DESIGN principle 4: a night's cost grows with the
+  new day, not with history).
+
+  Every incremental model keeps, per row, the newest `ingested_at` of the events it was built
+  from. A run picks the raw events ingested after the newest such value in the model (the
+  watermark) and rebuilds whatever they touch: whole event dates (so late arrivals, which carry
+  their original event_date, are folded into the right past day) or whole (learner, course)
+  pairs. The rebuilt slices replace the old ones (delete+insert on the slice key), so the
+  result equals a full refresh by construction; tests/dbt/test_incremental.py checks it.
+#}
+
+{# The model's watermark: newest ingested_at already folded in (far past when empty). #}
+{% macro ingest_watermark(column) -%}
+    (
+        select coalesce(
+            max({{ column }}),
+            {{ dbt.cast("'1970-01-01 00:00:00+00:00'", learnrec.type_timestamp_utc()) }}
+        )
+        from {{ this }}
+    )
+{%- endmacro %}
+
+{# Raw events that arrived after the model's watermark. #}
+{% macro events_arrived_since_watermark(events_relation, watermark_column) -%}
+    select *
+    from {{ events_relation }}
+    where ingested_at > {{ learnrec.ingest_watermark(watermark_column) }}
+{%- endmacro %}

@@ -1,0 +1,19 @@
+{#
+  Per course: how many learners engaged, started (watched or completed) and completed it.
+  completion_rate = completers / starters (null before anyone started).
+#}
+with interactions as (
+    select * from {{ ref('int_learner_course_interactions') }}
+)
+
+select
+    course_id,
+    count(*) as n_learners,
+    sum(case when n_watch_events > 0 or is_completed then 1 else 0 end) as n_starters,
+    sum(case when is_completed then 1 else 0 end) as n_completers,
+    cast(
+        sum(case when is_completed then 1 else 0 end) as {{ dbt.type_float() }}
+    ) / nullif(sum(case when n_watch_events > 0 or is_completed then 1 else 0 end), 0) as completion_rate,
+    avg(avg_quiz_score) as avg_quiz_score
+from interactions
+group by course_id

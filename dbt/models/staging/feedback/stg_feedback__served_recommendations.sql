@@ -1,0 +1,41 @@
+with source as (
+    select * from {{ source('feedback', 'served_recommendations') }}
+),
+
+typed as (
+    select
+        cast(log_id as {{ dbt.type_string() }}) as log_id,
+        cast(learner_id as {{ dbt.type_string() }}) as learner_id,
+        cast(course_id as {{ dbt.type_string() }}) as course_id,
+        cast(model_version as {{ dbt.type_string() }}) as model_version,
+        signals_used,
+        cast(rank_at_serve as {{ dbt.type_int() }}) as rank_at_serve,
+        {{ learnrec.to_utc_timestamp('served_at') }} as served_at,
+        lower(cast(outcome as {{ dbt.type_string() }})) as reported_outcome,
+        {{ learnrec.to_utc_timestamp('outcome_recorded_at') }} as reported_outcome_at,
+        {{ learnrec.to_utc_timestamp('received_at') }} as received_at
+    from source
+),
+
+-- apps retry uploads: one row per impression, the first received wins
+ranked as (
+    select
+        typed.*,
+        row_number() over (partition by log_id order by received_at, reported_outcome_at) as receipt_rank
+    from typed
+)
+
+select
+    log_id,
+    learner_id,
+    course_id,
+    model_version,
+    signals_used,
+    rank_at_serve,
+    served_at,
+    cast(served_at as date) as served_date,
+    reported_outcome,
+    reported_outcome_at,
+    received_at
+from ranked
+where receipt_rank = 1
