@@ -96,6 +96,44 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_model: str | None = None
     llm_timeout_seconds: float = Field(20.0, gt=0)
+    llm_max_retries: int = Field(
+        2, ge=0, le=10, description="Retries of one LLM call on timeouts, 429 and 5xx."
+    )
+    llm_backoff_seconds: float = Field(
+        0.5, ge=0, description="First retry delay; doubles per retry (with jitter)."
+    )
+    llm_breaker_failures: int = Field(
+        3, ge=1, description="Consecutive failed LLM calls that open the circuit breaker (rules only)."
+    )
+    llm_breaker_reset_seconds: float = Field(
+        60.0, gt=0, description="Open breaker waits this long before a trial."
+    )
+    llm_max_calls_per_run: int = Field(
+        500, ge=0, description="Budget of LLM calls per agent run; beyond it the agent uses its rules."
+    )
+    llm_input_usd_per_mtok: float = Field(
+        3.0, ge=0, description="Price of 1M input tokens (cost accounting)."
+    )
+    llm_output_usd_per_mtok: float = Field(
+        15.0, ge=0, description="Price of 1M output tokens (cost accounting)."
+    )
+
+    # --- agents -------------------------------------------------------------------------------
+    reengagement_dropout_threshold: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Learners whose dropout_probability reaches this get a re-engagement nudge.",
+    )
+    reengagement_inactive_days: int = Field(
+        5,
+        ge=1,
+        description="Without a dropout score: days without activity that trigger a nudge (product rule).",
+    )
+    qa_deadline_seconds: float = Field(
+        2.0, gt=0, description="Course Q&A answers within this; past it the partial answer is returned."
+    )
+    qa_top_k: int = Field(6, ge=1, le=50, description="Course chunks retrieved per question.")
 
     # --- notifications ------------------------------------------------------------------------
     email_provider: Literal["file", "sendgrid"] = "file"
