@@ -140,8 +140,39 @@ class Settings(BaseSettings):
     push_provider: Literal["file", "firebase"] = "file"
     sendgrid_api_key: SecretStr | None = None
     sendgrid_from_email: str = "nudges@learnrec.example"
-    firebase_credentials_file: Path | None = None
+    firebase_credentials_file: Path | None = Field(
+        None, description="Service-account JSON; unset: Google application default credentials."
+    )
     firebase_project_id: str | None = None
+    sendgrid_host: str = Field(
+        "https://api.sendgrid.com", description="SendGrid API base URL (EU: https://api.eu.sendgrid.com)."
+    )
+    notify_timeout_seconds: float = Field(10.0, gt=0, description="Per HTTP call to SendGrid / FCM.")
+    notify_max_attempts: int = Field(
+        4, ge=1, le=10, description="Tries per send on 429, 5xx and refused connections (backoff between)."
+    )
+    notify_backoff_seconds: float = Field(
+        1.0, ge=0, description="First backoff between tries; doubles each try (Retry-After wins)."
+    )
+
+    # --- nudge delivery rules (exports/nudges) ---------------------------------------------------
+    nudge_channel_order: tuple[Literal["email", "push"], ...] = Field(
+        ("email", "push"),
+        min_length=1,
+        description="Channels in order of preference; the first the learner consented to and can "
+        "be reached on is used. JSON list in the environment, e.g. '[\"push\", \"email\"]'.",
+    )
+    nudge_max_per_day: int = Field(1, ge=0, description="Nudges per learner per nudge date.")
+    nudge_max_per_week: int = Field(3, ge=0, description="Nudges per learner in 7 nudge dates.")
+    nudge_quiet_hours_start: int = Field(21, ge=0, le=23, description="Quiet hours begin (learner-local hour).")
+    nudge_quiet_hours_end: int = Field(8, ge=0, le=23, description="Quiet hours end (learner-local hour).")
+    nudge_max_delivery_runs: int = Field(
+        3, ge=1, description="Delivery runs that may retry a transiently failed nudge before it fails."
+    )
+    nudge_retry_after_minutes: int = Field(60, ge=1, description="Wait before the next run retries it.")
+    nudge_claim_lease_minutes: int = Field(
+        30, ge=1, description="A claim older than this was interrupted: never resent (at-most-once)."
+    )
 
     # --- derived paths: every piece of embedded state lives under ``home`` ----------------------
     @property
