@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     snowflake_account: str | None = None
     snowflake_user: str | None = None
     snowflake_password: SecretStr | None = None
+    # key-pair authentication (SNOWFLAKE_JWT) instead of a password: a PKCS#8 PEM file
+    snowflake_private_key_file: Path | None = None
+    snowflake_private_key_passphrase: SecretStr | None = None
     snowflake_database: str = "LEARNREC"
     snowflake_warehouse: str | None = None
     snowflake_role: str | None = None
@@ -70,6 +73,9 @@ class Settings(BaseSettings):
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    ingest_batch_events: int = Field(
+        2_000_000, ge=1, description="Payloads per ingest batch (one warehouse transaction each)."
+    )
 
     # --- lake ---------------------------------------------------------------------------------
     lake_uri: str | None = Field(None, description="Lake root (path or s3://, gs://); default <home>/lake.")
@@ -212,7 +218,11 @@ class Settings(BaseSettings):
     def _backend_requirements(self) -> Settings:
         """A production backend is selected only together with what it needs to connect."""
         required: dict[tuple[str, str], tuple[str, ...]] = {
-            ("warehouse", "snowflake"): ("snowflake_account", "snowflake_user", "snowflake_password"),
+            ("warehouse", "snowflake"): (
+                "snowflake_account",
+                "snowflake_user",
+                "snowflake_password|snowflake_private_key_file",
+            ),
             ("event_source", "kafka"): ("kafka_bootstrap_servers",),
             ("vector_index", "weaviate"): ("weaviate_url",),
             ("llm_provider", "anthropic"): ("anthropic_api_key",),
@@ -223,7 +233,12 @@ class Settings(BaseSettings):
         for (selector, value), needed in required.items():
             if getattr(self, selector) != value:
                 continue
-            missing = [env_name(name) for name in needed if not getattr(self, name)]
+            # "a|b": either one will do
+            missing = [
+                " or ".join(env_name(n) for n in name.split("|"))
+                for name in needed
+                if not any(getattr(self, n) for n in name.split("|"))
+            ]
             if missing:
                 raise ValueError(f"{env_name(selector)}={value} needs {', '.join(missing)} to be set")
         return self

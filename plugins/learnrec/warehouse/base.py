@@ -56,15 +56,32 @@ class Warehouse(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    _depth: int = 0
+
     @contextmanager
     def transaction(self) -> Iterator[Warehouse]:
-        """All statements inside commit together or not at all."""
+        """All statements inside commit together or not at all.
+
+        Nested use joins the outermost transaction (so an adapter's ``load_arrow`` can run inside a
+        caller's transaction). Snowflake commits implicitly on DDL: callers create tables before
+        they open a transaction and keep only DML inside it.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
         self.begin()
+        self._depth = 1
         try:
             yield self
         except BaseException:
+            self._depth = 0
             self.rollback()
             raise
+        self._depth = 0
         self.commit()
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:

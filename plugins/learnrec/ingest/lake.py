@@ -1,0 +1,56 @@
+"""The lake copy of landed events: Parquet partitioned by event date and hour.
+
+Layout: ``<lake>/events/event_date=YYYY-MM-DD/hour=HH/<batch_id>.parquet``; each file holds all
+columns of ``raw.learner_events`` (event_date included), so one file read alone is complete and
+Spark's partition discovery agrees with its content. A late event goes to its own event date's
+folder. Files are named by batch, so rewriting a batch (recovery after a crash between the
+warehouse commit and the lake write) replaces its files instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+EVENTS_PREFIX = "events"
+
+
+def _filesystem(lake_root: str) -> tuple[pafs.FileSystem, str]:
+    return pafs.FileSystem.from_uri(lake_root)
+
+
+def event_partition(lake_root: str, event_date: str, hour: int | None = None) -> str:
+    """Folder of one event date (and hour) below the lake root, as a URI/path."""
+    parts = [lake_root.rstrip("/"), EVENTS_PREFIX, f"event_date={event_date}"]
+    if hour is not None:
+        parts.append(f"hour={hour:02d}")
+    return "/".join(parts)
+
+
+def write_batch(lake_root: str, events: pa.Table, batch_id: str) -> list[str]:
+    """Write one batch's events into their date/hour partitions; returns the files written."""
+    if not events.num_rows:
+        return []
+    fs, root = _filesystem(lake_root)
+    dates = pc.strftime(events.column("event_date"), format="%Y-%m-%d")
+    hours = pc.hour(events.column("event_at"))
+    keys = pa.table({"d": dates, "h": hours})
+    order = pc.sort_indices(keys, sort_keys=[("d", "ascending"), ("h", "ascending")])
+    events, keys = events.take(order), keys.take(order)
+    # on sorted keys, a single-threaded group_by lists the groups in order: contiguous slices
+    groups = keys.group_by(["d", "h"], use_threads=False).aggregate([("h", "count")]).to_pylist()
+    written, start = [], 0
+    for group in groups:
+        folder = posixpath.join(root, EVENTS_PREFIX, f"event_date={group['d']}", f"hour={group['h']:02d}")
+        fs.create_dir(folder, recursive=True)
+        path = posixpath.join(folder, f"{batch_id}.parquet")
+        with fs.open_output_stream(path + ".tmp") as out:
+            pq.write_table(events.slice(start, group["h_count"]), out, compression="zstd")
+        fs.move(path + ".tmp", path)
+        written.append(path)
+        start += group["h_count"]
+    return written

@@ -1,0 +1,73 @@
+"""Consumed payloads: the raw text of each event with the coordinates it came from.
+
+A batch of payloads is an Arrow table (:data:`PAYLOAD_SCHEMA`) whatever the source; splitting a
+landing file into lines is done by Arrow kernels over the file's bytes, not line by line in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from learnrec.ingest.tables import SOURCE_FIELDS
+
+#: ``arrived_at`` is when the source received the payload (the landing file's hour, the Kafka
+#: message's timestamp): an event whose UTC day had closed by then is late.
+PAYLOAD_SCHEMA = pa.schema(
+    [
+        pa.field("payload", pa.large_string(), nullable=False),
+        *SOURCE_FIELDS,
+        pa.field("arrived_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+
+def lines_table(data: bytes, *, source: str, source_uri: str, arrived_at: datetime) -> pa.Table:
+    r"""One row per line of a JSON-lines file; ``source_offset`` is the 1-based line number.
+
+    The newline that ends the last line is not a line of its own; every other line, blank or not,
+    is kept (validation quarantines what is not an event, so nothing disappears here). Bytes that
+    are not UTF-8 become ``\xNN`` escapes, which JSON forbids inside and outside strings: such a
+    line always fails validation and lands in quarantine with its bytes still readable.
+    """
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    if not data:
+        return PAYLOAD_SCHEMA.empty_table()
+    parts = pc.list_flatten(pc.split_pattern(pa.array([data], pa.large_binary()), b"\n"))
+    try:
+        lines = parts.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        lines = pa.array(
+            [b.decode("utf-8", errors="backslashreplace") for b in parts.to_pylist()], pa.large_string()
+        )
+    return payload_table(lines, source=source, source_uri=source_uri, offsets=None, arrived_at=arrived_at)
+
+
+def payload_table(
+    payloads: pa.Array,
+    *,
+    source: str,
+    source_uri: str | pa.Array,
+    offsets: pa.Array | None,
+    arrived_at: datetime | pa.Array,
+    partitions: pa.Array | None = None,
+) -> pa.Table:
+    """Assemble a payload table; ``offsets`` default to 1-based positions (line numbers)."""
+    n = len(payloads)
+    uris = source_uri if isinstance(source_uri, pa.Array) else pa.array([source_uri] * n, pa.string())
+    return pa.Table.from_arrays(
+        [
+            payloads.cast(pa.large_string()),
+            pa.array([source] * n, pa.string()),
+            uris,
+            partitions if partitions is not None else pa.nulls(n, pa.int32()),
+            offsets if offsets is not None else pa.array(range(1, n + 1), pa.int64()),
+            arrived_at
+            if isinstance(arrived_at, pa.Array)
+            else pa.array([arrived_at] * n, pa.timestamp("us", tz="UTC")),
+        ],
+        schema=PAYLOAD_SCHEMA,
+    )

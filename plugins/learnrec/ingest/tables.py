@@ -1,0 +1,107 @@
+"""The warehouse tables ingestion owns, with their Arrow schemas.
+
+Created (empty) before a batch opens its transaction: Snowflake commits implicitly on DDL, so the
+transaction itself holds only inserts. ``raw.learner_events`` follows the event contract
+(:func:`learnrec.contracts.events.raw_event_schema`); the others are ingestion's bookkeeping.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from learnrec.contracts.events import raw_event_schema
+from learnrec.warehouse import Warehouse
+
+EVENTS = "raw.learner_events"
+QUARANTINE = "raw.quarantined_events"
+BATCHES = "raw.ingest_batches"
+LANDED_FILES = "raw.ingest_files"
+KAFKA_OFFSETS = "raw.kafka_offsets"
+REPROCESS_DATES = "raw.reprocess_dates"
+#: Staging copies of a batch, replaced before each batch (single writer: the ingest DAG runs one
+#: batch at a time), read by the batch's transaction.
+STAGE_EVENTS = "raw.ingest_stage_events"
+STAGE_QUARANTINE = "raw.ingest_stage_quarantine"
+
+_UTC = pa.timestamp("us", tz="UTC")
+
+#: Where a payload came from: enough to find it again (file + line, or topic + partition + offset).
+SOURCE_FIELDS = [
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("source_uri", pa.string(), nullable=False),
+    pa.field("source_partition", pa.int32()),
+    pa.field("source_offset", pa.int64(), nullable=False),
+]
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("payload", pa.string(), nullable=False),  # the original bytes as text, unchanged
+        pa.field("reason", pa.string(), nullable=False),  # a code from validate.REASONS
+        pa.field("reason_detail", pa.string(), nullable=False),  # readable: what was wrong
+        *SOURCE_FIELDS,
+        pa.field("batch_id", pa.string(), nullable=False),
+        pa.field("quarantined_at", _UTC, nullable=False),
+    ]
+)
+
+BATCH_SCHEMA = pa.schema(
+    [
+        pa.field("batch_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("consumed", pa.int64(), nullable=False),  # payloads read from the source
+        pa.field("loaded", pa.int64(), nullable=False),  # new events in raw.learner_events
+        pa.field("quarantined", pa.int64(), nullable=False),
+        pa.field("duplicates", pa.int64(), nullable=False),  # in the batch or already landed
+        pa.field("late", pa.int64(), nullable=False),  # loaded events of an already closed day
+        pa.field("min_event_date", pa.date32()),
+        pa.field("max_event_date", pa.date32()),
+        pa.field("started_at", _UTC, nullable=False),
+        pa.field("committed_at", _UTC, nullable=False),
+        pa.field("lake_written", pa.bool_(), nullable=False),
+    ]
+)
+
+LANDED_FILES_SCHEMA = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),  # relative to the landing folder
+        pa.field("size_bytes", pa.int64(), nullable=False),
+        pa.field("lines", pa.int64(), nullable=False),
+        pa.field("batch_id", pa.string(), nullable=False),
+        pa.field("landed_at", _UTC, nullable=False),
+    ]
+)
+
+KAFKA_OFFSETS_SCHEMA = pa.schema(
+    [
+        pa.field("topic", pa.string(), nullable=False),
+        pa.field("kafka_partition", pa.int32(), nullable=False),
+        pa.field("next_offset", pa.int64(), nullable=False),  # first offset not yet loaded
+        pa.field("batch_id", pa.string(), nullable=False),
+        pa.field("committed_at", _UTC, nullable=False),
+    ]
+)
+
+REPROCESS_SCHEMA = pa.schema(
+    [
+        pa.field("event_date", pa.date32(), nullable=False),  # a closed day that received events
+        pa.field("late_events", pa.int64(), nullable=False),
+        pa.field("batch_id", pa.string(), nullable=False),
+        pa.field("marked_at", _UTC, nullable=False),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    EVENTS: raw_event_schema(),
+    QUARANTINE: QUARANTINE_SCHEMA,
+    BATCHES: BATCH_SCHEMA,
+    LANDED_FILES: LANDED_FILES_SCHEMA,
+    KAFKA_OFFSETS: KAFKA_OFFSETS_SCHEMA,
+    REPROCESS_DATES: REPROCESS_SCHEMA,
+}
+
+
+def ensure_tables(warehouse: Warehouse) -> None:
+    """Create ingestion's tables if missing (outside any transaction)."""
+    for name, schema in TABLES.items():
+        if not warehouse.table_exists(name):
+            warehouse.load_arrow(name, schema.empty_table(), mode="append")
