@@ -226,16 +226,17 @@ def infer_course_metadata(
         )
     if rows:
         data = pa.Table.from_pylist(rows, schema=INFERRED_SCHEMA)
-        if force and warehouse.table_exists(INFERRED_TABLE):
-            # A forced rerun replaces this content version's rows instead of stacking duplicates.
-            # Should the append below fail, the next run finds no inference and infers again.
-            keys = [f"{r['course_id']}:{r['content_hash']}" for r in rows]
-            warehouse.execute(
-                f"delete from {INFERRED_TABLE} where course_id || ':' || content_hash in "
-                f"({', '.join('?' for _ in keys)})",
-                keys,
-            )
-        warehouse.load_arrow(INFERRED_TABLE, data, mode="append")
+        if not warehouse.table_exists(INFERRED_TABLE):
+            warehouse.load_arrow(INFERRED_TABLE, INFERRED_SCHEMA.empty_table())  # DDL outside the transaction
+        with warehouse.transaction():
+            if force:  # a forced rerun replaces this content version's rows instead of stacking them
+                keys = [f"{r['course_id']}:{r['content_hash']}" for r in rows]
+                warehouse.execute(
+                    f"delete from {INFERRED_TABLE} where course_id || ':' || content_hash in "
+                    f"({', '.join('?' for _ in keys)})",
+                    keys,
+                )
+            warehouse.load_arrow(INFERRED_TABLE, data, mode="append")
     n_llm = sum(1 for r in rows if r["provenance"] == "llm")
     record_agent_run(warehouse, "metadata", started, gateway.usage, items=len(rows))
     return MetadataRunReport(
