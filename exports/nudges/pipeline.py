@@ -1,0 +1,46 @@
+"""The three steps as the CLI and the DAG call them: open the warehouse and providers from
+settings, run one step, return a small JSON-able report (an XCom, never data)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from learnrec.settings import Settings
+from learnrec.warehouse import connect_warehouse
+
+
+def plan_for_date(settings: Settings, run_date: date, *, now: datetime | None = None) -> dict[str, object]:
+    """Select the day's drafts (agent or placeholder) and plan them into the outbox."""
+    from exports.nudges.planning import plan_nudges
+    from exports.nudges.selection import draft_nudges
+
+    with connect_warehouse(settings) as warehouse:
+        drafts = draft_nudges(settings, warehouse, run_date)
+        report = plan_nudges(warehouse, drafts, run_date, settings, now=now or datetime.now(UTC))
+    return report.as_dict()
+
+
+def deliver(settings: Settings, *, now: datetime | None = None) -> dict[str, object]:
+    """Send everything due now through the configured providers."""
+    from exports.nudges.delivery import deliver_due
+    from learnrec.notify import build_providers
+
+    providers = build_providers(settings)
+    with connect_warehouse(settings) as warehouse:
+        report = deliver_due(warehouse, providers, settings, now=now or datetime.now(UTC))
+    for provider in providers.values():
+        close = getattr(provider, "close", None)
+        if close:
+            close()
+    return report.as_dict()
+
+
+def ingest_events(settings: Settings, *, now: datetime | None = None) -> dict[str, object]:
+    """Load provider delivery events from the landing folder into raw.notification_events."""
+    from exports.nudges.feedback import ingest_notification_events
+
+    with connect_warehouse(settings) as warehouse:
+        report = ingest_notification_events(
+            warehouse, settings.landing_path / "notification_events", now=now or datetime.now(UTC)
+        )
+    return report.as_dict()

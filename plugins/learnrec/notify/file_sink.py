@@ -1,0 +1,67 @@
+"""File sink: the embedded default provider. Each channel's messages go to JSON lines under
+``<outbox_path>/<channel>/<nudge_date>.jsonl``, one line per notification.
+
+It is also the reference for provider-side idempotency: the message id is derived from the
+notification id, and a notification already in the file is never appended twice, so even a crash
+between send and record cannot duplicate a line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from learnrec.notify.base import Notification
+
+_NAMESPACE = uuid.UUID("6f1c1b9e-2b1e-4f53-9d0c-6c0b0d7a5e11")
+
+
+class FileSink:
+    name = "file"
+
+    def __init__(self, outbox_path: Path) -> None:
+        self.outbox_path = Path(outbox_path)
+
+    def path_for(self, notification: Notification) -> Path:
+        return self.outbox_path / notification.channel / f"{notification.nudge_date.isoformat()}.jsonl"
+
+    @staticmethod
+    def message_id(notification: Notification) -> str:
+        return f"file-{uuid.uuid5(_NAMESPACE, notification.notification_id)}"
+
+    def lookup(self, notification: Notification) -> str | None:
+        path = self.path_for(notification)
+        if not path.exists():
+            return None
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if json.loads(line).get("notification_id") == notification.notification_id:
+                    return self.message_id(notification)
+        return None
+
+    def send(self, notification: Notification) -> str:
+        existing = self.lookup(notification)
+        if existing:
+            return existing
+        path = self.path_for(notification)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "message_id": self.message_id(notification),
+            "notification_id": notification.notification_id,
+            "learner_id": notification.learner_id,
+            "channel": notification.channel,
+            "to": notification.address,
+            "subject": notification.subject,
+            "body": notification.body,
+            "course_id": notification.course_id,
+            "nudge_type": notification.nudge_type,
+            "written_at": datetime.now(UTC).isoformat(),
+        }
+        with path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        return record["message_id"]
