@@ -1,0 +1,168 @@
+"""Everything the precompute reads from the warehouse for one run date, in array form.
+
+Learners are the *active* ones: in ``marts.dim_learners`` with their retention not expired on
+the run date (expired learners' data must not be processed at all). Interactions become a CSR
+layout over the learner order so each chunk gets its rows by slicing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from learnrec.warehouse import Warehouse
+from ml.ranking.catalog import LEARNER_FORMATS, CourseCatalog, build_catalog
+from ml.ranking.rules import COMPLETED, IN_PROGRESS
+
+#: Behavioural events a learner needs before the models take over from the cold-start fallback.
+COLD_START_EVENTS = 10
+
+
+def columns_of(warehouse: Warehouse, table: str) -> list[str]:
+    return warehouse.query(f"SELECT * FROM {table} LIMIT 0").schema.names
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    run_date: date
+    catalog: CourseCatalog
+    learner_ids: np.ndarray  # object [L], sorted
+    career_goal: np.ndarray  # object [L] (None: not stated)
+    interest_area: np.ndarray  # object [L]
+    data_tier: np.ndarray  # object [L]
+    n_events: np.ndarray  # int64 [L]
+    onboarding_skipped: np.ndarray  # bool [L]
+    declared_format: np.ndarray  # int8 [L], index into LEARNER_FORMATS, -1 unknown
+    profile_format: np.ndarray  # int8 [L]: inferred learning style (features), -1 unknown
+    profile_affinity: np.ndarray  # float32 [L]
+    has_skill_vector: bool
+    offsets: np.ndarray  # int64 [L + 1]: interactions of learner i are [offsets[i], offsets[i+1])
+    inter_course: np.ndarray  # int32: catalogue column
+    inter_status: np.ndarray  # int8: COMPLETED or IN_PROGRESS
+    popular: pa.Table  # career_goal, course_id, popularity_rank, n_learners
+    top_rated: pa.Table  # interest_area, course_id, rating_rank
+    goal_domain: dict[str, str]
+    skill_domain: np.ndarray  # int16 [S]: catalogue domain code of skill index i (-1 unknown)
+    career_goals: pa.Table  # raw.career_goals
+    skills: pa.Table  # raw.skills
+
+    @property
+    def n_learners(self) -> int:
+        return len(self.learner_ids)
+
+    @property
+    def is_cold(self) -> np.ndarray:
+        """The product's cold start: fewer than 10 behavioural events so far (whether or not the
+        learner skipped onboarding; a skipper with 10+ events is personalised)."""
+        return self.n_events < COLD_START_EVENTS
+
+
+def _format_codes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    found = pc.index_in(values, value_set=pa.array(LEARNER_FORMATS))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int8)
+
+
+def _strings(table: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(table.column(name).to_pylist(), dtype=object)
+
+
+def load_inputs(warehouse: Warehouse, run_date: date) -> RunInputs:
+    courses = warehouse.query(
+        "SELECT course_id, title, domain, format, difficulty_score, skill_tags, prerequisites, "
+        "quality_score FROM marts.dim_courses"
+    )
+    catalog = build_catalog(courses)
+    dim_cols = set(columns_of(warehouse, "marts.dim_learners"))
+    inferred = "preferred_format" in dim_cols and "affinity_score" in dim_cols
+    learners = warehouse.query(
+        "SELECT d.learner_id, d.career_goal, d.interest_area, d.data_tier, "
+        "coalesce(d.n_behavioural_events, 0) AS n_events, coalesce(d.onboarding_skipped, false) AS skipped, "
+        "r.preferred_format AS declared_format, "
+        + (
+            "d.preferred_format AS profile_format, d.affinity_score AS affinity "
+            if inferred
+            else "CAST(NULL AS VARCHAR) AS profile_format, CAST(NULL AS DOUBLE) AS affinity "
+        )
+        + "FROM marts.dim_learners d LEFT JOIN raw.learners r ON r.learner_id = d.learner_id "
+        "WHERE d.retention_expiry IS NULL OR CAST(d.retention_expiry AS DATE) > ? ORDER BY d.learner_id",
+        [run_date],
+    )
+    learner_ids = _strings(learners, "learner_id")
+    interactions = warehouse.query(
+        "SELECT i.learner_id, i.course_id, i.completed, i.skipped, i.watch_share "
+        "FROM marts.fct_learner_course_interactions i "
+        "WHERE i.completed OR i.skipped OR i.watch_share > 0 "
+        "ORDER BY i.learner_id, i.last_event_at, i.course_id"
+    )
+    row = pc.index_in(interactions.column("learner_id"), value_set=pa.array(learner_ids, pa.string()))
+    row = row.fill_null(-1).to_numpy(zero_copy_only=False)
+    col = catalog.index_of(interactions.column("course_id").combine_chunks())
+    keep = (row >= 0) & (col >= 0)
+    completed = interactions.column("completed").fill_null(False).to_numpy(zero_copy_only=False)
+    status = np.where(completed, COMPLETED, IN_PROGRESS).astype(np.int8)
+    order = np.argsort(row[keep], kind="stable")  # already sorted by learner id; keep recency order
+    offsets = np.searchsorted(row[keep][order], np.arange(len(learner_ids) + 1)).astype(np.int64)
+    skills = warehouse.query("SELECT skill_id, name, domain FROM raw.skills ORDER BY skill_id")
+    domain_index = {d: i for i, d in enumerate(catalog.domains)}
+    career_goals = warehouse.query("SELECT career_goal, domain, target_skill_ids FROM raw.career_goals")
+    return RunInputs(
+        run_date=run_date,
+        catalog=catalog,
+        learner_ids=learner_ids,
+        career_goal=_strings(learners, "career_goal"),
+        interest_area=_strings(learners, "interest_area"),
+        data_tier=_strings(learners, "data_tier"),
+        n_events=learners.column("n_events").to_numpy(zero_copy_only=False).astype(np.int64),
+        onboarding_skipped=learners.column("skipped").to_numpy(zero_copy_only=False).astype(bool),
+        declared_format=_format_codes(learners.column("declared_format")),
+        profile_format=_format_codes(learners.column("profile_format")),
+        profile_affinity=np.nan_to_num(
+            learners.column("affinity").to_numpy(zero_copy_only=False).astype(np.float32), nan=0.5
+        ),
+        has_skill_vector="skill_vector" in dim_cols,
+        offsets=offsets,
+        inter_course=col[keep][order].astype(np.int32),
+        inter_status=status[keep][order],
+        popular=warehouse.query(
+            "SELECT career_goal, course_id, popularity_rank, n_learners FROM marts.mart_popular_courses_by_career"
+        ),
+        top_rated=warehouse.query(
+            "SELECT interest_area, course_id, rating_rank FROM marts.mart_top_rated_by_interest"
+        ),
+        goal_domain=dict(
+            zip(
+                career_goals.column("career_goal").to_pylist(),
+                career_goals.column("domain").to_pylist(),
+                strict=True,
+            )
+        ),
+        skill_domain=np.array(
+            [domain_index.get(d, -1) for d in skills.column("domain").to_pylist()], np.int16
+        ),
+        career_goals=career_goals,
+        skills=skills,
+    )
+
+
+def load_skill_vectors(warehouse: Warehouse, learner_ids: Sequence[str], n_skills: int) -> np.ndarray:
+    """Skill vectors of some learners (rows in the given order; NaN rows where absent)."""
+    out = np.full((len(learner_ids), n_skills), np.nan, np.float32)
+    if not learner_ids:
+        return out
+    marks = ", ".join("?" * len(learner_ids))
+    found = warehouse.query(
+        f"SELECT learner_id, skill_vector FROM marts.dim_learners WHERE learner_id IN ({marks})",
+        list(learner_ids),
+    )
+    position = {lid: i for i, lid in enumerate(learner_ids)}
+    for lid, vector in zip(
+        found.column("learner_id").to_pylist(), found.column("skill_vector").to_pylist(), strict=True
+    ):
+        if vector is not None and len(vector) == n_skills:
+            out[position[lid]] = vector
+    return out

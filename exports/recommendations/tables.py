@@ -1,0 +1,103 @@
+"""Tables of the recommendation stage (names binding per INTERFACES.md) and their schemas.
+
+``recs.learner_recommendations`` and ``recs.learning_paths`` hold every kept version, keyed by
+``run_id``; ``recs.current_version`` names the one apps see (views ``recs.current_*``), so
+switching versions is a one-row update. ``recs.runs`` is the version registry; failed gates
+raise rows in ``ops.alerts``.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from learnrec.warehouse import Warehouse
+
+RECOMMENDATIONS = "recs.learner_recommendations"
+LEARNING_PATHS = "recs.learning_paths"
+CAREER_PATHS = "recs.career_path_templates"
+RUNS = "recs.runs"
+CURRENT = "recs.current_version"
+ALERTS = "ops.alerts"
+SERVED_LOG = "raw.served_recommendations"
+
+RECOMMENDATION_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("learner_id", pa.string(), nullable=False),
+        pa.field("course_id", pa.string(), nullable=False),
+        pa.field("rank", pa.int32(), nullable=False),
+        pa.field("score", pa.float64(), nullable=False),
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("signals_used", pa.list_(pa.string()), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("fallback", pa.string()),  # null | cold_start | no_results
+        pa.field("log_id", pa.string(), nullable=False),  # the Recommendation Log key apps report back
+    ]
+)
+
+LEARNING_PATH_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("learner_id", pa.string(), nullable=False),
+        pa.field("career_goal", pa.string(), nullable=False),
+        pa.field("step", pa.int32(), nullable=False),
+        pa.field("course_id", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),  # static | llm
+    ]
+)
+
+#: The Recommendation Log (learnrec.contracts.product.RecommendationLog) + received_at, exactly
+#: the columns of dbt's feedback source ``served_recommendations``.
+SERVED_LOG_SCHEMA = pa.schema(
+    [
+        pa.field("log_id", pa.string()),
+        pa.field("learner_id", pa.string()),
+        pa.field("course_id", pa.string()),
+        pa.field("model_version", pa.string()),
+        pa.field("signals_used", pa.list_(pa.string())),
+        pa.field("rank_at_serve", pa.int32()),
+        pa.field("served_at", pa.timestamp("us", tz="UTC")),
+        pa.field("outcome", pa.string()),
+        pa.field("outcome_recorded_at", pa.timestamp("us", tz="UTC")),
+        pa.field("received_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+_DDL = (
+    f"""CREATE TABLE IF NOT EXISTS {RUNS} (
+        run_id VARCHAR, run_date DATE, status VARCHAR, created_at TIMESTAMPTZ,
+        gated_at TIMESTAMPTZ, published_at TIMESTAMPTZ, n_learners BIGINT, n_recommendations BIGINT,
+        model_versions VARCHAR, fallback_counts VARCHAR, message VARCHAR)""",
+    f"CREATE TABLE IF NOT EXISTS {CURRENT} (run_id VARCHAR, switched_at TIMESTAMPTZ, previous_run_id VARCHAR)",
+    f"""CREATE TABLE IF NOT EXISTS {ALERTS} (
+        alert_id VARCHAR, raised_at TIMESTAMPTZ, severity VARCHAR, source VARCHAR, run_id VARCHAR,
+        message VARCHAR)""",
+)
+
+
+def ensure_tables(warehouse: Warehouse) -> None:
+    """Create the stage's tables (empty) and the current-version views if missing."""
+    for ddl in _DDL:
+        warehouse.execute(ddl)
+    for name, schema in (
+        (RECOMMENDATIONS, RECOMMENDATION_SCHEMA),
+        (LEARNING_PATHS, LEARNING_PATH_SCHEMA),
+        (SERVED_LOG, SERVED_LOG_SCHEMA),
+    ):
+        if not warehouse.table_exists(name):
+            warehouse.load_arrow(name, schema.empty_table())
+    for view, table in (
+        ("recs.current_learner_recommendations", RECOMMENDATIONS),
+        ("recs.current_learning_paths", LEARNING_PATHS),
+    ):
+        warehouse.execute(
+            f"CREATE OR REPLACE VIEW {view} AS SELECT t.* FROM {table} t "
+            f"JOIN {CURRENT} c ON t.run_id = c.run_id"
+        )
+
+
+def current_run_id(warehouse: Warehouse) -> str | None:
+    if not warehouse.table_exists(CURRENT):
+        return None
+    return warehouse.scalar(f"SELECT run_id FROM {CURRENT}")
