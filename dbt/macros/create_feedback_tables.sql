@@ -33,23 +33,16 @@
     }) }}
 {%- endmacro %}
 
-{% macro create_feedback_tables() -%}
-    {%- if execute -%}
-        {%- set raw_schema = source('feedback', 'served_recommendations').schema -%}
-        {%- do adapter.create_schema(api.Relation.create(database=target.database, schema=raw_schema)) -%}
-        {%- for table, columns in learnrec.feedback_table_columns().items() -%}
-            {%- set relation = source('feedback', table) -%}
-            {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
-                {%- call statement('create_' ~ table) -%}
-                    create table if not exists {{ relation }} (
-                    {%- for name, type in columns %}
-                        {{ name }} {{ type }}{{ "," if not loop.last }}
-                    {%- endfor %}
-                    )
-                {%- endcall -%}
-                {{ log("created empty " ~ relation ~ " (no feedback reported yet)", info=true) }}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endif -%}
-    select 1
+{# The hook statements (one per on-run-start entry, so every adapter runs them as single statements). #}
+{% macro create_feedback_schema() -%}
+    create schema if not exists {{ source('feedback', 'served_recommendations').include(identifier=false) }}
+{%- endmacro %}
+
+{% macro create_feedback_table(table) -%}
+    {%- set columns = learnrec.feedback_table_columns()[table] -%}
+    create table if not exists {{ source('feedback', table) }} (
+    {%- for name, type in columns %}
+        {{ name }} {{ type }}{{ "," if not loop.last }}
+    {%- endfor %}
+    )
 {%- endmacro %}

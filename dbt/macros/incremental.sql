@@ -21,7 +21,8 @@
     )
 {%- endmacro %}
 
-{# Raw events that arrived after the model's watermark. #}
+{# Raw events (the source table, not the deduplicating staging view: a cheap filter on ingested_at) that
+   arrived after the model's watermark; only their keys are used, so duplicates among them are harmless. #}
 {% macro events_arrived_since_watermark(events_relation, watermark_column) -%}
     select *
     from {{ events_relation }}

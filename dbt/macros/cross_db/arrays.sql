@@ -26,7 +26,7 @@
     {{ return(adapter.dispatch('array_union', 'learnrec')(first, second)) }}
 {%- endmacro %}
 {% macro default__array_union(first, second) -%}
-    list_concat({{ first }}, list_filter({{ second }}, x -> not list_contains({{ first }}, x)))
+    list_concat({{ first }}, list_filter({{ second }}, lambda x: not list_contains({{ first }}, x)))
 {%- endmacro %}
 {% macro snowflake__array_union(first, second) -%}
     array_cat({{ first }}, array_except({{ second }}, {{ first }}))

@@ -17,3 +17,10 @@
 {%- endmacro %}
 {% macro default__type_double_array() -%} double[] {%- endmacro %}
 {% macro snowflake__type_double_array() -%} array {%- endmacro %}
+
+{# 64-bit floating point (dbt.type_float() is 32-bit FLOAT on DuckDB; Snowflake's FLOAT is 64-bit). #}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'learnrec')()) }}
+{%- endmacro %}
+{% macro default__type_double() -%} double {%- endmacro %}
+{% macro snowflake__type_double() -%} float {%- endmacro %}

@@ -9,11 +9,11 @@ with interactions as (
 select
     course_id,
     count(*) as n_learners,
-    sum(case when n_watch_events > 0 or is_completed then 1 else 0 end) as n_starters,
-    sum(case when is_completed then 1 else 0 end) as n_completers,
+    count(case when n_watch_events > 0 or is_completed then 1 end) as n_starters,
+    count(case when is_completed then 1 end) as n_completers,
     cast(
-        sum(case when is_completed then 1 else 0 end) as {{ dbt.type_float() }}
-    ) / nullif(sum(case when n_watch_events > 0 or is_completed then 1 else 0 end), 0) as completion_rate,
+        count(case when is_completed then 1 end) as {{ learnrec.type_double() }}
+    ) / nullif(count(case when n_watch_events > 0 or is_completed then 1 end), 0) as completion_rate,
     avg(avg_quiz_score) as avg_quiz_score
 from interactions
 group by course_id

@@ -54,7 +54,7 @@ select
             when 'intermediate' then 3.0
             when 'advanced' then 4.5
         end
-    ) as {{ dbt.type_float() }}) as difficulty_score,
+    ) as {{ learnrec.type_double() }}) as difficulty_score,
     case
         when latest_inference.prerequisites is not null
             then {{ learnrec.array_union('courses.instructor_prerequisites', 'latest_inference.prerequisites') }}

@@ -25,7 +25,7 @@ courses as (
 select
     courses.course_id,
     count(latest_ratings.rating) as n_ratings,
-    avg(cast(latest_ratings.rating as {{ dbt.type_float() }})) as avg_rating,
+    avg(cast(latest_ratings.rating as {{ learnrec.type_double() }})) as avg_rating,
     (coalesce(sum(latest_ratings.rating), 0) + {{ prior_weight }} * {{ prior_mean }})
         / (count(latest_ratings.rating) + {{ prior_weight }}) as bayesian_rating
 from courses

@@ -16,12 +16,19 @@ with
 
 events as (
     select * from {{ ref('stg_ingest__learner_events') }}
+    {% if is_incremental() %}
+    -- a plain filter the engine can push below staging's dedup window (the join below is exact)
+    where learner_id in (
+        select learner_id
+        from ({{ learnrec.events_arrived_since_watermark(source('ingest', 'learner_events'), 'last_ingested_at') }}) as arrived
+    )
+    {% endif %}
 ),
 
 {% if is_incremental() %}
 touched_pairs as (
     select distinct learner_id, course_id
-    from ({{ learnrec.events_arrived_since_watermark(ref('stg_ingest__learner_events'), 'last_ingested_at') }}) as arrived
+    from ({{ learnrec.events_arrived_since_watermark(source('ingest', 'learner_events'), 'last_ingested_at') }}) as arrived
 ),
 
 scoped_events as (
@@ -44,15 +51,15 @@ aggregated as (
         min(event_at) as first_event_at,
         max(event_at) as last_event_at,
         count(*) as n_events,
-        sum(case when event_type = 'search' then 1 else 0 end) as n_searches,
-        sum(case when event_type = 'click' then 1 else 0 end) as n_clicks,
-        sum(case when event_type = 'watch' then 1 else 0 end) as n_watch_events,
-        coalesce(sum(case when event_type = 'watch' then watch_duration_seconds end), 0) as watch_seconds,
+        count(case when event_type = 'search' then 1 end) as n_searches,
+        count(case when event_type = 'click' then 1 end) as n_clicks,
+        count(case when event_type = 'watch' then 1 end) as n_watch_events,
+        cast(coalesce(sum(case when event_type = 'watch' then watch_duration_seconds end), 0) as {{ dbt.type_bigint() }}) as watch_seconds,
         count(distinct case when event_type = 'watch' then module_id end) as modules_watched,
-        sum(case when event_type = 'complete' then 1 else 0 end) as n_completions,
+        count(case when event_type = 'complete' then 1 end) as n_completions,
         min(case when event_type = 'complete' then event_at end) as completed_at,
-        sum(case when event_type = 'skip' then 1 else 0 end) as n_skips,
-        sum(case when event_type = 'quiz_score' then 1 else 0 end) as n_quizzes,
+        count(case when event_type = 'skip' then 1 end) as n_skips,
+        count(case when event_type = 'quiz_score' then 1 end) as n_quizzes,
         avg(case when event_type = 'quiz_score' then quiz_score end) as avg_quiz_score,
         max(ingested_at) as last_ingested_at
     from scoped_events

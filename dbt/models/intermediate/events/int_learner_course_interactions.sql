@@ -63,7 +63,7 @@ select
     is_skipped_without_watching,
     n_quizzes,
     avg_quiz_score,
-    cast(implicit_weight as {{ dbt.type_float() }}) as implicit_weight,
+    cast(implicit_weight as {{ learnrec.type_double() }}) as implicit_weight,
     is_skipped_without_watching as is_negative,
     last_ingested_at
 from weighted

@@ -19,7 +19,7 @@ events as (
     {% if is_incremental() %}
     where event_date in (
         select distinct event_date
-        from ({{ learnrec.events_arrived_since_watermark(ref('stg_ingest__learner_events'), 'last_ingested_at') }}) as arrived
+        from ({{ learnrec.events_arrived_since_watermark(source('ingest', 'learner_events'), 'last_ingested_at') }}) as arrived
     )
     {% endif %}
 ),
@@ -43,15 +43,15 @@ select
     learner_id,
     event_date as activity_date,
     count(*) as n_events,
-    sum(starts_session) as n_sessions,
+    cast(sum(starts_session) as {{ dbt.type_bigint() }}) as n_sessions,
     count(distinct course_id) as n_courses,
-    sum(case when event_type = 'search' then 1 else 0 end) as n_searches,
-    sum(case when event_type = 'click' then 1 else 0 end) as n_clicks,
-    sum(case when event_type = 'watch' then 1 else 0 end) as n_watch_events,
-    coalesce(sum(case when event_type = 'watch' then watch_duration_seconds end), 0) as watch_seconds,
-    sum(case when event_type = 'complete' then 1 else 0 end) as n_completions,
-    sum(case when event_type = 'skip' then 1 else 0 end) as n_skips,
-    sum(case when event_type = 'quiz_score' then 1 else 0 end) as n_quizzes,
+    count(case when event_type = 'search' then 1 end) as n_searches,
+    count(case when event_type = 'click' then 1 end) as n_clicks,
+    count(case when event_type = 'watch' then 1 end) as n_watch_events,
+    cast(coalesce(sum(case when event_type = 'watch' then watch_duration_seconds end), 0) as {{ dbt.type_bigint() }}) as watch_seconds,
+    count(case when event_type = 'complete' then 1 end) as n_completions,
+    count(case when event_type = 'skip' then 1 end) as n_skips,
+    count(case when event_type = 'quiz_score' then 1 end) as n_quizzes,
     avg(case when event_type = 'quiz_score' then quiz_score end) as avg_quiz_score,
     min(event_at) as first_event_at,
     max(event_at) as last_event_at,

@@ -3,8 +3,10 @@
 
   Ingest already deduplicates within and across its batches; this is the second line of defence
   (a replayed batch, a manual backfill): the first arrival wins. The window partitions by
-  event_date as well as event_id (event_date is a function of the event's content, so this is
-  the same dedup) so that filters on event_date from the incremental models are pushed below it.
+  learner_id, course_id and event_date as well as event_id: all of them are functions of the
+  event's content (event_id hashes them), so this is the same dedup, and the incremental models'
+  filters on event_date or on (learner_id, course_id) are pushed below the window instead of
+  deduplicating all history every night.
 #}
 with
 
@@ -21,7 +23,7 @@ typed as (
         {{ learnrec.to_utc_timestamp('event_at') }} as event_at,
         cast(event_date as date) as event_date,
         cast(watch_duration_seconds as {{ dbt.type_int() }}) as watch_duration_seconds,
-        cast(quiz_score as {{ dbt.type_float() }}) as quiz_score,
+        cast(quiz_score as {{ learnrec.type_double() }}) as quiz_score,
         cast(module_id as {{ dbt.type_string() }}) as module_id,
         {{ learnrec.json_to_text('metadata') }} as metadata_json,
         cast(source as {{ dbt.type_string() }}) as source_system,
@@ -37,7 +39,7 @@ ranked as (
     select
         typed.*,
         row_number() over (
-            partition by event_date, event_id
+            partition by learner_id, course_id, event_date, event_id
             order by ingested_at, batch_id, source_uri, source_offset
         ) as arrival_rank
     from typed

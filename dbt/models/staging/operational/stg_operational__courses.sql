@@ -8,7 +8,7 @@ select
     cast(description as {{ dbt.type_string() }}) as description,
     cast(syllabus as {{ dbt.type_string() }}) as syllabus_json,
     lower(cast(format as {{ dbt.type_string() }})) as format,
-    cast(duration_hours as {{ dbt.type_float() }}) as duration_hours,
+    cast(duration_hours as {{ learnrec.type_double() }}) as duration_hours,
     lower(cast(level as {{ dbt.type_string() }})) as level,
     instructor_prerequisites,
     cast(domain as {{ dbt.type_string() }}) as domain,

@@ -4,7 +4,7 @@
 select
     cast(course_id as {{ dbt.type_string() }}) as course_id,
     cast(skill_tags as {{ learnrec.type_string_array() }}) as skill_tags,
-    cast(difficulty_score as {{ dbt.type_float() }}) as difficulty_score,
+    cast(difficulty_score as {{ learnrec.type_double() }}) as difficulty_score,
     cast(prerequisites as {{ learnrec.type_string_array() }}) as prerequisites,
     lower(cast(provenance as {{ dbt.type_string() }})) as provenance,
     cast(model as {{ dbt.type_string() }}) as model,
@@ -15,7 +15,7 @@ from {{ inferred }}
 select
     cast(null as {{ dbt.type_string() }}) as course_id,
     cast(null as {{ learnrec.type_string_array() }}) as skill_tags,
-    cast(null as {{ dbt.type_float() }}) as difficulty_score,
+    cast(null as {{ learnrec.type_double() }}) as difficulty_score,
     cast(null as {{ learnrec.type_string_array() }}) as prerequisites,
     cast(null as {{ dbt.type_string() }}) as provenance,
     cast(null as {{ dbt.type_string() }}) as model,

@@ -4,14 +4,14 @@
 select
     cast(learner_id as {{ dbt.type_string() }}) as learner_id,
     cast(score_date as date) as score_date,
-    cast(dropout_probability as {{ dbt.type_float() }}) as dropout_probability,
+    cast(dropout_probability as {{ learnrec.type_double() }}) as dropout_probability,
     cast(model_version as {{ dbt.type_string() }}) as model_version
 from {{ scores }}
 {%- else %}
 select
     cast(null as {{ dbt.type_string() }}) as learner_id,
     cast(null as date) as score_date,
-    cast(null as {{ dbt.type_float() }}) as dropout_probability,
+    cast(null as {{ learnrec.type_double() }}) as dropout_probability,
     cast(null as {{ dbt.type_string() }}) as model_version
 where 1 = 0
 {%- endif %}

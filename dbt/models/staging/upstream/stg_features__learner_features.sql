@@ -5,9 +5,9 @@ select
     cast(learner_id as {{ dbt.type_string() }}) as learner_id,
     cast(feature_date as date) as feature_date,
     cast(skill_vector as {{ learnrec.type_double_array() }}) as skill_vector,
-    cast(engagement_score as {{ dbt.type_float() }}) as engagement_score,
+    cast(engagement_score as {{ learnrec.type_double() }}) as engagement_score,
     lower(cast(preferred_format as {{ dbt.type_string() }})) as preferred_format,
-    cast(affinity_score as {{ dbt.type_float() }}) as affinity_score,
+    cast(affinity_score as {{ learnrec.type_double() }}) as affinity_score,
     {{ learnrec.to_utc_timestamp('style_updated_at') }} as learning_style_updated_at
 from {{ features }}
 {%- else %}
@@ -15,9 +15,9 @@ select
     cast(null as {{ dbt.type_string() }}) as learner_id,
     cast(null as date) as feature_date,
     cast(null as {{ learnrec.type_double_array() }}) as skill_vector,
-    cast(null as {{ dbt.type_float() }}) as engagement_score,
+    cast(null as {{ learnrec.type_double() }}) as engagement_score,
     cast(null as {{ dbt.type_string() }}) as preferred_format,
-    cast(null as {{ dbt.type_float() }}) as affinity_score,
+    cast(null as {{ learnrec.type_double() }}) as affinity_score,
     cast(null as {{ learnrec.type_timestamp_utc() }}) as learning_style_updated_at
 where 1 = 0
 {%- endif %}
