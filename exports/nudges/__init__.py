@@ -2,6 +2,7 @@
 raw.notification_events, and delivery events back from the providers.
 
 Entry points (the CLI ``learnrec nudges``, the ``learner_nudges`` DAG and the tests call these):
-:func:`exports.nudges.pipeline.plan_for_date`, :func:`exports.nudges.delivery.deliver_due`,
+:mod:`exports.nudges.pipeline` (draft via the Re-engagement Agent, plan, deliver, ingest events),
+built on :func:`exports.nudges.planning.plan_nudges`, :func:`exports.nudges.delivery.deliver_due` and
 :func:`exports.nudges.feedback.ingest_notification_events`.
 """

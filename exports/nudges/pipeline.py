@@ -1,4 +1,4 @@
-"""The three steps as the CLI and the DAG call them: open the warehouse and providers from
+"""The steps as the CLI and the DAG call them (draft, plan, deliver, ingest events): open the warehouse and providers from
 settings, run one step, return a small JSON-able report (an XCom, never data)."""
 
 from __future__ import annotations
@@ -9,13 +9,22 @@ from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
 
 
-def plan_for_date(settings: Settings, run_date: date, *, now: datetime | None = None) -> dict[str, object]:
-    """Select the day's drafts (agent or placeholder) and plan them into the outbox."""
-    from exports.nudges.planning import plan_nudges
-    from exports.nudges.selection import draft_nudges
+def draft_for_date(settings: Settings, run_date: date) -> int:
+    """Run the Re-engagement Agent for ``run_date``: it selects learners, writes their NudgeDrafts
+    and stores them in recs.nudge_drafts (replaced per date). Returns the number of drafts."""
+    from ml.agents.reengagement import draft_nudges
 
     with connect_warehouse(settings) as warehouse:
-        drafts = draft_nudges(settings, warehouse, run_date)
+        return len(draft_nudges(settings, warehouse, run_date))
+
+
+def plan_for_date(settings: Settings, run_date: date, *, now: datetime | None = None) -> dict[str, object]:
+    """Plan the stored drafts of ``run_date`` into the outbox (consent, channel, caps)."""
+    from exports.nudges.planning import plan_nudges
+    from ml.agents.reengagement import load_nudge_drafts
+
+    with connect_warehouse(settings) as warehouse:
+        drafts = load_nudge_drafts(warehouse, run_date)
         report = plan_nudges(warehouse, drafts, run_date, settings, now=now or datetime.now(UTC))
     return report.as_dict()
 
