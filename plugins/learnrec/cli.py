@@ -20,6 +20,7 @@ COMMANDS = (
     "generate",
     "demo",
     "airflow",
+    "dbt",
     "bench",
 )
 
