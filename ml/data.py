@@ -1,0 +1,224 @@
+"""Training inputs read from the warehouse tables of INTERFACES.md, for one time window.
+
+The models never read raw events or the synthetic world: they read the dbt marts
+(``marts.fct_learner_course_interactions``, ``marts.dim_courses``, ``marts.dim_learners``,
+``marts.fct_learner_events``) and Spark's ``features.learner_features``. A window is
+``(start, end]`` over event dates; an interaction belongs to the window where the learner first
+touched the course (``first_event_at``), which is what makes a time split possible on an
+aggregated mart: train on pairs first seen up to day T, test on pairs first seen after T.
+
+Known approximation (documented in the evaluation report): the mart aggregates a pair over all
+history, so a train pair's *weight* may include events after T. That leaks how much a learner
+liked a course already seen, never which new courses they will pick, which is what is tested.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from learnrec.warehouse import Warehouse
+
+INTERACTIONS = "marts.fct_learner_course_interactions"
+COURSES = "marts.dim_courses"
+LEARNERS = "marts.dim_learners"
+EVENTS = "marts.fct_learner_events"
+LEARNER_FEATURES = "features.learner_features"
+
+INTERACTION_COLUMNS = (
+    "learner_id",
+    "course_id",
+    "weight",
+    "n_events",
+    "watch_share",
+    "completed",
+    "skipped",
+    "avg_quiz_score",
+    "first_event_at",
+    "last_event_at",
+)
+COURSE_COLUMNS = (
+    "course_id",
+    "title",
+    "description",
+    "format",
+    "duration_hours",
+    "domain",
+    "level",
+    "skill_tags",
+    "difficulty_score",
+    "avg_rating",
+    "n_ratings",
+    "completion_rate",
+    "quality_score",
+    "published_at",
+)
+LEARNER_COLUMNS = (
+    "learner_id",
+    "career_goal",
+    "current_role",
+    "interest_area",
+    "data_tier",
+    "onboarding_skipped",
+    "n_behavioural_events",
+    "is_cold_start",
+)
+FEATURE_COLUMNS = (
+    "learner_id",
+    "feature_date",
+    "skill_vector",
+    "engagement_score",
+    "preferred_format",
+)
+
+
+class MissingTableError(LookupError):
+    """A table the models need is not in the warehouse yet (dbt / Spark have not run)."""
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Frames of one window. ``interactions`` has one row per learner x course first touched in
+    the window; ``courses`` and ``learners`` are the dimensions (all rows, the catalogue as of the
+    window end); ``learner_features`` is each learner's latest Spark feature row at or before the
+    window end (empty when Spark has not run: the models then use the dimensions alone);
+    ``skill_ids`` is the skill index of ``skill_vector`` (INTERFACES.md)."""
+
+    interactions: pd.DataFrame
+    courses: pd.DataFrame
+    learners: pd.DataFrame
+    learner_features: pd.DataFrame
+    skill_ids: tuple[str, ...]
+    start: date | None
+    end: date
+
+    def window(self, start: date | None, end: date) -> TrainingData:
+        """The same dimensions with only the interactions first seen in ``(start, end]``."""
+        return TrainingData(
+            interactions=interactions_between(self.interactions, start, end),
+            courses=self.courses,
+            learners=self.learners,
+            learner_features=self.learner_features,
+            skill_ids=self.skill_ids,
+            start=start,
+            end=end,
+        )
+
+
+def interactions_between(frame: pd.DataFrame, start: date | None, end: date) -> pd.DataFrame:
+    """Rows of an interaction frame whose first event falls in ``(start, end]`` (UTC dates)."""
+    first = pd.to_datetime(frame["first_event_at"], utc=True).dt.date
+    keep = first <= end
+    if start is not None:
+        keep &= first > start
+    return frame.loc[keep].reset_index(drop=True)
+
+
+def _require(warehouse: Warehouse, table: str) -> None:
+    if not warehouse.table_exists(table):
+        raise MissingTableError(f"{table} does not exist yet: run dbt (marts) / Spark (features) first")
+
+
+def _select(
+    warehouse: Warehouse, table: str, columns: tuple[str, ...], where: str = "", params=None
+) -> pd.DataFrame:
+    _require(warehouse, table)
+    sql = f"select {', '.join(columns)} from {table} {where}"
+    return warehouse.query(sql, params).to_pandas()
+
+
+def load_training_data(warehouse: Warehouse, end: date, start: date | None = None) -> TrainingData:
+    """Interactions first seen in ``(start, end]`` plus the dimensions and features as of ``end``."""
+    where = "where cast(first_event_at as date) <= ?"
+    params: list[object] = [end]
+    if start is not None:
+        where += " and cast(first_event_at as date) > ?"
+        params.append(start)
+    interactions = _select(warehouse, INTERACTIONS, INTERACTION_COLUMNS, where, params)
+    interactions["weight"] = interactions["weight"].astype(np.float32)
+    interactions["skipped"] = interactions["skipped"].fillna(False).astype(bool)
+    interactions["completed"] = interactions["completed"].fillna(False).astype(bool)
+    courses = _select(warehouse, COURSES, COURSE_COLUMNS).sort_values("course_id", ignore_index=True)
+    published = pd.to_datetime(courses["published_at"], utc=True).dt.date
+    courses = courses.loc[published.isna() | (published <= end)].reset_index(drop=True)
+    learners = _select(warehouse, LEARNERS, LEARNER_COLUMNS).sort_values("learner_id", ignore_index=True)
+    return TrainingData(
+        interactions=interactions,
+        courses=courses,
+        learners=learners,
+        learner_features=load_learner_features(warehouse, end),
+        skill_ids=load_skill_ids(warehouse),
+        start=start,
+        end=end,
+    )
+
+
+def load_learner_features(warehouse: Warehouse, end: date) -> pd.DataFrame:
+    """Each learner's latest ``features.learner_features`` row at or before ``end``."""
+    if not warehouse.table_exists(LEARNER_FEATURES):
+        return pd.DataFrame(columns=list(FEATURE_COLUMNS))
+    frame = _select(
+        warehouse,
+        LEARNER_FEATURES,
+        FEATURE_COLUMNS,
+        "where feature_date = (select max(feature_date) from features.learner_features where feature_date <= ?)",
+        [end],
+    )
+    return frame.sort_values("learner_id", ignore_index=True)
+
+
+def load_skill_ids(warehouse: Warehouse) -> tuple[str, ...]:
+    """The skill index (``raw.skills`` by skill_id ascending), empty when the taxonomy is absent."""
+    if not warehouse.table_exists("raw.skills"):
+        return ()
+    rows = warehouse.query("select skill_id from raw.skills order by skill_id")
+    return tuple(rows.column(0).to_pylist())
+
+
+def load_daily_activity(warehouse: Warehouse, start: date, end: date) -> pd.DataFrame:
+    """Per learner and event day in ``[start, end]``: event counts by kind, watch time, quiz mean.
+
+    The dropout model's as-of features are built from these daily rows, so that features for any
+    past date can be rebuilt for training labels (bounded window: cost follows the window, not
+    the history).
+    """
+    _require(warehouse, EVENTS)
+    sql = f"""
+        select learner_id, cast(event_date as date) as event_date,
+               cast(count(*) as double) as n_events,
+               cast(sum(case when event_type = 'complete' then 1 else 0 end) as double) as n_completes,
+               cast(sum(case when event_type = 'skip' then 1 else 0 end) as double) as n_skips,
+               cast(sum(case when event_type = 'watch' then 1 else 0 end) as double) as n_watches,
+               cast(sum(coalesce(watch_duration_seconds, 0)) as double) as watch_seconds,
+               cast(avg(quiz_score) as double) as avg_quiz_score
+        from {EVENTS}
+        where cast(event_date as date) between ? and ?
+        group by 1, 2
+    """
+    frame = warehouse.query(sql, [start, end]).to_pandas()
+    frame["event_date"] = pd.to_datetime(frame["event_date"]).dt.date
+    return frame
+
+
+def load_goal_texts(warehouse: Warehouse, goals: list[str]) -> list[str]:
+    """Text for each career goal: its name and, when ``raw.career_goals``/``raw.skills`` exist,
+    the names of the skills it targets (what the content model embeds for a learner's goal)."""
+    if not (warehouse.table_exists("raw.career_goals") and warehouse.table_exists("raw.skills")):
+        return [f"Career goal: {g}." for g in goals]
+    skills = dict(
+        warehouse.query("select skill_id, name from raw.skills").to_pandas().itertuples(index=False)
+    )
+    targets = warehouse.query("select career_goal, target_skill_ids from raw.career_goals").to_pandas()
+    by_goal = {g: ", ".join(skills.get(s, s) for s in ids) for g, ids in targets.itertuples(index=False)}
+    return [f"Career goal: {g}. Skills: {by_goal.get(g, '')}." for g in goals]
+
+
+def load_skill_texts(warehouse: Warehouse, skill_ids: tuple[str, ...]) -> list[str]:
+    """Text for each skill of the index (name and domain)."""
+    if not skill_ids:
+        return []
+    frame = warehouse.query("select skill_id, name, domain from raw.skills").to_pandas().set_index("skill_id")
+    return [f"{frame.at[s, 'name']} ({frame.at[s, 'domain']})" for s in skill_ids]

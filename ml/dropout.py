@@ -1,0 +1,251 @@
+"""Dropout: will a learner stop learning within the next N days? (PyTorch, calibrated)
+
+Target (observable, so it can be trained without the world's ground truth): a learner *drops
+out within N days of date D* if they had at least one event on or before D and have **no event
+in (D, D + N]**. N = ``horizon_days`` (default 14, the product's re-engagement horizon and the
+synthetic world's ground-truth horizon). Scored population on a run date: every learner with an
+event in the loaded history; learners with no event at all get no row (the product's fallback:
+the re-engagement agent uses its time-based rule for them).
+
+Features as of D come from daily activity (``marts.fct_learner_events`` aggregated per day) in
+the 28 days up to D: recency, active days and events in the last 7 vs the previous 21 days (the
+"fading engagement" trend), completions, skips, watch time, quiz scores and tenure. Training
+stacks several past as-of dates (D = run_date - N - 7j), whose labels are complete by the run
+date; the time split evaluates on the latest labelled date and trains on the earlier ones.
+
+Model: a small MLP (standardised inputs), trained with BCE in torch and then calibrated by Platt
+scaling on a held-out slice, so ``dropout_probability`` is a probability (Brier score reported).
+Baseline: logistic regression on the same features, always reported beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+LOOKBACK_DAYS = 28
+FEATURES = (
+    "days_since_last",
+    "active_days_7",
+    "active_days_28",
+    "log_events_7",
+    "log_events_prev_21",
+    "trend",
+    "log_completes_28",
+    "skip_share_28",
+    "log_watch_hours_28",
+    "quiz_avg_28",
+    "has_quiz_28",
+    "tenure_days",
+    "log_events_last_3",
+)
+SCORES_TABLE = "features.dropout_scores"
+
+
+def features_as_of(daily: pd.DataFrame, as_of: date, lookback: int = LOOKBACK_DAYS) -> pd.DataFrame:
+    """One row per learner with an event on or before ``as_of`` (index learner_id, FEATURES)."""
+    past = daily.loc[daily["event_date"] <= as_of]
+    if past.empty:
+        return pd.DataFrame(columns=list(FEATURES), dtype=float)
+    age = np.array([(as_of - d).days for d in past["event_date"]])
+    past = past.assign(age=age)
+    by = past.groupby("learner_id")
+    out = pd.DataFrame(index=by.size().index)
+    out["days_since_last"] = np.minimum(by["age"].min(), 2 * lookback)
+    out["tenure_days"] = np.minimum(by["age"].max(), 2 * lookback)
+    recent = past.loc[past["age"] < lookback]
+    rb = recent.groupby("learner_id")
+    w7 = recent.loc[recent["age"] < 7].groupby("learner_id")
+    w3 = recent.loc[recent["age"] < 3].groupby("learner_id")
+    prev = recent.loc[recent["age"] >= 7].groupby("learner_id")
+
+    def col(grouped, column: str, how: str = "sum") -> pd.Series:
+        return getattr(grouped[column], how)().reindex(out.index).fillna(0.0)
+
+    out["active_days_7"] = col(w7, "n_events", "count")
+    out["active_days_28"] = col(rb, "n_events", "count")
+    events_7 = col(w7, "n_events")
+    events_prev = col(prev, "n_events")
+    out["log_events_7"] = np.log1p(events_7)
+    out["log_events_prev_21"] = np.log1p(events_prev)
+    out["trend"] = (events_7 - events_prev / 3.0) / (events_7 + events_prev / 3.0 + 1.0)
+    out["log_completes_28"] = np.log1p(col(rb, "n_completes"))
+    events_28 = col(rb, "n_events")
+    out["skip_share_28"] = col(rb, "n_skips") / np.maximum(events_28, 1.0)
+    out["log_watch_hours_28"] = np.log1p(col(rb, "watch_seconds") / 3600.0)
+    quiz = rb["avg_quiz_score"].mean().reindex(out.index)
+    out["has_quiz_28"] = quiz.notna().astype(float)
+    out["quiz_avg_28"] = quiz.fillna(0.0) / 100.0
+    out["log_events_last_3"] = np.log1p(col(w3, "n_events"))
+    return out[list(FEATURES)].astype(np.float32)
+
+
+def labels_after(daily: pd.DataFrame, learners: pd.Index, as_of: date, horizon: int) -> pd.Series:
+    """1 = no event in (as_of, as_of + horizon] (dropped out), per learner of ``learners``."""
+    after = daily.loc[
+        (daily["event_date"] > as_of) & (daily["event_date"] <= as_of + timedelta(days=horizon))
+    ]
+    active = set(after["learner_id"])
+    return pd.Series([0 if lid in active else 1 for lid in learners], index=learners, dtype=np.int8)
+
+
+def training_dates(
+    run_date: date, first_day: date, horizon: int, step: int = 7, min_history: int = 7
+) -> list[date]:
+    """As-of dates whose labels are complete by ``run_date``, newest first."""
+    dates = []
+    as_of = run_date - timedelta(days=horizon)
+    while as_of >= first_day + timedelta(days=min_history - 1):
+        dates.append(as_of)
+        as_of -= timedelta(days=step)
+    return dates
+
+
+def labelled_rows(daily: pd.DataFrame, dates: list[date], horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = [], []
+    for as_of in dates:
+        feats = features_as_of(daily, as_of)
+        xs.append(feats.to_numpy(np.float32))
+        ys.append(labels_after(daily, feats.index, as_of, horizon).to_numpy())
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+@dataclass
+class DropoutModel:
+    """Standardiser + MLP weights + Platt calibration; numpy-only at inference."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    layers: list[tuple[np.ndarray, np.ndarray]]
+    platt: tuple[float, float]
+    horizon_days: int
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        h = (x - self.mean) / self.std
+        for i, (w, b) in enumerate(self.layers):
+            h = h @ w.T + b
+            if i < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        return h.ravel()
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        a, b = self.platt
+        return 1.0 / (1.0 + np.exp(-(a * self.logits(x) + b)))
+
+    def save(self, path: Path) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        arrays = {"mean": self.mean, "std": self.std}
+        for i, (w, b) in enumerate(self.layers):
+            arrays[f"w{i}"], arrays[f"b{i}"] = w, b
+        np.savez(path / "arrays.npz", **arrays)
+        meta = {
+            "kind": "dropout",
+            "n_layers": len(self.layers),
+            "platt": list(self.platt),
+            "horizon_days": self.horizon_days,
+            "features": list(FEATURES),
+        }
+        (path / "model.json").write_text(json.dumps(meta, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> DropoutModel:
+        meta = json.loads((path / "model.json").read_text())
+        with np.load(path / "arrays.npz") as npz:
+            layers = [(npz[f"w{i}"], npz[f"b{i}"]) for i in range(meta["n_layers"])]
+            return cls(npz["mean"], npz["std"], layers, tuple(meta["platt"]), meta["horizon_days"])
+
+
+def fit_dropout(
+    x: np.ndarray, y: np.ndarray, *, horizon_days: int, seed: int = 7, epochs: int = 60, hidden: int = 32
+) -> DropoutModel:
+    """Train the MLP on 80% of the rows (seeded shuffle) and Platt-calibrate on the other 20%."""
+    import torch
+
+    torch.set_num_threads(1)  # tiny network: threads only add contention on shared cores
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    cut = int(0.8 * len(y))
+    fit_rows, cal_rows = order[:cut], order[cut:]
+    mean = x[fit_rows].mean(axis=0)
+    std = np.maximum(x[fit_rows].std(axis=0), 1e-6)
+    xt = torch.tensor((x[fit_rows] - mean) / std, dtype=torch.float32)
+    yt = torch.tensor(y[fit_rows], dtype=torch.float32)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(x.shape[1], hidden),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden, hidden // 2),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden // 2, 1),
+    )
+    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    generator = torch.Generator().manual_seed(seed)
+    batch = 512
+    for _ in range(epochs):
+        perm = torch.randperm(len(yt), generator=generator)
+        for start in range(0, len(yt), batch):
+            idx = perm[start : start + batch]
+            optimiser.zero_grad()
+            loss = loss_fn(net(xt[idx]).squeeze(1), yt[idx])
+            loss.backward()
+            optimiser.step()
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    layers = [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linears]
+    model = DropoutModel(mean.astype(np.float32), std.astype(np.float32), layers, (1.0, 0.0), horizon_days)
+    model.platt = _platt(model.logits(x[cal_rows]), y[cal_rows])
+    return model
+
+
+def _platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    if len(np.unique(y)) < 2:
+        return (1.0, 0.0)
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(logits.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def fit_baseline(x: np.ndarray, y: np.ndarray, seed: int = 7):
+    """Logistic-regression baseline on the same standardised features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed)).fit(x, y)
+
+
+def score_table(model: DropoutModel, daily: pd.DataFrame, run_date: date, model_version: str):
+    """Rows of ``features.dropout_scores`` for ``run_date`` (every learner with history)."""
+    import pyarrow as pa
+
+    feats = features_as_of(daily, run_date)
+    probability = model.predict(feats.to_numpy(np.float32)) if len(feats) else np.zeros(0)
+    return pa.table(
+        {
+            "learner_id": pa.array(feats.index.astype(str).tolist(), pa.string()),
+            "score_date": pa.array([run_date] * len(feats), pa.date32()),
+            "dropout_probability": pa.array(probability.astype(float), pa.float64()),
+            "model_version": pa.array([model_version] * len(feats), pa.string()),
+        }
+    )
+
+
+def write_scores(warehouse, table, run_date: date) -> int:
+    """Replace ``run_date``'s rows of features.dropout_scores in one transaction (idempotent per
+    run date; readers never see the date half-written)."""
+    stage = "features.dropout_scores_stage"
+    if not warehouse.table_exists(SCORES_TABLE):
+        warehouse.load_arrow(SCORES_TABLE, table.slice(0, 0), mode="replace")
+    warehouse.load_arrow(stage, table, mode="replace")
+    with warehouse.transaction():
+        warehouse.execute(f"delete from {SCORES_TABLE} where score_date = ?", [run_date])
+        warehouse.execute(f"insert into {SCORES_TABLE} select * from {stage}")
+    warehouse.execute(f"drop table {stage}")
+    return table.num_rows
