@@ -180,6 +180,16 @@ class Settings(BaseSettings):
         30, ge=1, description="A claim older than this was interrupted: never resent (at-most-once)."
     )
 
+    # --- recommendations (exports/recommendations) ----------------------------------------------
+    recs_top_n: int = Field(20, ge=1, description="Recommendations precomputed per active learner.")
+    recs_diversity_k: int = Field(3, ge=1, description="At most this many courses of one skill cluster in the top 10.")
+    recs_keep_versions: int = Field(5, ge=2, description="Recommendation versions kept (rollback reaches back this far).")
+    recs_chunk_size: int = Field(2048, ge=1, description="Learners scored at once (bounds memory).")
+    serving_store: Literal["sqlite", "postgres"] = Field(
+        "sqlite", description="App-facing store: SQLite file under <home>/serving, or Postgres."
+    )
+    serving_postgres_dsn: SecretStr | None = Field(None, description="libpq DSN of the serving Postgres.")
+
     # --- derived paths: every piece of embedded state lives under ``home`` ----------------------
     @property
     def warehouse_path(self) -> Path:
@@ -192,6 +202,11 @@ class Settings(BaseSettings):
     @property
     def lake_root(self) -> str:
         return self.lake_uri or str(self.home / "lake")
+
+    @property
+    def serving_path(self) -> Path:
+        """The embedded serving store apps read (SQLite file, swapped atomically on export)."""
+        return self.home / "serving" / "recommendations.sqlite"
 
     @property
     def world_path(self) -> Path:
@@ -229,6 +244,7 @@ class Settings(BaseSettings):
             ("llm_provider", "openai"): ("openai_base_url", "openai_model"),
             ("email_provider", "sendgrid"): ("sendgrid_api_key",),
             ("push_provider", "firebase"): ("firebase_project_id",),
+            ("serving_store", "postgres"): ("serving_postgres_dsn",),
         }
         for (selector, value), needed in required.items():
             if getattr(self, selector) != value:
