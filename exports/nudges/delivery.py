@@ -122,7 +122,7 @@ def deliver_due(
         return report
 
     claim_id = uuid.uuid4().hex
-    claimed = _claim(warehouse, ready, claim_id, settings, now)
+    claimed = _claim(warehouse, ready, claim_id, providers, now)
     for row, recipient, channel in ready:
         if row["notification_id"] not in claimed:
             continue  # another run holds it
@@ -136,11 +136,10 @@ def _claim(
     warehouse: Warehouse,
     ready: list[tuple[dict[str, Any], Recipient, Channel]],
     claim_id: str,
-    settings: Settings,
+    providers: Mapping[Channel, NotificationProvider],
     now: datetime,
 ) -> set[str]:
     """Mark the rows ``sending`` under this run's claim id and commit before anything is sent."""
-    providers = {"email": settings.email_provider, "push": settings.push_provider}
     staged = stage(
         warehouse,
         "nudge_claims",
@@ -148,7 +147,7 @@ def _claim(
             {
                 "notification_id": [row["notification_id"] for row, _, _ in ready],
                 "channel": [channel for _, _, channel in ready],
-                "provider": [providers[channel] for _, _, channel in ready],
+                "provider": [providers[channel].name for _, _, channel in ready],
             }
         ),
     )

@@ -161,7 +161,10 @@ def _parse(content: bytes, path: Path, provider: str) -> _Parsed:
     for raw, item in payloads:
         try:
             if item is None:
-                item = json.loads(raw)
+                try:
+                    item = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    raise BadEvent(f"invalid JSON: {exc}") from None
             if not isinstance(item, dict):
                 raise BadEvent("event is not a JSON object")
             if provider == "sendgrid":
@@ -251,7 +254,10 @@ def _timestamp(value: Any) -> datetime:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadEvent(f"bad timestamp {value!r}") from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     raise BadEvent(f"bad timestamp {value!r}")
 

@@ -56,7 +56,9 @@ class LoopbackServer:
                     body: dict | list | str | None = json.loads(raw) if raw else None
                 except json.JSONDecodeError:
                     body = raw
-                server.requests.append(Recorded("POST", self.path, dict(self.headers), body))
+                server.requests.append(
+                    Recorded("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
                 reply = server.next_reply(self.path)
                 if reply.delay:
                     time.sleep(reply.delay)
