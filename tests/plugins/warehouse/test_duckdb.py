@@ -1,37 +1,17 @@
-"""The DuckDB warehouse adapter and the source snapshot loader, on a real DuckDB file."""
+"""DuckDB-only behaviour (name checks, source snapshots); the interface contract is in test_contract.py."""
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from learnrec.warehouse import connect_warehouse
-from learnrec.warehouse.duckdb import DuckDBWarehouse, quote_table
+from learnrec.warehouse.duckdb import quote_table
 from learnrec.warehouse.sources import SourceSnapshotError, load_source_snapshots
 from learnrec.world.config import preset
 from learnrec.world.generate import generate_world
-
-
-def test_load_modes_and_transactions(tmp_path: Path) -> None:
-    with DuckDBWarehouse(tmp_path / "w.duckdb") as wh:
-        assert wh.load_arrow("raw.t", pa.table({"a": [1, 2]})) == 2
-        wh.load_arrow("raw.t", pa.table({"a": [3]}))
-        assert wh.scalar("SELECT sum(a) FROM raw.t") == 6
-        wh.load_arrow("raw.t", pa.table({"a": [10]}), mode="replace")
-        assert wh.scalar("SELECT sum(a) FROM raw.t") == 10
-        with pytest.raises(RuntimeError), wh.transaction():
-            wh.execute("INSERT INTO raw.t VALUES (5)")
-            raise RuntimeError("boom")
-        assert wh.scalar("SELECT count(*) FROM raw.t") == 1
-        assert wh.table_exists("raw.t") and not wh.table_exists("raw.nope")
-        # a pending result never blocks the next statement
-        wh.query("SELECT * FROM raw.t")
-        wh.execute("CREATE TABLE ops.x AS SELECT 1 AS one")
-        assert wh.scalar("SELECT one FROM ops.x") == 1
 
 
 @pytest.mark.parametrize("bad", ["t", "raw.t; DROP TABLE x", "a.b.c", 'raw."t"'])
