@@ -1,0 +1,63 @@
+"""The demo's ending: three sample learners' recommendations, reasons and learning path, read
+from the serving store exactly as an app would (one cold start, one who skipped onboarding, one
+active learner)."""
+
+from __future__ import annotations
+
+from exports.recommendations.serving import lookup_sqlite
+from learnrec.settings import Settings
+from learnrec.warehouse import connect_warehouse
+
+_PICKS = (
+    ("cold start", "r.fallback = 'cold_start' AND NOT coalesce(d.onboarding_skipped, false)"),
+    ("skipped onboarding", "coalesce(d.onboarding_skipped, false)"),
+    ("active learner", "r.fallback IS NULL"),
+)
+
+
+def sample_learners(settings: Settings) -> list[tuple[str, str]]:
+    """(label, learner_id) for each kind present in the current version."""
+    found: list[tuple[str, str]] = []
+    with connect_warehouse(settings, read_only=True) as warehouse:
+        if not warehouse.table_exists("recs.current_version"):
+            return found
+        for label, where in _PICKS:
+            learner = warehouse.scalar(
+                "SELECT r.learner_id FROM recs.current_learner_recommendations r "
+                "JOIN marts.dim_learners d ON d.learner_id = r.learner_id "
+                f"WHERE {where} ORDER BY coalesce(d.n_behavioural_events, 0) DESC, r.learner_id LIMIT 1"
+            )
+            if learner is not None:
+                found.append((label, learner))
+    return found
+
+
+def print_learner(settings: Settings, learner_id: str, label: str = "", limit: int = 10) -> None:
+    if not settings.serving_path.exists():
+        print("  (no serving store yet: run `learnrec recommendations run`)")
+        return
+    recs, path = lookup_sqlite(settings.serving_path, learner_id)
+    head = f"{label}: " if label else ""
+    source = recs[0]["fallback"] or recs[0]["model_version"] if recs else "-"
+    print(f"\n  {head}{learner_id} ({source})")
+    for r in recs[:limit]:
+        print(f"    {r['rank']:>2}. {r['title'] or r['course_id']:<45} {r['reason']}")
+    if len(recs) > limit:
+        print(f"    ... {len(recs) - limit} more")
+    if path:
+        print(f"    learning path ({path[0]['source']}):")
+        for step in path:
+            print(f"      {step['step']:>2}. {step['title'] or step['course_id']:<43} {step['reason']}")
+    else:
+        print("    learning path: none (no career goal stated, or the goal is reached)")
+
+
+def print_samples(settings: Settings) -> None:
+    """The demo's last words: what three kinds of learner see."""
+    samples = sample_learners(settings)
+    if not samples:
+        print("\nrecommendations: nothing published yet")
+        return
+    print("\nrecommendations for three sample learners (from the serving store apps read)")
+    for label, learner in samples:
+        print_learner(settings, learner, label)

@@ -1,0 +1,174 @@
+"""The publication gate: a great-expectations checkpoint over a precomputed version.
+
+The checks run on one row per active learner, aggregated in the warehouse (so the gate costs a
+few SQL aggregates plus a 1-row-per-learner frame, not the 20 rows per learner themselves):
+
+* every active learner has exactly N recommendations (and nobody else has any);
+* none is a course the learner completed;
+* no duplicates (same course twice for a learner) and ranks are 1..n;
+* the prerequisite rule holds: every prerequisite of a recommended course is completed;
+* every score is finite.
+
+A failing version is marked ``failed`` in ``recs.runs`` and an alert row lands in ``ops.alerts``;
+the current version keeps serving (``publish`` refuses anything not ``validated``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from exports.recommendations import tables
+from learnrec.warehouse import Warehouse
+
+PREREQUISITE_PAIRS = "recs.gate_prerequisite_pairs"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    run_id: str
+    success: bool
+    n_learners: int
+    failures: dict[str, int] = field(default_factory=dict)  # expectation -> unexpected learners
+
+    def describe(self) -> str:
+        if self.success:
+            return f"gate passed for {self.run_id} ({self.n_learners:,} learners)"
+        problems = ", ".join(f"{name}: {count:,} learners" for name, count in sorted(self.failures.items()))
+        return f"gate failed for {self.run_id}: {problems}"
+
+
+def _prerequisite_pairs(warehouse: Warehouse) -> None:
+    """(course_id, prerequisite_id) from ``marts.dim_courses``, flattened here rather than in SQL
+    (DuckDB's unnest and Snowflake's FLATTEN differ)."""
+    courses = warehouse.query("SELECT course_id, prerequisites FROM marts.dim_courses")
+    pairs = {"course_id": [], "prerequisite_id": []}
+    for course, prereqs in zip(
+        courses.column("course_id").to_pylist(), courses.column("prerequisites").to_pylist(), strict=True
+    ):
+        for pre in prereqs or []:
+            pairs["course_id"].append(course)
+            pairs["prerequisite_id"].append(pre)
+    schema = pa.schema([("course_id", pa.string()), ("prerequisite_id", pa.string())])
+    warehouse.load_arrow(PREREQUISITE_PAIRS, pa.Table.from_pydict(pairs, schema=schema), mode="replace")
+
+
+def learner_summary(warehouse: Warehouse, run_id: str, run_date) -> pa.Table:
+    """One row per learner that is active or has recommendations in ``run_id``."""
+    _prerequisite_pairs(warehouse)
+    return warehouse.query(
+        f"""
+        WITH active AS (
+            SELECT learner_id FROM marts.dim_learners
+            WHERE retention_expiry IS NULL OR CAST(retention_expiry AS DATE) > ?
+        ),
+        r AS (SELECT * FROM {tables.RECOMMENDATIONS} WHERE run_id = ?),
+        done AS (
+            SELECT learner_id, course_id FROM marts.fct_learner_course_interactions WHERE completed
+        ),
+        per AS (
+            SELECT r.learner_id, count(*) AS n_recs, count(DISTINCT r.course_id) AS n_distinct,
+                   max(r.rank) AS max_rank, min(r.rank) AS min_rank,
+                   sum(CASE WHEN r.score BETWEEN -1e300 AND 1e300 THEN 0 ELSE 1 END) AS n_not_finite,
+                   sum(CASE WHEN d.course_id IS NULL THEN 0 ELSE 1 END) AS n_completed
+            FROM r LEFT JOIN done d ON d.learner_id = r.learner_id AND d.course_id = r.course_id
+            GROUP BY r.learner_id
+        ),
+        violations AS (
+            SELECT r.learner_id, count(*) AS n_prerequisite_violations
+            FROM r JOIN {PREREQUISITE_PAIRS} p ON p.course_id = r.course_id
+            LEFT JOIN done d ON d.learner_id = r.learner_id AND d.course_id = p.prerequisite_id
+            WHERE d.course_id IS NULL
+            GROUP BY r.learner_id
+        )
+        SELECT coalesce(a.learner_id, per.learner_id) AS learner_id,
+               a.learner_id IS NOT NULL AS is_active,
+               coalesce(per.n_recs, 0) AS n_recs,
+               coalesce(per.n_recs, 0) - coalesce(per.n_distinct, 0) AS n_duplicates,
+               coalesce(per.max_rank, 0) - coalesce(per.min_rank, 1) + 1 - coalesce(per.n_recs, 0) AS rank_gaps,
+               coalesce(per.n_not_finite, 0) AS n_not_finite,
+               coalesce(per.n_completed, 0) AS n_completed,
+               coalesce(v.n_prerequisite_violations, 0) AS n_prerequisite_violations
+        FROM active a
+        FULL OUTER JOIN per ON per.learner_id = a.learner_id
+        LEFT JOIN violations v ON v.learner_id = coalesce(a.learner_id, per.learner_id)
+        """,
+        [run_date, run_id],
+    )
+
+
+def _checkpoint(frame, top_n: int):
+    """Build and run the GE 1.x checkpoint (ephemeral context: nothing written to disk)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    context = gx.get_context(mode="ephemeral")
+    batch = (
+        context.data_sources.add_pandas(name="recommendations")
+        .add_dataframe_asset(name="per_learner")
+        .add_batch_definition_whole_dataframe("run")
+    )
+    suite = context.suites.add(gx.ExpectationSuite(name="recommendations_gate"))
+    suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column="learner_id"))
+    suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column="is_active", value_set=[True]))
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeBetween(column="n_recs", min_value=top_n, max_value=top_n)
+    )
+    for column in ("n_duplicates", "rank_gaps", "n_not_finite", "n_completed", "n_prerequisite_violations"):
+        suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[0]))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name="recommendations_gate", data=batch, suite=suite)
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(name="recommendations_gate", validation_definitions=[definition])
+    )
+    return checkpoint.run(batch_parameters={"dataframe": frame})
+
+
+def run_gate(warehouse: Warehouse, run_id: str, *, top_n: int) -> GateResult:
+    """Validate ``run_id``; record the verdict in ``recs.runs`` (``validated``/``failed``) and, on
+    failure, an alert in ``ops.alerts``. Never touches the current version."""
+    tables.ensure_tables(warehouse)
+    run_date = warehouse.scalar(f"SELECT run_date FROM {tables.RUNS} WHERE run_id = ?", [run_id])
+    if run_date is None:
+        raise ValueError(f"no precomputed version {run_id!r} in {tables.RUNS}")
+    summary = learner_summary(warehouse, run_id, run_date)
+    frame = summary.to_pandas()
+    failures: dict[str, int] = {}
+    if frame.empty:
+        failures["no learners"] = 0
+    else:
+        result = _checkpoint(frame, top_n)
+        for validation in result.run_results.values():
+            for check in validation.results:
+                if not check.success:
+                    config = check.expectation_config
+                    column = config.kwargs.get("column", "")
+                    failures[f"{config.type}({column})"] = int(check.result.get("unexpected_count") or 0)
+    gate = GateResult(run_id=run_id, success=not failures, n_learners=len(frame), failures=failures)
+    now = datetime.now(UTC)
+    with warehouse.transaction():
+        warehouse.execute(
+            f"UPDATE {tables.RUNS} SET status = ?, gated_at = ?, message = ? WHERE run_id = ?",
+            ["validated" if gate.success else "failed", now, gate.describe(), run_id],
+        )
+        if not gate.success:
+            raise_alert(warehouse, run_id, gate.describe(), now=now)
+    return gate
+
+
+def raise_alert(
+    warehouse: Warehouse, run_id: str | None, message: str, *, now: datetime, severity: str = "error"
+) -> None:
+    """One alert row per (run, message): a retried task does not raise it twice."""
+    warehouse.execute(
+        f"INSERT INTO {tables.ALERTS} (alert_id, raised_at, severity, source, run_id, message) "
+        "SELECT ?, ?, ?, 'recommendations', ?, ? WHERE NOT EXISTS ("
+        f"SELECT 1 FROM {tables.ALERTS} WHERE source = 'recommendations' AND run_id = ? AND message = ?)",
+        [uuid.uuid4().hex, now, severity, run_id, message, run_id, message],
+    )

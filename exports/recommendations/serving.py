@@ -1,0 +1,206 @@
+"""Serving export: the current version into the stores apps read, each swapped atomically.
+
+* warehouse table ``recs.serving_recommendations`` (Snowflake in production), one
+  ``CREATE OR REPLACE TABLE ... AS SELECT``: atomic on DuckDB and Snowflake;
+* embedded default: a SQLite file (``settings.serving_path``) keyed by (learner_id, rank), built
+  beside the live file and moved over it with ``os.replace`` (atomic rename): an app holding the
+  old file keeps reading it, new connections see the new one;
+* production: Postgres (psycopg): the new version is COPYed into a fresh table and swapped in by
+  two renames inside one transaction.
+
+Learning paths go along: the LLM path where the agent wrote one, else the static one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from exports.recommendations import tables
+from learnrec.warehouse import Warehouse
+
+SERVING_TABLE = "recs.serving_recommendations"
+#: Learners per export batch: bounds the memory of the export whatever the learner count.
+BATCH_LEARNERS = 50_000
+
+_RECS_SQL = f"""
+    SELECT r.learner_id, r.rank, r.course_id, c.title, r.score, r.reason, r.model_version,
+           r.signals_used, r.fallback, r.log_id, r.run_id
+    FROM {tables.RECOMMENDATIONS} r LEFT JOIN marts.dim_courses c ON c.course_id = r.course_id
+    WHERE r.run_id = ? AND r.learner_id BETWEEN ? AND ?
+    ORDER BY r.learner_id, r.rank"""
+_PATHS_SQL = f"""
+    SELECT p.learner_id, p.step, p.course_id, c.title, p.reason, p.source
+    FROM {tables.LEARNING_PATHS} p LEFT JOIN marts.dim_courses c ON c.course_id = p.course_id
+    WHERE p.run_id = ? AND p.learner_id BETWEEN ? AND ?
+      AND (p.source = 'llm' OR NOT EXISTS (
+            SELECT 1 FROM {tables.LEARNING_PATHS} q
+            WHERE q.run_id = p.run_id AND q.learner_id = p.learner_id AND q.source = 'llm'))
+    ORDER BY p.learner_id, p.step"""
+
+REC_COLUMNS = (
+    "learner_id",
+    "rank",
+    "course_id",
+    "title",
+    "score",
+    "reason",
+    "model_version",
+    "signals_used",
+    "fallback",
+    "log_id",
+    "run_id",
+)
+PATH_COLUMNS = ("learner_id", "step", "course_id", "title", "reason", "source")
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    run_id: str
+    store: str
+    target: str
+    recommendations: int
+    path_steps: int
+
+
+def _learner_ranges(warehouse: Warehouse, run_id: str) -> Iterator[tuple[str, str]]:
+    learners = (
+        warehouse.query(
+            f"SELECT DISTINCT learner_id FROM {tables.RECOMMENDATIONS} WHERE run_id = ? ORDER BY learner_id",
+            [run_id],
+        )
+        .column("learner_id")
+        .to_pylist()
+    )
+    for lo in range(0, len(learners), BATCH_LEARNERS):
+        part = learners[lo : lo + BATCH_LEARNERS]
+        yield part[0], part[-1]
+
+
+def _batches(warehouse: Warehouse, run_id: str, sql: str) -> Iterator[pa.Table]:
+    for first, last in _learner_ranges(warehouse, run_id):
+        yield warehouse.query(sql, [run_id, first, last])
+
+
+def _rec_rows(batch: pa.Table) -> list[tuple]:
+    rows = batch.to_pylist()
+    return [tuple(json.dumps(r[c]) if c == "signals_used" else r[c] for c in REC_COLUMNS) for r in rows]
+
+
+def export_warehouse_table(warehouse: Warehouse) -> int:
+    """``recs.serving_recommendations`` = the current version, replaced in one statement."""
+    warehouse.execute(
+        f"CREATE OR REPLACE TABLE {SERVING_TABLE} AS SELECT r.*, c.title FROM recs.current_learner_recommendations r "
+        "LEFT JOIN marts.dim_courses c ON c.course_id = r.course_id"
+    )
+    return int(warehouse.scalar(f"SELECT count(*) FROM {SERVING_TABLE}"))
+
+
+def export_sqlite(warehouse: Warehouse, run_id: str, path: Path) -> ExportReport:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.{run_id}.tmp")
+    staged.unlink(missing_ok=True)
+    con = sqlite3.connect(staged)
+    try:
+        con.executescript(
+            """
+            CREATE TABLE recommendations (
+                learner_id TEXT NOT NULL, rank INTEGER NOT NULL, course_id TEXT NOT NULL, title TEXT,
+                score REAL NOT NULL, reason TEXT NOT NULL, model_version TEXT NOT NULL,
+                signals_used TEXT NOT NULL, fallback TEXT, log_id TEXT NOT NULL, run_id TEXT NOT NULL,
+                PRIMARY KEY (learner_id, rank)) WITHOUT ROWID;
+            CREATE TABLE learning_paths (
+                learner_id TEXT NOT NULL, step INTEGER NOT NULL, course_id TEXT NOT NULL, title TEXT,
+                reason TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (learner_id, step)) WITHOUT ROWID;
+            CREATE TABLE version (run_id TEXT NOT NULL);
+            """
+        )
+        n_recs = n_steps = 0
+        for batch in _batches(warehouse, run_id, _RECS_SQL):
+            rows = _rec_rows(batch)
+            con.executemany(f"INSERT INTO recommendations VALUES ({', '.join('?' * len(REC_COLUMNS))})", rows)
+            n_recs += len(rows)
+        for batch in _batches(warehouse, run_id, _PATHS_SQL):
+            rows = [tuple(r[c] for c in PATH_COLUMNS) for r in batch.to_pylist()]
+            con.executemany(f"INSERT INTO learning_paths VALUES ({', '.join('?' * len(PATH_COLUMNS))})", rows)
+            n_steps += len(rows)
+        con.execute("INSERT INTO version VALUES (?)", [run_id])
+        con.commit()
+    finally:
+        con.close()
+    os.replace(staged, path)
+    return ExportReport(run_id, "sqlite", str(path), n_recs, n_steps)
+
+
+def export_postgres(warehouse: Warehouse, run_id: str, dsn: str) -> ExportReport:
+    import psycopg
+
+    suffix = re.sub(r"[^a-z0-9]", "_", run_id.lower())
+    with psycopg.connect(dsn) as con:
+        with con.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS recommendations_next_{suffix}, learning_paths_next_{suffix}")
+            cur.execute(
+                f"""CREATE TABLE recommendations_next_{suffix} (
+                    learner_id TEXT NOT NULL, rank INTEGER NOT NULL, course_id TEXT NOT NULL, title TEXT,
+                    score DOUBLE PRECISION NOT NULL, reason TEXT NOT NULL, model_version TEXT NOT NULL,
+                    signals_used JSONB NOT NULL, fallback TEXT, log_id TEXT NOT NULL, run_id TEXT NOT NULL,
+                    CONSTRAINT recommendations_pk_{suffix} PRIMARY KEY (learner_id, rank))"""
+            )
+            cur.execute(
+                f"""CREATE TABLE learning_paths_next_{suffix} (
+                    learner_id TEXT NOT NULL, step INTEGER NOT NULL, course_id TEXT NOT NULL, title TEXT,
+                    reason TEXT NOT NULL, source TEXT NOT NULL,
+                    CONSTRAINT learning_paths_pk_{suffix} PRIMARY KEY (learner_id, step))"""
+            )
+            n_recs = n_steps = 0
+            with cur.copy(
+                f"COPY recommendations_next_{suffix} ({', '.join(REC_COLUMNS)}) FROM STDIN"
+            ) as copy:
+                for batch in _batches(warehouse, run_id, _RECS_SQL):
+                    for row in _rec_rows(batch):
+                        copy.write_row(row)
+                        n_recs += 1
+            with cur.copy(
+                f"COPY learning_paths_next_{suffix} ({', '.join(PATH_COLUMNS)}) FROM STDIN"
+            ) as copy:
+                for batch in _batches(warehouse, run_id, _PATHS_SQL):
+                    for r in batch.to_pylist():
+                        copy.write_row(tuple(r[c] for c in PATH_COLUMNS))
+                        n_steps += 1
+        con.commit()
+        with con.transaction(), con.cursor() as cur:  # the swap: readers see old or new, never neither
+            for name in ("recommendations", "learning_paths"):
+                cur.execute(f"DROP TABLE IF EXISTS {name}_previous")
+                cur.execute(f"ALTER TABLE IF EXISTS {name} RENAME TO {name}_previous")
+                cur.execute(f"ALTER TABLE {name}_next_{suffix} RENAME TO {name}")
+                cur.execute(f"DROP TABLE IF EXISTS {name}_previous")
+    return ExportReport(run_id, "postgres", "recommendations", n_recs, n_steps)
+
+
+def lookup_sqlite(path: Path, learner_id: str) -> tuple[list[dict], list[dict]]:
+    """What an app gets for one learner from the embedded store: (recommendations, path)."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con.row_factory = sqlite3.Row
+    try:
+        recs = [
+            dict(r)
+            for r in con.execute(
+                "SELECT * FROM recommendations WHERE learner_id = ? ORDER BY rank", [learner_id]
+            )
+        ]
+        steps = [
+            dict(r)
+            for r in con.execute(
+                "SELECT * FROM learning_paths WHERE learner_id = ? ORDER BY step", [learner_id]
+            )
+        ]
+    finally:
+        con.close()
+    return recs, steps
