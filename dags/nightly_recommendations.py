@@ -1,8 +1,10 @@
 """Nightly recommendations (owner: data-platform).
 
 Loads the operational snapshots (learners, courses, ratings, taxonomy) into the warehouse's raw
-schema. Later stages join as they land: dbt build, gate, Spark features, gate, training,
-evaluation and promotion, precompute, gate, publish, export.
+schema, then builds the dbt project (staging, intermediate, marts) as one task per model
+(astronomer-cosmos, group ``dbt``) and writes dbt's documentation site to the state folder.
+Later stages join as they land: gate, Spark features, gate, training, evaluation and promotion,
+precompute, gate, publish, export.
 
 Every task takes the run date explicitly (Asset-triggered runs have no ``ds``) and is idempotent
 for it: a rerun replaces what the first run wrote.
@@ -25,14 +27,22 @@ def nightly_recommendations():
     @task
     def load_source_snapshots() -> dict[str, int]:
         from learnrec.settings import get_settings
-        from learnrec.warehouse import connect_warehouse
-        from learnrec.warehouse.sources import load_source_snapshots as load
+        from learnrec.warehouse.sources import refresh_source_snapshots
 
-        settings = get_settings()
-        with connect_warehouse(settings) as warehouse:
-            return load(warehouse, settings.landing_path)
+        return refresh_source_snapshots(get_settings())
 
-    load_source_snapshots()
+    @task
+    def dbt_docs() -> str:
+        from learnrec.settings import get_settings
+        from learnrec.transform.dbt_runner import generate_docs
+
+        return str(generate_docs(get_settings()))
+
+    # rendered from dbt's manifest at parse time: cosmos, no dbt import (see learnrec.transform.airflow_dbt)
+    from learnrec.settings import get_settings
+    from learnrec.transform.airflow_dbt import dbt_task_group
+
+    load_source_snapshots() >> dbt_task_group(get_settings()) >> dbt_docs()
 
 
 nightly_recommendations()

@@ -81,9 +81,10 @@ def test_no_cycles(dagbag) -> None:
 
 def _modules_loaded_by(code: str) -> tuple[float, set[str]]:
     probe = (
-        "import sys, time; t = time.perf_counter();"
+        # CPU time of the process, not wall time: the figure holds on a loaded machine too
+        "import sys, time; t = time.process_time();"
         f"{code};"
-        "print(time.perf_counter() - t);"
+        "print(time.process_time() - t);"
         "print(','.join(sorted(sys.modules)))"
     )
     out = subprocess.run(
@@ -96,10 +97,12 @@ def _modules_loaded_by(code: str) -> tuple[float, set[str]]:
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
 def test_parse_is_fast_and_light(dag_file: Path) -> None:
     """Parse the file alone in a fresh interpreter: nothing heavy beyond what Airflow's SDK loads."""
-    _, baseline = _modules_loaded_by("import airflow.sdk, pendulum")
+    sdk_seconds, baseline = _modules_loaded_by("import airflow.sdk, pendulum")
     seconds, loaded = _modules_loaded_by(f"import runpy; runpy.run_path({str(dag_file)!r})")
     heavy = sorted(
         m for m in loaded - baseline if m.split(".")[0] in HEAVY_ROOTS or m.startswith("learnrec.world")
     )
-    assert seconds < 5.0, f"{dag_file.name} took {seconds:.1f}s to parse"
+    assert seconds - sdk_seconds < 3.0, (
+        f"{dag_file.name} took {seconds:.1f}s of CPU to parse ({sdk_seconds:.1f}s of it importing the SDK)"
+    )
     assert not heavy, f"{dag_file.name} imports heavy modules at parse time: {heavy[:10]}"

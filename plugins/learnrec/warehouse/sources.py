@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from learnrec.contracts.sources import SOURCE_TABLES
+from learnrec.settings import Settings
 from learnrec.warehouse.base import Warehouse
 
 
@@ -46,3 +47,11 @@ def load_source_snapshots(warehouse: Warehouse, landing: Path) -> dict[str, int]
     return {
         table: warehouse.load_arrow(f"raw.{table}", data, mode="replace") for table, data in snapshots.items()
     }
+
+
+def refresh_source_snapshots(settings: Settings) -> dict[str, int]:
+    """Load the configured landing folder's snapshots into the configured warehouse."""
+    from learnrec.warehouse.base import connect_warehouse
+
+    with connect_warehouse(settings) as warehouse:
+        return load_source_snapshots(warehouse, settings.landing_path)

@@ -1,0 +1,145 @@
+"""Landing files into raw.learner_events and the lake: exactly once, nothing lost."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+
+import pyarrow.dataset as ds
+import pytest
+
+from learnrec.contracts.events import raw_event_schema
+from learnrec.ingest import IngestError, run_ingest
+from learnrec.ingest.sources.files import FileSource
+from learnrec.settings import Settings
+from learnrec.warehouse import connect_warehouse
+from tests.plugins.ingest.conftest import NOW, Expected, landed_state
+
+pytestmark = pytest.mark.usefixtures("loaded_sources")
+
+
+def ingest(settings: Settings, **kwargs):
+    return run_ingest(settings, now=lambda: NOW, **kwargs)
+
+
+def lake_events(settings: Settings):
+    # the files carry every column (event_date included): no partition discovery needed
+    return ds.dataset(f"{settings.lake_root}/events", format="parquet").to_table()
+
+
+def test_every_line_is_loaded_quarantined_or_a_duplicate(world, settings: Settings, expected: Expected) -> None:
+    report = ingest(settings)
+
+    assert report.total("consumed") == expected.lines
+    assert report.total("loaded") == len(expected.event_ids)
+    assert report.total("quarantined") == expected.rejected
+    assert report.total("loaded") + report.total("quarantined") + report.total("duplicates") == expected.lines
+    with connect_warehouse(settings) as warehouse:
+        events = warehouse.query("SELECT * FROM raw.learner_events")
+        assert set(events.column("event_id").to_pylist()) == expected.event_ids
+        assert events.num_rows == len(expected.event_ids), "no event twice"
+        assert events.schema.names == raw_event_schema().names
+        batches = warehouse.query("SELECT * FROM raw.ingest_batches").to_pylist()
+        assert sum(b["consumed"] for b in batches) == expected.lines
+        assert all(b["loaded"] + b["quarantined"] + b["duplicates"] == b["consumed"] for b in batches)
+        assert all(b["lake_written"] for b in batches)
+        late = warehouse.query("SELECT event_date, sum(late_events) AS n FROM raw.reprocess_dates GROUP BY 1")
+        assert {r["event_date"]: r["n"] for r in late.to_pylist()} == dict(expected.late_by_date)
+        quarantine = warehouse.query("SELECT * FROM raw.quarantined_events").to_pylist()
+    assert all(q["reason_detail"] and q["payload"] is not None for q in quarantine)
+    # each way the world breaks a line is caught under its own reason (the kinds are named alike)
+    assert Counter(q["reason"] for q in quarantine) == Counter(world.manifest["bad_lines_by_kind"])
+
+    lake = lake_events(settings)
+    assert sorted(lake.column("event_id").to_pylist()) == sorted(expected.event_ids)
+    dates = {str(d) for d in lake.column("event_date").to_pylist()}
+    assert dates == {str(d) for d in events.column("event_date").to_pylist()}, "late events in their own day"
+
+
+def test_a_rerun_lands_nothing_new(settings: Settings, expected: Expected) -> None:
+    ingest(settings)
+    with connect_warehouse(settings) as warehouse:
+        before = landed_state(warehouse)
+    again = ingest(settings)
+    assert again.batches == []
+    with connect_warehouse(settings) as warehouse:
+        assert landed_state(warehouse) == before
+
+
+def test_files_still_being_written_wait_for_their_rename(settings: Settings, expected: Expected) -> None:
+    files = sorted((settings.landing_path / "learner_events").rglob("*.jsonl"))
+    held = files[len(files) // 2]
+    partial = held.with_suffix(".tmp")
+    held.rename(partial)
+    ingest(settings)
+    with connect_warehouse(settings) as warehouse:
+        assert warehouse.scalar("SELECT count(*) FROM raw.ingest_files") == len(files) - 1
+    partial.rename(held)
+    ingest(settings)
+    with connect_warehouse(settings) as warehouse:
+        assert warehouse.scalar("SELECT count(*) FROM raw.ingest_files") == len(files)
+        assert warehouse.scalar("SELECT count(DISTINCT event_id) FROM raw.learner_events") == len(expected.event_ids)
+        assert warehouse.scalar("SELECT count(*) FROM raw.learner_events") == len(expected.event_ids)
+
+
+def test_a_run_takes_only_what_arrived_in_its_interval(settings: Settings, expected: Expected) -> None:
+    source = FileSource(settings.landing_path)
+    with connect_warehouse(settings) as warehouse:
+        from learnrec.ingest.tables import ensure_tables
+
+        ensure_tables(warehouse)
+        pending = source.pending(warehouse, None)
+    cut = pending[len(pending) // 2].arrived_at
+    ingest(settings, until=cut)
+    with connect_warehouse(settings) as warehouse:
+        landed = warehouse.query("SELECT path FROM raw.ingest_files").column(0).to_pylist()
+    assert set(landed) == {f.relative for f in pending if f.arrived_at < cut}
+
+
+def test_batches_are_bounded(settings: Settings, expected: Expected) -> None:
+    small = settings.model_copy(update={"ingest_batch_events": 200})
+    report = ingest(small)
+    assert len(report.batches) > 3
+    assert all(b.consumed < 200 + 100 for b in report.batches)  # whole files; a file is < 100 lines here
+    assert report.total("loaded") == len(expected.event_ids)
+
+
+STEPS = ["validated", "staged", "events_inserted", "in_transaction", "committed", "acknowledged"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_crash_at_any_step_then_a_rerun_gives_no_duplicate_and_no_gap(
+    settings: Settings, expected: Expected, step: str, tmp_path
+) -> None:
+    small = settings.model_copy(update={"ingest_batch_events": 300})
+    calls = {"n": 0}
+
+    def crash(name: str) -> None:
+        if name == step:
+            calls["n"] += 1
+            if calls["n"] == 2:  # the second batch dies at this step
+                raise RuntimeError(f"injected crash after {name}")
+
+    with pytest.raises(RuntimeError, match="injected crash"):
+        ingest(small, fault=crash)
+    report = ingest(small)
+    if step == "acknowledged":
+        assert report.recovered_lake_batches, "the lake write that never happened is redone"
+
+    with connect_warehouse(settings) as warehouse:
+        state = landed_state(warehouse)
+        assert warehouse.scalar("SELECT count(*) FROM raw.ingest_batches WHERE NOT lake_written") == 0
+    assert state["events"] == sorted(expected.event_ids)
+    assert len(state["quarantine"]) == expected.rejected == len(set(state["quarantine"]))
+    assert sorted(lake_events(settings).column("event_id").to_pylist()) == sorted(expected.event_ids)
+
+
+def test_landing_needs_the_operational_snapshots(settings: Settings, tmp_path) -> None:
+    fresh = settings.model_copy(update={"duckdb_path": tmp_path / "empty.duckdb"})
+    with pytest.raises(IngestError, match="raw.learners does not exist"):
+        ingest(fresh)
+
+
+def test_no_landing_folder_is_no_work(settings: Settings) -> None:
+    shutil.rmtree(settings.landing_path / "learner_events")
+    assert ingest(settings).batches == []
