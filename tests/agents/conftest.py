@@ -138,15 +138,19 @@ def llm_settings(home: Path, server: LLMServer, provider: str = "anthropic", **o
 
 
 @pytest.fixture(scope="session")
-def world_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny preset's landing folder, generated once per test session."""
+def world_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny-preset world (landing files, snapshots, ground truth), generated once per session."""
     from learnrec.world.config import preset
     from learnrec.world.generate import generate_world
 
     home = tmp_path_factory.mktemp("world-home")
-    settings = load_settings(home=home)
-    generate_world(preset("tiny", WORLD_END), settings)
-    return settings.landing_path
+    generate_world(preset("tiny", WORLD_END), load_settings(home=home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def world_landing(world_home: Path) -> Path:
+    return load_settings(home=world_home).landing_path
 
 
 @pytest.fixture
@@ -158,3 +162,34 @@ def warehouse(settings: Settings, world_landing: Path):
     with connect_warehouse(settings) as wh:
         load_source_snapshots(wh, world_landing)
         yield wh
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words hashing embedder (384-d, unit rows).
+
+    Stands in for MiniLM in tests of indexing and the Q&A deadline: MiniLM runs here but loading
+    and encoding the catalogue takes minutes on the shared 2 cores, and neither change detection
+    nor the deadline logic depends on which model embeds. MiniLM itself is tested in test_qa.py.
+    """
+
+    name = "hash-bow"
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.calls = 0
+
+    def encode(self, texts: list[str]):
+        import re
+        import zlib
+
+        import numpy as np
+
+        self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9/]+", text.lower()):
+                out[i, zlib.crc32(word.encode()) % 384] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1.0, norms)
