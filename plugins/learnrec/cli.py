@@ -18,6 +18,8 @@ from learnrec.settings import SettingsError
 #: Modules of learnrec.commands, one per subcommand, in the order ``--help`` lists them.
 COMMANDS = (
     "generate",
+    "load_sources",
+    "ingest",
     "demo",
     "airflow",
     "dbt",
