@@ -96,10 +96,10 @@ class TrainingData:
     end: date
 
     def window(self, start: date | None, end: date) -> TrainingData:
-        """The same dimensions with only the interactions first seen in ``(start, end]``."""
+        """Interactions first seen in ``(start, end]`` and the catalogue as published by ``end``."""
         return TrainingData(
             interactions=interactions_between(self.interactions, start, end),
-            courses=self.courses,
+            courses=published_by(self.courses, end),
             learners=self.learners,
             learner_features=self.learner_features,
             skill_ids=self.skill_ids,
@@ -115,6 +115,12 @@ def interactions_between(frame: pd.DataFrame, start: date | None, end: date) -> 
     if start is not None:
         keep &= first > start
     return frame.loc[keep].reset_index(drop=True)
+
+
+def published_by(courses: pd.DataFrame, end: date) -> pd.DataFrame:
+    """Courses published on or before ``end`` (a course without a date counts as published)."""
+    published = pd.to_datetime(courses["published_at"], utc=True).dt.date
+    return courses.loc[published.isna() | (published <= end)].reset_index(drop=True)
 
 
 def _require(warehouse: Warehouse, table: str) -> None:
@@ -141,9 +147,7 @@ def load_training_data(warehouse: Warehouse, end: date, start: date | None = Non
     interactions["weight"] = interactions["weight"].astype(np.float32)
     interactions["skipped"] = interactions["skipped"].fillna(False).astype(bool)
     interactions["completed"] = interactions["completed"].fillna(False).astype(bool)
-    courses = _select(warehouse, COURSES, COURSE_COLUMNS).sort_values("course_id", ignore_index=True)
-    published = pd.to_datetime(courses["published_at"], utc=True).dt.date
-    courses = courses.loc[published.isna() | (published <= end)].reset_index(drop=True)
+    courses = published_by(_select(warehouse, COURSES, COURSE_COLUMNS).sort_values("course_id"), end)
     learners = _select(warehouse, LEARNERS, LEARNER_COLUMNS).sort_values("learner_id", ignore_index=True)
     return TrainingData(
         interactions=interactions,
