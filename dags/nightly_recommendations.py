@@ -27,9 +27,12 @@ def nightly_recommendations():
     @task
     def load_source_snapshots() -> dict[str, int]:
         from learnrec.settings import get_settings
-        from learnrec.warehouse.sources import refresh_source_snapshots
+        from learnrec.warehouse import connect_warehouse
+        from learnrec.warehouse.sources import load_source_snapshots as load
 
-        return refresh_source_snapshots(get_settings())
+        settings = get_settings()
+        with connect_warehouse(settings) as warehouse:
+            return load(warehouse, settings.landing_path)
 
     @task
     def dbt_docs() -> str:

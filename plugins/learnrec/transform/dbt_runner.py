@@ -75,7 +75,9 @@ def dbt_env(settings: Settings, *, include_secrets: bool = True) -> dict[str, st
             "LEARNREC_SNOWFLAKE_WAREHOUSE": settings.snowflake_warehouse,
             "LEARNREC_SNOWFLAKE_ROLE": settings.snowflake_role,
             "LEARNREC_SNOWFLAKE_HOST": settings.snowflake_host,
-            "LEARNREC_SNOWFLAKE_PORT": None if settings.snowflake_port is None else str(settings.snowflake_port),
+            "LEARNREC_SNOWFLAKE_PORT": None
+            if settings.snowflake_port is None
+            else str(settings.snowflake_port),
             "LEARNREC_SNOWFLAKE_PROTOCOL": settings.snowflake_protocol,
         }
         env.update({name: value for name, value in optional.items() if value})
