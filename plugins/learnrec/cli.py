@@ -23,6 +23,8 @@ COMMANDS = (
     "demo",
     "airflow",
     "dbt",
+    "train",
+    "evaluate",
     "bench",
     "ask",
 )
