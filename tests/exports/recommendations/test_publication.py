@@ -1,0 +1,170 @@
+"""Gate, atomic publish with the Recommendation Log, keep-K, rollback and the serving export."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from exports.recommendations import steps, tables
+from exports.recommendations.gate import run_gate
+from exports.recommendations.precompute import precompute
+from exports.recommendations.publish import PublicationError, expire_versions, publish, rollback
+from exports.recommendations.serving import export_sqlite, lookup_sqlite
+from learnrec.contracts.product import RecommendationLog
+from learnrec.warehouse import connect_warehouse
+from ml.ranking.rules import RuleConfig
+
+from .conftest import RUN_DATE, build_marts, rows_of
+
+pytestmark = pytest.mark.slow  # great-expectations takes ~20 s of CPU to import
+
+TOP_N = 10
+
+
+def version(warehouse, champion, content, run_id):
+    precompute(
+        warehouse, RUN_DATE, champion=champion, content=content, config=RuleConfig(top_n=TOP_N), run_id=run_id
+    )
+    return run_id
+
+
+def test_gate_passes_a_good_version_and_publish_switches_and_logs(warehouse, champion, content):
+    run_id = version(warehouse, champion, content, "v1")
+    assert run_gate(warehouse, run_id, top_n=TOP_N).success
+    switch = publish(warehouse, run_id, keep_versions=3)
+    assert tables.current_run_id(warehouse) == "v1" and switch.previous_run_id is None
+    served = rows_of(warehouse, "SELECT * FROM recs.current_learner_recommendations")
+    assert len(served) == 29 * TOP_N
+    log = rows_of(warehouse, "SELECT * FROM raw.served_recommendations")
+    assert switch.logged == len(log) == len(served)
+    assert {r["log_id"] for r in log} == {r["log_id"] for r in served}
+    entry = RecommendationLog.model_validate({k: v for k, v in log[0].items() if k != "received_at"})
+    assert entry.rank_at_serve >= 1 and entry.outcome is None and entry.signals_used
+    # a retried publish task changes nothing and logs nothing twice
+    assert publish(warehouse, run_id, keep_versions=3).logged == 0
+    assert warehouse.scalar("SELECT count(*) FROM raw.served_recommendations") == len(log)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "failed_check"),
+    [
+        (
+            "UPDATE recs.learner_recommendations SET course_id = 'c07' WHERE learner_id = 'l02' AND rank = 1",
+            "n_completed",
+        ),
+        (
+            "UPDATE recs.learner_recommendations SET course_id = 'c03' WHERE learner_id = 'l09' AND rank = 1",
+            "n_prerequisite_violations",
+        ),
+        (
+            "UPDATE recs.learner_recommendations SET score = 'NaN'::DOUBLE WHERE learner_id = 'l09' AND rank = 2",
+            "n_not_finite",
+        ),
+        ("DELETE FROM recs.learner_recommendations WHERE learner_id = 'l08' AND rank = 10", "n_recs"),
+        (
+            "UPDATE recs.learner_recommendations SET course_id = (SELECT course_id FROM recs.learner_recommendations r WHERE r.learner_id = 'l10' AND r.rank = 1 AND r.run_id = 'bad') WHERE learner_id = 'l10' AND rank = 2",
+            "n_duplicates",
+        ),
+        ("DELETE FROM recs.learner_recommendations WHERE learner_id = 'l11'", "n_recs"),
+    ],
+)
+def test_failing_gate_keeps_the_previous_version_and_alerts(
+    warehouse, champion, content, tamper, failed_check
+):
+    good = version(warehouse, champion, content, "good")
+    assert run_gate(warehouse, good, top_n=TOP_N).success
+    publish(warehouse, good, keep_versions=3)
+    bad = version(warehouse, champion, content, "bad")
+    warehouse.execute(tamper + " AND run_id = 'bad'")
+    result = run_gate(warehouse, bad, top_n=TOP_N)
+    assert not result.success
+    assert any(failed_check in name for name in result.failures), result.failures
+    with pytest.raises(PublicationError):
+        publish(warehouse, bad, keep_versions=3)
+    assert tables.current_run_id(warehouse) == "good"
+    assert warehouse.scalar("SELECT status FROM recs.runs WHERE run_id = 'bad'") == "failed"
+    alerts = rows_of(warehouse, "SELECT * FROM ops.alerts")
+    assert len(alerts) == 1 and alerts[0]["run_id"] == "bad" and failed_check in alerts[0]["message"]
+    run_gate(warehouse, bad, top_n=TOP_N)  # a retried gate task does not alert twice
+    assert warehouse.scalar("SELECT count(*) FROM ops.alerts") == 1
+
+
+def test_keep_k_versions_and_rollback(warehouse, champion, content):
+    t0 = datetime(2026, 3, 2, tzinfo=UTC)
+    for i in range(4):
+        run_id = version(warehouse, champion, content, f"v{i}")
+        warehouse.execute(
+            "UPDATE recs.runs SET created_at = ? WHERE run_id = ?", [t0 + timedelta(hours=i), run_id]
+        )
+        assert run_gate(warehouse, run_id, top_n=TOP_N).success
+        publish(warehouse, run_id, keep_versions=3, now=t0 + timedelta(hours=i, minutes=5))
+    kept = {
+        r["run_id"] for r in rows_of(warehouse, "SELECT DISTINCT run_id FROM recs.learner_recommendations")
+    }
+    assert kept == {"v1", "v2", "v3"}
+    assert warehouse.scalar("SELECT status FROM recs.runs WHERE run_id = 'v0'") == "expired"
+    assert rollback(warehouse).run_id == "v2"
+    assert tables.current_run_id(warehouse) == "v2"
+    assert warehouse.scalar("SELECT status FROM recs.runs WHERE run_id = 'v3'") == "rolled_back"
+    assert rollback(warehouse).run_id == "v1"
+    with pytest.raises(PublicationError, match="no earlier version"):
+        rollback(warehouse)  # v0's rows are gone
+    assert expire_versions(warehouse, 3) == ()  # nothing beyond K, current never expires
+
+
+def test_sqlite_export_is_swapped_atomically_and_serves_lookups(warehouse, champion, content, tmp_path):
+    path = tmp_path / "serving" / "recommendations.sqlite"
+    first = version(warehouse, champion, content, "s1")
+    run_gate(warehouse, first, top_n=TOP_N)
+    publish(warehouse, first, keep_versions=3)
+    report = export_sqlite(warehouse, first, path)
+    assert report.recommendations == 29 * TOP_N and report.path_steps > 0
+    reader = sqlite3.connect(path)  # an app holding the old file open
+    second = version(warehouse, None, content, "s2")
+    run_gate(warehouse, second, top_n=TOP_N)
+    publish(warehouse, second, keep_versions=3)
+    export_sqlite(warehouse, second, path)
+    assert reader.execute("SELECT DISTINCT run_id FROM recommendations").fetchall() == [("s1",)]
+    reader.close()
+    recs, path_steps = lookup_sqlite(path, "l01")
+    assert len(recs) == TOP_N and {r["run_id"] for r in recs} == {"s2"}
+    assert recs[0]["title"] and recs[0]["reason"] and recs[0]["log_id"].startswith("s2:l01:")
+    assert [s["step"] for s in path_steps] == list(range(1, len(path_steps) + 1))
+    assert not list(path.parent.glob(".*.tmp"))
+    plan = (
+        sqlite3.connect(path)
+        .execute("EXPLAIN QUERY PLAN SELECT * FROM recommendations WHERE learner_id = 'l01'")
+        .fetchall()
+    )
+    assert "PRIMARY KEY" in str(plan) or "USING" in str(plan)  # a keyed lookup, not a scan
+
+
+def test_steps_end_to_end_with_settings(settings, champion, content, capsys):
+    with connect_warehouse(settings) as wh:
+        build_marts(wh)
+    settings = settings.model_copy(update={"recs_top_n": TOP_N})
+    report = steps.precompute_step(settings, RUN_DATE, champion=champion, content=content)
+    assert steps.gate_step(settings, report.run_id).success
+    steps.publish_step(settings, report.run_id)
+    exported = steps.export_step(settings)
+    assert exported is not None and settings.serving_path.exists()
+    with connect_warehouse(settings) as wh:
+        assert wh.scalar("SELECT count(*) FROM recs.serving_recommendations") == 29 * TOP_N
+        wh.execute("DELETE FROM recs.learner_recommendations WHERE learner_id = 'l01'")
+        wh.execute("DELETE FROM recs.runs")  # a fresh version must be precomputed to gate
+    second = steps.precompute_step(settings, RUN_DATE, champion=champion, content=content)
+    with connect_warehouse(settings) as wh:
+        wh.execute(
+            "DELETE FROM recs.learner_recommendations WHERE learner_id = 'l01' AND run_id = ?",
+            [second.run_id],
+        )
+    with pytest.raises(steps.GateFailed):
+        steps.gate_step(settings, second.run_id)
+    from exports.recommendations.demo import print_samples
+
+    print_samples(settings)
+    out = capsys.readouterr().out
+    assert "cold start: l04" in out and "skipped onboarding: l0" in out and "active learner: " in out
+    assert "learning path" in out
