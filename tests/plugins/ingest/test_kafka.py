@@ -1,0 +1,136 @@
+"""Kafka into the warehouse exactly once, against librdkafka's mock cluster (a real Kafka-protocol
+broker on loopback): a 4-partition topic, one consumer group, duplicate deliveries, and a crash at
+every step of a batch followed by a rerun."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from learnrec.ingest import run_ingest
+from learnrec.ingest.sources.kafka import KafkaSource
+from learnrec.settings import Settings
+from learnrec.warehouse import connect_warehouse
+from learnrec.world.kafka import produce_landing_to_kafka
+from tests.plugins.ingest.conftest import NOW, Expected, landed_state
+
+TOPIC = "learner-events"
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("loaded_sources")]
+
+
+@pytest.fixture
+def bootstrap() -> Iterator[str]:
+    cluster = Producer({"test.mock.num.brokers": 1})  # the mock cluster lives as long as this object
+    yield ",".join(f"{b.host}:{b.port}" for b in cluster.list_topics(timeout=10).brokers.values())
+    del cluster
+
+
+@pytest.fixture
+def kafka_settings(settings: Settings, bootstrap: str) -> Settings:
+    produce_landing_to_kafka(settings.landing_path, bootstrap, TOPIC)
+    return settings.model_copy(
+        update={
+            "event_source": "kafka",
+            "kafka_bootstrap_servers": bootstrap,
+            "kafka_topic": TOPIC,
+            "ingest_batch_events": 150,
+        }
+    )
+
+
+def ingest(settings: Settings, **kwargs):
+    return run_ingest(settings, now=lambda: NOW, **kwargs)
+
+
+def high_watermarks(bootstrap: str) -> dict[int, int]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "probe"})
+    try:
+        parts = consumer.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions
+        return {p: consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1] for p in parts}
+    finally:
+        consumer.close()
+
+
+def test_all_partitions_land_exactly_once_and_offsets_follow(
+    kafka_settings: Settings, expected: Expected, bootstrap: str
+) -> None:
+    report = ingest(kafka_settings)
+
+    assert len(report.batches) > 2, "bounded micro-batches"
+    assert report.total("consumed") == expected.lines
+    assert report.total("loaded") == len(expected.event_ids)
+    assert report.total("quarantined") == expected.rejected
+    highs = high_watermarks(bootstrap)
+    assert len(highs) > 1
+    with connect_warehouse(kafka_settings) as warehouse:
+        state = landed_state(warehouse)
+        stored = warehouse.query(
+            "SELECT kafka_partition, max(next_offset) AS n FROM raw.kafka_offsets GROUP BY 1"
+        ).to_pylist()
+        coordinates = warehouse.query(
+            "SELECT source_partition, source_offset FROM raw.learner_events UNION ALL "
+            "SELECT source_partition, source_offset FROM raw.quarantined_events"
+        ).to_pylist()
+    assert state["events"] == sorted(expected.event_ids)
+    assert {r["kafka_partition"]: r["n"] for r in stored} == {p: h for p, h in highs.items() if h}
+    assert all(c["source_partition"] is not None for c in coordinates)
+    # the group's committed offsets follow the warehouse (after each commit)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": kafka_settings.kafka_group_id})
+    committed = consumer.committed([TopicPartition(TOPIC, p) for p in highs], timeout=10)
+    consumer.close()
+    assert {tp.partition: tp.offset for tp in committed if tp.offset >= 0} == {
+        p: h for p, h in highs.items() if h
+    }
+
+
+def test_new_messages_after_a_run_are_the_next_batch(
+    kafka_settings: Settings, expected: Expected, bootstrap
+) -> None:
+    ingest(kafka_settings)
+    redelivered = produce_landing_to_kafka(kafka_settings.landing_path, bootstrap, TOPIC)  # at-least-once
+    report = ingest(kafka_settings)
+    assert report.total("consumed") == redelivered
+    assert report.total("loaded") == 0
+    assert report.total("duplicates") + report.total("quarantined") == redelivered
+    with connect_warehouse(kafka_settings) as warehouse:
+        assert landed_state(warehouse)["events"] == sorted(expected.event_ids)
+
+
+STEPS = ["validated", "staged", "events_inserted", "in_transaction", "committed", "acknowledged"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_crash_at_any_step_then_a_rerun_gives_no_duplicate_and_no_gap(
+    kafka_settings: Settings, expected: Expected, step: str
+) -> None:
+    calls = {"n": 0}
+
+    def crash(name: str) -> None:
+        if name == step:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError(f"injected crash after {name}")
+
+    with pytest.raises(RuntimeError, match="injected crash"):
+        ingest(kafka_settings, fault=crash)
+    ingest(kafka_settings)
+    with connect_warehouse(kafka_settings) as warehouse:
+        state = landed_state(warehouse)
+    assert state["events"] == sorted(expected.event_ids)
+    assert len(state["quarantine"]) == expected.rejected == len(set(state["quarantine"]))
+
+
+def test_ranges_respect_the_batch_budget(kafka_settings: Settings) -> None:
+    source = KafkaSource.from_settings(kafka_settings)
+    try:
+        with connect_warehouse(kafka_settings) as warehouse:
+            from learnrec.ingest.tables import ensure_tables
+
+            ensure_tables(warehouse)
+            ranges = source.ranges(warehouse, 40, None)
+    finally:
+        source.close()
+    assert sum(r.end - r.start for r in ranges) == 40
+    assert all(r.start == 0 for r in ranges)

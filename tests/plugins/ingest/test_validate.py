@@ -1,0 +1,173 @@
+"""The bulk SQL validation agrees with the contract's reference model, payload by payload."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from learnrec.contracts.events import LearnerEvent, event_id
+from learnrec.ingest.payloads import lines_table
+from learnrec.ingest.validate import REASONS, validate_payloads
+
+NOW = datetime(2026, 11, 2, tzinfo=UTC)
+LEARNERS = pa.array(["L1", "L2"])
+COURSES = pa.array(["C1", "C2"])
+BASE = {
+    "learner_id": "L1",
+    "event_type": "watch",
+    "course_id": "C1",
+    "timestamp": "2026-11-01T18:04:11.250Z",
+    "metadata": {"watch_duration_seconds": 540, "module_id": "C1-M03"},
+}
+
+
+def verdicts(lines: list[str]):
+    table = lines_table("\n".join(lines).encode() + b"\n", source="files", source_uri="t", arrived_at=NOW)
+    return validate_payloads(table, LEARNERS, COURSES, NOW)
+
+
+def reference(line: str) -> str | None:
+    """The event id the contract model gives a payload, or None when it rejects it."""
+    try:
+        event = LearnerEvent.model_validate(json.loads(line))
+        event.check_not_future(NOW)
+    except (ValueError, ValidationError):
+        return None
+    if event.learner_id not in LEARNERS.to_pylist() or event.course_id not in COURSES.to_pylist():
+        return None
+    return event_id(event)
+
+
+# Mutations of a valid payload: each field replaced by values of every JSON type and edge value.
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 30_000),
+    st.floats(-5, 105, allow_nan=False),
+    st.sampled_from(
+        [
+            "",
+            "L1",
+            "L2",
+            "L3",
+            "C1",
+            "C9",
+            "watch",
+            "quiz_score",
+            "WATCH",
+            "hover",
+            "m1",
+            "2026-11-01T18:04:11Z",
+            "2026-11-01T18:04:11+02:00",
+            "2026-11-01T18:04:11",
+            "2099-01-01T00:00:00Z",
+            "2026-11-02T00:10:00Z",
+            "yesterday",
+        ]
+    ),
+    st.just({}),
+    st.just([1]),
+)
+FIELDS = [
+    "learner_id",
+    "event_type",
+    "course_id",
+    "timestamp",
+    "metadata",
+    "metadata.watch_duration_seconds",
+    "metadata.quiz_score",
+    "metadata.module_id",
+    "extra",
+]
+
+
+def mutate(changes: list[tuple[str, object, bool]]) -> str:
+    payload = json.loads(json.dumps(BASE))
+    for field, value, delete in changes:
+        target, key = (
+            (payload, field) if "." not in field else (payload.setdefault("metadata", {}), field[9:])
+        )
+        if not isinstance(target, dict):
+            continue
+        if delete:
+            target.pop(key, None)
+        else:
+            target[key] = value
+    return json.dumps(payload)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from(FIELDS), VALUES, st.booleans()), max_size=3),
+        min_size=20,
+        max_size=20,
+    )
+)
+def test_bulk_and_reference_agree_on_every_payload(batch: list[list[tuple[str, object, bool]]]) -> None:
+    lines = [mutate(changes) for changes in batch]
+    verdict = verdicts(lines)
+    valid = dict(
+        zip(
+            verdict.valid.column("source_offset").to_pylist(),
+            verdict.valid.column("event_id").to_pylist(),
+            strict=True,
+        )
+    )
+    for offset, line in enumerate(lines, start=1):
+        assert valid.get(offset) == reference(line), line
+
+
+def test_every_rejection_has_a_documented_reason_and_detail() -> None:
+    lines = [
+        "{",
+        "[1]",
+        "",
+        mutate([("extra", 1, False)]),
+        mutate([("course_id", None, True)]),
+        mutate([("learner_id", 7, False)]),
+        mutate([("timestamp", "2026-11-01", False)]),
+        mutate([("event_type", "hover", False)]),
+        mutate([("metadata", {}, False)]),
+        mutate([("metadata.watch_duration_seconds", 99_999, False)]),
+        mutate([("timestamp", "2099-01-01T00:00:00Z", False)]),
+        mutate([("learner_id", "L3", False)]),
+        mutate([("course_id", "C9", False)]),
+    ]
+    quarantined = verdicts(lines).quarantined.to_pylist()
+    assert [q["reason"] for q in quarantined] == [
+        "malformed_json",
+        "not_an_object",
+        "malformed_json",
+        "unexpected_field",
+        "missing_field",
+        "wrong_type",
+        "invalid_timestamp",
+        "unknown_event_type",
+        "missing_metadata",
+        "out_of_range",
+        "future_timestamp",
+        "unknown_learner",
+        "unknown_course",
+    ]
+    assert all(q["reason"] in REASONS and q["reason_detail"] for q in quarantined)
+    assert [q["payload"] for q in quarantined] == lines, "the original payload is kept verbatim"
+
+
+@pytest.mark.parametrize("score", [0.1, 1 / 3, 99.99995, 12.34565, 100.0, 0])
+def test_event_ids_match_the_contract_for_awkward_floats(score: float) -> None:
+    line = json.dumps({**BASE, "event_type": "quiz_score", "metadata": {"quiz_score": score}})
+    assert verdicts([line]).valid.column("event_id").to_pylist() == [reference(line)]
+
+
+def test_lines_keep_their_numbers_and_bad_bytes_stay_visible() -> None:
+    table = lines_table(b'{"a":1}\n\n\xff{"b":2}\n', source="files", source_uri="f", arrived_at=NOW)
+    assert table.column("source_offset").to_pylist() == [1, 2, 3]
+    assert table.column("payload").to_pylist() == ['{"a":1}', "", '\\xff{"b":2}']
+    assert lines_table(b"", source="files", source_uri="f", arrived_at=NOW).num_rows == 0
