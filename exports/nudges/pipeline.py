@@ -1,4 +1,5 @@
-"""The steps as the CLI and the DAG call them (draft, plan, deliver, ingest events): open the warehouse and providers from
+"""The delivery steps as the CLI and the DAG call them (drafting is the agent's
+``ml.agents.tasks.run_reengagement_agent``): open the warehouse and providers from
 settings, run one step, return a small JSON-able report (an XCom, never data)."""
 
 from __future__ import annotations
@@ -7,15 +8,6 @@ from datetime import UTC, date, datetime
 
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
-
-
-def draft_for_date(settings: Settings, run_date: date) -> int:
-    """Run the Re-engagement Agent for ``run_date``: it selects learners, writes their NudgeDrafts
-    and stores them in recs.nudge_drafts (replaced per date). Returns the number of drafts."""
-    from ml.agents.reengagement import draft_nudges
-
-    with connect_warehouse(settings) as warehouse:
-        return len(draft_nudges(settings, warehouse, run_date))
 
 
 def plan_for_date(settings: Settings, run_date: date, *, now: datetime | None = None) -> dict[str, object]:

@@ -27,6 +27,7 @@ COMMANDS = (
     "evaluate",
     "bench",
     "ask",
+    "nudges",
 )
 
 

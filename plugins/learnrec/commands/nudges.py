@@ -1,0 +1,69 @@
+"""``learnrec nudges``: plan, deliver and track re-engagement nudges (the learner_nudges DAG's steps)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, date, datetime
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO timestamp: {text!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "nudges",
+        help="plan, deliver and track re-engagement nudges",
+        description="Steps of the learner_nudges DAG. `run` does all of them for one date: ingest "
+        "delivery events, draft (Re-engagement Agent), plan (consent, channel, caps) and deliver "
+        "(quiet hours; file sink, SendGrid or FCM by LEARNREC_EMAIL_PROVIDER / _PUSH_PROVIDER). "
+        "Every step is idempotent: reruns never send a nudge twice.",
+    )
+    steps = parser.add_subparsers(dest="step", required=True, metavar="STEP")
+    for name, help_text, needs_date in (
+        ("run", "all steps for one date", True),
+        ("plan", "plan the stored drafts of a date into the outbox", True),
+        ("deliver", "send what is due now", False),
+        ("ingest-events", "load provider delivery events from the landing folder", False),
+    ):
+        step = steps.add_parser(name, help=help_text)
+        if needs_date:
+            step.add_argument("--date", type=_date, required=True, help="nudge date = run date (YYYY-MM-DD)")
+        if name in ("run", "deliver"):
+            step.add_argument(
+                "--now", type=_instant, help="evaluate quiet hours at this instant (default: now)"
+            )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from exports.nudges.pipeline import deliver, ingest_events, plan_for_date
+    from learnrec.settings import get_settings
+
+    settings = get_settings()
+    now = getattr(args, "now", None)
+    reports: dict[str, object] = {}
+    if args.step in ("run", "ingest-events"):
+        reports["ingest_events"] = ingest_events(settings)
+    if args.step == "run":
+        from ml.agents.tasks import run_reengagement_agent
+
+        reports["drafts"] = run_reengagement_agent(args.date)
+    if args.step in ("run", "plan"):
+        reports["plan"] = plan_for_date(settings, args.date)
+    if args.step in ("run", "deliver"):
+        reports["deliver"] = deliver(settings, now=now)
+    print(json.dumps(reports, indent=2, default=str))
+    return 0
