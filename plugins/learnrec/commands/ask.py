@@ -30,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     with connect_warehouse(settings) as warehouse:
         if not warehouse.table_exists("raw.courses"):
-            raise UsageError("no course catalogue in the warehouse yet: run `learnrec demo` (or the ingest) first")
+            raise UsageError(
+                "no course catalogue in the warehouse yet: run `learnrec demo` (or the ingest) first"
+            )
         known = set(warehouse.query("select course_id from raw.courses").column(0).to_pylist())
         if unknown := sorted(set(args.course or ()) - known):
             raise UsageError(f"unknown course id(s): {', '.join(unknown)}")
