@@ -41,11 +41,44 @@ def nightly_recommendations():
 
         return str(generate_docs(get_settings()))
 
+    @task
+    def train_model(model: str, **context) -> str:
+        """One component model at every cut of the time split -> its MLflow run id."""
+        from learnrec.dates import run_date_from_context
+        from learnrec.settings import get_settings
+        from ml.training import train_model
+
+        return train_model(get_settings(), run_date_from_context(context), model)
+
+    @task
+    def evaluate_and_promote(run_ids: dict[str, str], **context) -> str:
+        """Learn the blend, evaluate everything on the test window, register, move champions."""
+        from learnrec.dates import run_date_from_context
+        from learnrec.settings import get_settings
+        from ml.training import evaluate_and_promote
+
+        return evaluate_and_promote(get_settings(), run_date_from_context(context), run_ids)
+
+    @task
+    def train_dropout(**context) -> str:
+        """Dropout model: train, evaluate, promote, write features.dropout_scores."""
+        from learnrec.dates import run_date_from_context
+        from learnrec.settings import get_settings
+        from ml.training import train_dropout
+
+        return train_dropout(get_settings(), run_date_from_context(context))
+
     # rendered from dbt's manifest at parse time: cosmos, no dbt import (see learnrec.transform.airflow_dbt)
     from learnrec.settings import get_settings
     from learnrec.transform.airflow_dbt import dbt_task_group
 
-    load_source_snapshots() >> dbt_task_group(get_settings()) >> dbt_docs()
+    marts = dbt_task_group(get_settings())
+    load_source_snapshots() >> marts >> dbt_docs()
+    # models (ml.training.COMPONENTS) train in parallel, then one task evaluates and promotes
+    trained = {m: train_model.override(task_id=f"train_{m}")(m) for m in ("popularity", "als", "lightfm", "content")}
+    marts >> list(trained.values())
+    evaluate_and_promote(trained)
+    marts >> train_dropout()
 
 
 nightly_recommendations()
