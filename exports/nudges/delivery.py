@@ -30,7 +30,7 @@ from exports.nudges.outbox import (
     stage,
 )
 from exports.nudges.recipients import load_recipients
-from exports.nudges.rules import Recipient, choose_channel, quiet_until
+from exports.nudges.rules import Recipient, choose_channel, learner_blocker, quiet_until
 from learnrec.notify.base import (
     AmbiguousDeliveryError,
     Channel,
@@ -95,11 +95,9 @@ def deliver_due(
     ready: list[tuple[dict[str, Any], Recipient, Channel]] = []
     for row in due:
         recipient = recipients.get(row["learner_id"])
-        channel, reason = (
-            choose_channel(recipient, settings.nudge_channel_order)
-            if recipient
-            else (None, "unknown_learner")
-        )
+        channel, reason = None, learner_blocker(recipient, now)
+        if recipient is not None and reason is None:
+            channel, reason = choose_channel(recipient, settings.nudge_channel_order)
         if channel is None or recipient is None:
             _suppress(warehouse, row, reason or "unknown_learner", now, report)
             continue

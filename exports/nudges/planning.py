@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from exports.nudges.outbox import CAPPED_STATUSES, EVENTS, OUTBOX, ensure_tables, placeholders, stage
 from exports.nudges.recipients import load_recipients
-from exports.nudges.rules import TYPE_PRIORITY, CapCounter, choose_channel
+from exports.nudges.rules import TYPE_PRIORITY, CapCounter, choose_channel, learner_blocker
 from learnrec.contracts.nudges import NudgeDraft
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse
@@ -102,11 +102,10 @@ def plan_nudges(
     for draft in sorted(
         new, key=lambda d: (d.learner_id, TYPE_PRIORITY.get(d.nudge_type, 99), d.idempotency_key)
     ):
-        channel, reason = None, None
+        channel = None
         recipient = recipients.get(draft.learner_id)
-        if recipient is None:
-            reason = "unknown_learner"
-        else:
+        reason = learner_blocker(recipient, now)
+        if recipient is not None and reason is None:
             channel, reason = choose_channel(recipient, settings.nudge_channel_order)
         if reason is None:
             reason = caps[draft.learner_id].blocker(settings.nudge_max_per_day, settings.nudge_max_per_week)

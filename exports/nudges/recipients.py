@@ -20,7 +20,8 @@ def load_recipients(warehouse: Warehouse, staged: str) -> dict[str, Recipient]:
     if not warehouse.table_exists(LEARNERS):
         return {}
     learners = warehouse.query(
-        f"SELECT l.learner_id, l.email, l.push_token, l.email_opt_in, l.push_opt_in, l.timezone"
+        f"SELECT l.learner_id, l.email, l.push_token, l.email_opt_in, l.push_opt_in, l.timezone,"
+        f" l.retention_expiry"
         f" FROM {LEARNERS} l WHERE l.learner_id IN (SELECT DISTINCT learner_id FROM {staged})"
     ).to_pylist()
     blocked: dict[str, set[str]] = defaultdict(set)
@@ -38,6 +39,7 @@ def load_recipients(warehouse: Warehouse, staged: str) -> dict[str, Recipient]:
             push_opt_in=bool(row["push_opt_in"]),
             timezone=row["timezone"],
             unsubscribed=frozenset(blocked.get(row["learner_id"], ())),
+            retention_expiry=row["retention_expiry"],
         )
         for row in learners
     }

@@ -2,6 +2,7 @@
 
 The rules (all settings, see .env.example):
 
+- **Who.** A learner missing from raw.learners or past their retention expiry gets nothing.
 - **Consent and channel.** A channel is usable when the learner opted in to it, has an address
   for it (e-mail address / push token) and has not unsubscribed from it (raw.nudge_unsubscribes,
   fed by the app, SendGrid unsubscribe/spam events, hard bounces and dead push tokens). The first
@@ -51,9 +52,20 @@ class Recipient:
     push_opt_in: bool
     timezone: str
     unsubscribed: frozenset[str] = frozenset()  # channels, or "all"
+    retention_expiry: datetime | None = None
 
     def address(self, channel: Channel) -> str | None:
         return self.email if channel == "email" else self.push_token
+
+
+def learner_blocker(recipient: Recipient | None, now: datetime) -> str | None:
+    """Why no nudge may go to this learner at all: unknown, or past retention (their data is due
+    for erasure, so no message built from it may go out)."""
+    if recipient is None:
+        return "unknown_learner"
+    if recipient.retention_expiry is not None and recipient.retention_expiry <= now:
+        return "retention_expired"
+    return None
 
 
 def channel_blocker(recipient: Recipient, channel: Channel) -> str | None:

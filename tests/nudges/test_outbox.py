@@ -222,3 +222,17 @@ def test_channel_preference_from_settings(settings, warehouse) -> None:
 def test_drafts_of_another_day_are_refused(settings, warehouse) -> None:
     with pytest.raises(ValueError, match="another day"):
         plan_nudges(warehouse, [draft("L1", day=DAY + timedelta(days=1))], DAY, settings, now=NOON_UTC)
+
+
+def test_learners_past_retention_get_nothing(settings, warehouse) -> None:
+    add_learners(
+        warehouse,
+        learner("GONE", retention_expiry=NOON_UTC - timedelta(days=1)),
+        learner("LEAVING", retention_expiry=NOON_UTC + timedelta(hours=1)),
+    )
+    report = plan_nudges(warehouse, [draft("GONE"), draft("LEAVING")], DAY, settings, now=NOON_UTC)
+    assert (report.pending, report.suppressed) == (1, {"retention_expired": 1})
+    # LEAVING's retention ends before the delivery run: checked again at send time
+    later = deliver_due(warehouse, build_providers(settings), settings, now=NOON_UTC + timedelta(hours=2))
+    assert later.sent == 0 and later.suppressed == {"retention_expired": 1}
+    assert {r["status_reason"] for r in outbox(warehouse).values()} == {"retention_expired"}
