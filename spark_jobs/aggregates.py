@@ -1,0 +1,184 @@
+"""Compact aggregates of raw events: the only thing the feature jobs keep between runs.
+
+Two kinds, both pure ``DataFrame -> DataFrame`` functions of raw events (``raw_event_schema``):
+
+* **daily rollups**, one row per learner (``daily_learner``) and per course (``daily_course``) and
+  event day. They hold everything the 30-day window features need, including what is not
+  additive across days (sessions, the distinct courses of a day) already reduced per day, and a
+  mergeable HyperLogLog sketch of a course's learners. A day's rollups are rebuilt from all of
+  that day's event files whenever a late file lands in it, so they are exact.
+* **lifetime deltas**, per learner (events, first and last activity) and per learner and course
+  (completions and quiz results), computed from *new* event files only. Their columns are sums,
+  minima and maxima, so folding a delta into the previous state is exact: events are unique by
+  ``event_id`` across files, so new files only ever add events.
+
+Definitions used by the features:
+
+* a *course-day* is a (learner, course, day) with at least one event other than ``search``
+  (search results name a course without the learner engaging with it); it is *completed* if it
+  has a ``complete`` event and *skipped* if it has a ``skip`` event;
+* a *session* is a run of a learner's events with gaps of at most ``SESSION_GAP_SECONDS``;
+  sessions are cut at midnight UTC (a day's rollup sees only that day);
+* watch time counts towards the format of the course watched: ``video`` and ``live`` as video,
+  ``text`` as text, ``mixed`` half each (the learning style's evidence).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+SESSION_GAP_SECONDS = 30 * 60
+#: lgConfigK of the course learner sketches: ~1.6% standard error, ~2 KiB per course and day.
+HLL_LG_K = 12
+
+DAILY_LEARNER = "daily_learner"
+DAILY_COURSE = "daily_course"
+STATE_LEARNER = "learner"
+STATE_LEARNER_COURSE = "learner_course"
+
+
+def _pairs(events: DataFrame, catalog: DataFrame) -> DataFrame:
+    """Per (event_date, learner, course): the counts every rollup is built from."""
+    from pyspark.sql import functions as F
+
+    formats = catalog.select("course_id", "format")
+    e = events.join(F.broadcast(formats), "course_id", "left")
+    t = F.col("event_type")
+    watch = F.when(t == "watch", F.coalesce(F.col("watch_duration_seconds"), F.lit(0))).otherwise(0)
+    video_share = (
+        F.when(F.col("format").isin("video", "live"), 1.0)
+        .when(F.col("format") == "mixed", 0.5)
+        .otherwise(0.0)
+    )
+    text_share = F.when(F.col("format") == "text", 1.0).when(F.col("format") == "mixed", 0.5).otherwise(0.0)
+    return e.groupBy("event_date", "learner_id", "course_id").agg(
+        F.count(F.lit(1)).alias("n_events"),
+        F.sum(F.when(t != "search", 1).otherwise(0)).alias("n_engaged"),
+        F.sum(F.when(t == "complete", 1).otherwise(0)).alias("n_complete"),
+        F.sum(F.when(t == "skip", 1).otherwise(0)).alias("n_skip"),
+        F.sum(F.when(t == "quiz_score", 1).otherwise(0)).alias("n_quiz"),
+        F.sum(F.when(t == "quiz_score", F.col("quiz_score")).otherwise(0.0)).alias("quiz_sum"),
+        F.sum(watch).cast("long").alias("watch_seconds"),
+        F.sum(watch * video_share).alias("video_seconds"),
+        F.sum(watch * text_share).alias("text_seconds"),
+        F.max(F.when(t == "watch", F.col("event_at"))).alias("last_watch_at"),
+        F.min("event_at").alias("first_event_at"),
+        F.max("event_at").alias("last_event_at"),
+    )
+
+
+def _sessions(events: DataFrame) -> DataFrame:
+    """Per (event_date, learner): number of sessions, from the sorted event times of the day."""
+    from pyspark.sql import functions as F
+
+    ts = F.array_sort(F.collect_list(F.unix_micros("event_at")))
+    gap = SESSION_GAP_SECONDS * 1_000_000
+    return (
+        events.groupBy("event_date", "learner_id")
+        .agg(ts.alias("ts"))
+        .select(
+            "event_date",
+            "learner_id",
+            (
+                F.lit(1)
+                + F.size(
+                    F.filter(
+                        F.zip_with(F.slice("ts", 2, F.size("ts") - 1), F.col("ts"), lambda a, b: a - b),
+                        lambda d: d > gap,
+                    )
+                )
+            ).alias("sessions"),
+        )
+    )
+
+
+def daily_rollups(events: DataFrame, catalog: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(daily_learner, daily_course) rollups of the events of one or more whole days."""
+    from pyspark.sql import functions as F
+
+    pairs = _pairs(events, catalog)
+    engaged = F.col("n_engaged") > 0
+    course_day = F.when(engaged, 1).otherwise(0)
+    completed = F.when(engaged & (F.col("n_complete") > 0), 1).otherwise(0)
+    skipped = F.when(engaged & (F.col("n_skip") > 0), 1).otherwise(0)
+    learner = (
+        pairs.groupBy("event_date", "learner_id")
+        .agg(
+            F.sum("n_events").alias("n_events"),
+            F.sum(course_day).alias("course_days"),
+            F.sum(completed).alias("completed_course_days"),
+            F.sum(skipped).alias("skipped_course_days"),
+            F.sum("n_quiz").alias("n_quiz"),
+            F.sum("quiz_sum").alias("quiz_sum"),
+            F.sum("watch_seconds").alias("watch_seconds"),
+            F.sum("video_seconds").alias("video_seconds"),
+            F.sum("text_seconds").alias("text_seconds"),
+            F.max("last_watch_at").alias("last_watch_at"),
+            F.max("last_event_at").alias("last_event_at"),
+        )
+        .join(_sessions(events), ["event_date", "learner_id"])
+    )
+    course = pairs.groupBy("event_date", "course_id").agg(
+        F.sum("n_events").alias("n_events"),
+        F.sum(course_day).alias("learner_days"),
+        F.sum(completed).alias("completed_learner_days"),
+        F.sum(skipped).alias("skipped_learner_days"),
+        F.sum("n_quiz").alias("n_quiz"),
+        F.sum("quiz_sum").alias("quiz_sum"),
+        F.sum("watch_seconds").alias("watch_seconds"),
+        F.hll_sketch_agg(F.when(engaged, F.col("learner_id")), HLL_LG_K).alias("learners_sketch"),
+    )
+    return learner, course
+
+
+def lifetime_deltas(events: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(learner, learner_course) lifetime contributions of a set of events (new files only)."""
+    from pyspark.sql import functions as F
+
+    t = F.col("event_type")
+    learner = events.groupBy("learner_id").agg(
+        F.count(F.lit(1)).alias("n_events"),
+        F.min("event_at").alias("first_event_at"),
+        F.max("event_at").alias("last_event_at"),
+    )
+    learner_course = (
+        events.where(t.isin("complete", "quiz_score"))
+        .groupBy("learner_id", "course_id")
+        .agg(
+            F.sum(F.when(t == "complete", 1).otherwise(0)).cast("long").alias("n_complete"),
+            F.sum(F.when(t == "quiz_score", 1).otherwise(0)).cast("long").alias("n_quiz"),
+            F.sum(F.when(t == "quiz_score", F.col("quiz_score")).otherwise(0.0)).alias("quiz_sum"),
+        )
+    )
+    return learner, learner_course
+
+
+def fold_learner(previous: DataFrame, delta: DataFrame) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    return (
+        previous.unionByName(delta.withColumn("n_events", F.col("n_events").cast("long")))
+        .groupBy("learner_id")
+        .agg(
+            F.sum("n_events").cast("long").alias("n_events"),
+            F.min("first_event_at").alias("first_event_at"),
+            F.max("last_event_at").alias("last_event_at"),
+        )
+    )
+
+
+def fold_learner_course(previous: DataFrame, delta: DataFrame) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    return (
+        previous.unionByName(delta)
+        .groupBy("learner_id", "course_id")
+        .agg(
+            F.sum("n_complete").cast("long").alias("n_complete"),
+            F.sum("n_quiz").cast("long").alias("n_quiz"),
+            F.sum("quiz_sum").alias("quiz_sum"),
+        )
+    )

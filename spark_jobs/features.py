@@ -1,0 +1,200 @@
+"""A nightly feature run: aggregates, features, quality gate, publish (lake + warehouse).
+
+``run_features(settings, run_date)`` is the one function the tests, ``learnrec features
+--run-date`` and the nightly DAG call; ``main()`` is the same for spark-submit on a cluster.
+
+1. ``incremental.prepare``: fold the new event files into the state, rebuild stale rollups;
+2. the cores compute ``learner_features`` and ``course_features`` for the run date;
+3. both are written to a staging folder of the lake and validated there by the
+   great-expectations checkpoint (``quality``); a failure stops the run with the reasons and
+   publishes nothing;
+4. publish: the staging folders replace ``features/<table>/run_date=D/`` in the lake, then the
+   warehouse's ``features.<table>`` rows of that feature_date are replaced in one transaction
+   (rerun = same rows, no duplicates).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from learnrec.settings import Settings
+from spark_jobs.lake import Lake
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from learnrec.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+TABLES = ("learner_features", "course_features")
+LOAD_BATCH_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class FeatureReport:
+    run_date: date
+    learners: int
+    active_learners: int
+    courses: int
+    folded_days: tuple[date, ...]
+    rebuilt_days: tuple[date, ...]
+    new_files: int
+    seconds: float
+
+
+def reprocess_dates(warehouse: Warehouse, run_date: date) -> list[date]:
+    """Days ingest marked as having received late events (``raw.reprocess_dates``), up to run_date."""
+    if not warehouse.table_exists("raw.reprocess_dates"):
+        return []
+    rows = warehouse.query(
+        f"SELECT DISTINCT event_date FROM raw.reprocess_dates WHERE event_date <= DATE '{run_date.isoformat()}'"
+    )
+    return sorted(rows.column("event_date").to_pylist())
+
+
+def _staging(table: str, run_date: date) -> str:
+    return f"features/_staging/{table}/run_date={run_date.isoformat()}"
+
+
+def publish_lake(lake: Lake, table: str, run_date: date) -> None:
+    """Swap the validated staging folder in as the run date's partition."""
+    fs = lake.fs
+    _, final = lake._resolve(lake.output_path(table, run_date))
+    _, staged = lake._resolve(_staging(table, run_date))
+    if lake.exists(lake.output_path(table, run_date)):
+        fs.delete_dir(final)
+    fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
+    fs.move(staged, final)
+
+
+def load_warehouse(warehouse: Warehouse, lake: Lake, table: str, run_date: date) -> int:
+    """Replace the run date's rows of ``features.<table>`` with the lake partition, atomically.
+
+    The partition is streamed into a load table in batches (bounded memory), then one
+    transaction deletes the date's rows and inserts the new ones, so readers see the old or the
+    new day, never a mix. Written in SQL both DuckDB and Snowflake run.
+    """
+    import pyarrow.dataset as ds
+
+    _, path = lake._resolve(lake.output_path(table, run_date))
+    dataset = ds.dataset(path, format="parquet", filesystem=lake.fs)
+    target, load = f"features.{table}", f"features.{table}__load"
+    rows, mode = 0, "replace"
+    for batch in dataset.to_batches(batch_size=LOAD_BATCH_ROWS):
+        import pyarrow as pa
+
+        rows += warehouse.load_arrow(load, pa.Table.from_batches([batch]), mode=mode)  # type: ignore[arg-type]
+        mode = "append"
+    if mode == "replace":  # no rows: still replace the date (with nothing)
+        warehouse.load_arrow(load, dataset.schema.empty_table(), mode="replace")
+    columns = ", ".join(dataset.schema.names)
+    with warehouse.transaction():
+        if warehouse.table_exists(target):
+            warehouse.execute(f"DELETE FROM {target} WHERE feature_date = DATE '{run_date.isoformat()}'")
+            warehouse.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {load}")
+        else:
+            warehouse.execute(f"CREATE TABLE {target} AS SELECT {columns} FROM {load}")
+    warehouse.execute(f"DROP TABLE IF EXISTS {load}")
+    return rows
+
+
+def compute(
+    spark: SparkSession, settings: Settings, run_date: date, tables: tuple[str, ...] = TABLES
+) -> tuple[Lake, dict[str, DataFrame], FeatureReport]:
+    """Steps 1-3: prepare, compute, stage and validate. Publishes nothing."""
+    from pyspark.sql import functions as F
+
+    from learnrec.warehouse import connect_warehouse
+    from spark_jobs.catalog import load_catalog
+    from spark_jobs.course_features import course_features
+    from spark_jobs.incremental import prepare
+    from spark_jobs.learner_features import learner_features
+    from spark_jobs.quality import Expected, run_checkpoint, validation_frame
+
+    start = time.perf_counter()
+    lake = Lake(settings.lake_root)
+    with connect_warehouse(settings) as warehouse:
+        catalog = load_catalog(warehouse)
+        marked = reprocess_dates(warehouse, run_date)
+    inputs = prepare(spark, lake, catalog, run_date, marked)
+    builders = {
+        "learner_features": lambda: learner_features(inputs),
+        "course_features": lambda: course_features(inputs.daily_course, inputs.catalog, run_date),
+    }
+    staged: dict[str, DataFrame] = {}
+    for table in tables:
+        builders[table]().write.mode("overwrite").parquet(lake.uri(_staging(table, run_date)))
+        staged[table] = spark.read.parquet(lake.uri(_staging(table, run_date)))
+    expected = Expected(
+        n_learners=inputs.state_learner.count(),
+        n_active_learners=inputs.daily_learner.where(F.col("event_date") == F.lit(run_date))
+        .select("learner_id")
+        .distinct()
+        .count(),
+        n_courses=catalog.courses.num_rows,
+        n_skills=catalog.n_skills,
+    )
+    run_checkpoint(
+        {table: validation_frame(table, frame) for table, frame in staged.items()},
+        expected,
+        f"run date {run_date}",
+    )
+    report = FeatureReport(
+        run_date=run_date,
+        learners=expected.n_learners,
+        active_learners=expected.n_active_learners,
+        courses=expected.n_courses,
+        folded_days=tuple(inputs.folded_days),
+        rebuilt_days=tuple(inputs.rebuilt_days),
+        new_files=inputs.new_files,
+        seconds=time.perf_counter() - start,
+    )
+    return lake, staged, report
+
+
+def run_features(
+    settings: Settings,
+    run_date: date,
+    spark: SparkSession | None = None,
+    tables: tuple[str, ...] = TABLES,
+    load: bool = True,
+) -> FeatureReport:
+    """Compute, gate and publish the features of ``run_date`` (idempotent for the date)."""
+    from learnrec.warehouse import connect_warehouse
+    from spark_jobs.session import build_spark
+
+    start = time.perf_counter()
+    spark = spark or build_spark(settings)
+    lake, _, report = compute(spark, settings, run_date, tables)
+    for table in tables:
+        publish_lake(lake, table, run_date)
+    if load:
+        with connect_warehouse(settings) as warehouse:
+            for table in tables:
+                load_warehouse(warehouse, lake, table, run_date)
+    report = FeatureReport(**{**report.__dict__, "seconds": time.perf_counter() - start})
+    log.info("features %s: %s", run_date, report)
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    """spark-submit entry point: ``features.py --run-date YYYY-MM-DD [--table T]``."""
+    import argparse
+
+    from learnrec.settings import get_settings
+
+    parser = argparse.ArgumentParser(description="Compute, gate and publish the features of a run date.")
+    parser.add_argument("--run-date", type=date.fromisoformat, required=True)
+    parser.add_argument("--table", choices=TABLES, action="append", help="only this table (repeatable)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    print(run_features(get_settings(), args.run_date, tables=tuple(args.table or TABLES)))
+
+
+if __name__ == "__main__":
+    main()
