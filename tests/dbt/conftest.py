@@ -37,7 +37,9 @@ class TinyWorld:
         """The raw rows ingested before ``moment`` (what the warehouse held at that time)."""
         import pyarrow.compute as pc
 
-        return self.events.filter(pc.less(self.events["ingested_at"], pa.scalar(moment, pa.timestamp("us", "UTC"))))
+        return self.events.filter(
+            pc.less(self.events["ingested_at"], pa.scalar(moment, pa.timestamp("us", "UTC")))
+        )
 
 
 def landed_raw_events(landing: Path, learner_ids: set[str], course_ids: set[str]) -> pa.Table:
@@ -95,3 +97,51 @@ def make_tiny_world(home: Path, **overrides: object) -> TinyWorld:
 @pytest.fixture
 def tiny_world(learnrec_home: Path) -> TinyWorld:
     return make_tiny_world(learnrec_home)
+
+
+def served_recommendations(events: pa.Table) -> pa.Table:
+    """A Recommendation Log with one impression per outcome case, derived from the world's events.
+
+    served-before-click     shown an hour before a real click on that course: clicked (or further)
+    served-before-complete  shown an hour before a real completion: completed
+    served-after-everything shown after the pair's last event, two days before the data ends: ignored
+    served-at-the-end       shown an hour before the data ends: pending (outcome null)
+    """
+    rows = events.select(["learner_id", "course_id", "event_type", "event_at"]).to_pylist()
+    horizon = max(r["event_at"] for r in rows)
+    last_of_pair: dict[tuple[str, str], datetime] = {}
+    for r in rows:
+        key = (r["learner_id"], r["course_id"])
+        last_of_pair[key] = max(last_of_pair.get(key, r["event_at"]), r["event_at"])
+    click = next(r for r in rows if r["event_type"] == "click")
+    complete = next(r for r in rows if r["event_type"] == "complete")
+    quiet_pair = next(key for key, last in sorted(last_of_pair.items()) if last < horizon - timedelta(days=3))
+    end_pair = next(key for key, last in sorted(last_of_pair.items()) if last < horizon - timedelta(hours=2))
+    hour = timedelta(hours=1)
+    impressions = [
+        ("served-before-click", click["learner_id"], click["course_id"], click["event_at"] - hour, "clicked"),
+        (
+            "served-before-complete",
+            complete["learner_id"],
+            complete["course_id"],
+            complete["event_at"] - hour,
+            None,
+        ),
+        ("served-after-everything", *quiet_pair, last_of_pair[quiet_pair] + timedelta(minutes=1), None),
+        ("served-at-the-end", *end_pair, horizon - hour, None),
+    ]
+    utc = pa.timestamp("us", tz="UTC")
+    return pa.table(
+        {
+            "log_id": [i[0] for i in impressions],
+            "learner_id": [i[1] for i in impressions],
+            "course_id": [i[2] for i in impressions],
+            "model_version": ["blend:v1"] * len(impressions),
+            "signals_used": [["collaborative", "content"]] * len(impressions),
+            "rank_at_serve": pa.array(range(1, len(impressions) + 1), pa.int32()),
+            "served_at": pa.array([i[3] for i in impressions], utc),
+            "outcome": [i[4] for i in impressions],
+            "outcome_recorded_at": pa.array([i[3] + hour if i[4] else None for i in impressions], utc),
+            "received_at": pa.array([i[3] + 2 * hour for i in impressions], utc),
+        }
+    )

@@ -137,7 +137,10 @@ def run_dbt(
         settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     log.info("dbt %s", " ".join(argv[: 1 + len(args)]))
     with _environment(dbt_env(settings)):
-        result = dbtRunner().invoke(argv)
+        try:
+            result = dbtRunner().invoke(argv)
+        finally:
+            _release_connections()
     statuses: dict[str, str] = {}
     failures: list[str] = []
     for node_result in getattr(result.result, "results", None) or []:
@@ -152,6 +155,27 @@ def run_dbt(
         detail = "; ".join(failures) or str(result.exception or "see the dbt log")
         raise DbtRunError(f"dbt {command} failed: {detail} (log: {state / 'logs' / 'dbt.log'})")
     return DbtRunResult(command=tuple(argv[: 1 + len(args)]), target_path=target, statuses=statuses)
+
+
+def _release_connections() -> None:
+    """Close what dbt keeps open in this process after an invocation.
+
+    dbt-duckdb holds its DuckDB database open in a class attribute for the life of the process;
+    DuckDB then refuses every other connection to that file with a different configuration
+    (the warehouse adapter's, a read-only reader) and other processes cannot open it at all. The
+    next invocation reopens it.
+    """
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing held
+        return
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
 
 
 def build(
