@@ -242,7 +242,10 @@ class ALSModel(Recommender):
             random_state=self.seed,
             num_threads=self.threads,
         )
-        als.fit(matrix, show_progress=False)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads thrash
+            als.fit(matrix, show_progress=False)
         self.user_factors = np.asarray(als.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(als.item_factors, dtype=np.float32)
         return self
