@@ -107,7 +107,7 @@ def tiny_tables(seed: int = 3) -> dict[str, pd.DataFrame]:
         skip_day = days[4]
         if skip_day <= silent_after:
             rows.append((i, int(rng.choice(other)), 0.0, skip_day, True))
-    for i, course, weight, day, skipped in rows:
+    for i, course, _weight, day, skipped in rows:
         events.append((i, course, "skip" if skipped else "watch", day))
         if not skipped:
             events.append((i, course, "complete", day))

@@ -38,7 +38,7 @@ def test_courses_published_after_the_window_are_not_candidates(warehouse) -> Non
 def test_missing_marts_fail_with_a_clear_error(settings) -> None:
     with (
         connect_warehouse(settings) as warehouse,
-        pytest.raises(MissingTableError, match="marts.fct_learner_course_interactions"),
+        pytest.raises(MissingTableError, match=r"marts\.fct_learner_course_interactions"),
     ):
         load_training_data(warehouse, RUN_DATE)
 
