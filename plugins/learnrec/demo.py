@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from learnrec.airflow_env import run_airflow
 from learnrec.settings import Settings
+from learnrec.transform.dbt_runner import docs_path, parse_project
 from learnrec.warehouse import connect_warehouse
 from learnrec.world.config import preset
 from learnrec.world.generate import WorldSummary, generate_world
@@ -24,6 +25,12 @@ SUMMARY_TABLES: tuple[str, ...] = (
     "raw.course_ratings",
     "raw.skills",
     "raw.career_goals",
+    "marts.dim_learners",
+    "marts.dim_courses",
+    "marts.fct_learner_events",
+    "marts.fct_learner_course_interactions",
+    "marts.mart_popular_courses_by_career",
+    "marts.mart_top_rated_by_interest",
 )
 
 
@@ -35,6 +42,8 @@ def run_demo(settings: Settings, size: str = "small", end_date: date | None = No
         f"({world.window_start}..{world.window_end}) in {world.seconds:.1f}s"
     )
     run_date = (end + timedelta(days=1)).isoformat()
+    # the nightly DAG renders one task per dbt model from dbt's manifest (learnrec.transform.airflow_dbt)
+    parse_project(settings)
     for dag_id in DEMO_DAGS:
         print(f"airflow dags test {dag_id} {run_date}", flush=True)
         run_airflow(settings, ["dags", "test", dag_id, run_date])
@@ -52,4 +61,7 @@ def print_summary(settings: Settings, world: WorldSummary) -> None:
             if warehouse.table_exists(table):
                 rows = warehouse.scalar(f"SELECT count(*) FROM {table}")
                 print(f"    {table:<40} {rows:>12,} rows")
+    docs = docs_path(settings) / "static_index.html"
+    if docs.exists():
+        print(f"  dbt docs        {docs} (open in a browser)")
     print(f"  airflow home    {settings.airflow_home} (logs, metadata DB; `make airflow` for the UI)")

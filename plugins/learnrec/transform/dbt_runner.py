@@ -55,7 +55,7 @@ def dbt_state_path(settings: Settings) -> Path:
 
 
 def docs_path(settings: Settings) -> Path:
-    """Where ``dbt docs generate`` writes the static documentation site (open index.html)."""
+    """Where ``dbt docs generate`` writes the documentation site (static_index.html opens from disk)."""
     return dbt_state_path(settings) / "docs"
 
 
@@ -206,7 +206,11 @@ def parse_project(settings: Settings, target_path: Path = DAG_MANIFEST.parent) -
 
 
 def generate_docs(settings: Settings) -> Path:
-    """``dbt docs generate`` into the state folder; returns the site's index.html."""
+    """``dbt docs generate --static`` into the state folder; returns the one-file site.
+
+    ``static_index.html`` embeds the manifest and the catalog, so it opens straight from the
+    file system (``index.html`` beside it needs ``dbt docs serve`` or any web server).
+    """
     target = docs_path(settings)
-    run_dbt(settings, "docs", "generate", target_path=target)
-    return target / "index.html"
+    run_dbt(settings, "docs", "generate", "--static", target_path=target)
+    return target / "static_index.html"
