@@ -15,11 +15,16 @@ from learnrec.ingest import run_ingest
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
 from learnrec.warehouse.snowflake import SnowflakeWarehouse
+from tests.plugins.ingest import test_kafka
 from tests.plugins.ingest.conftest import NOW, Expected, landed_state
 from tests.plugins.ingest.test_files import lake_events
 from tests.plugins.world.conftest import World
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.usefixtures("loaded_sources")]
+
+# the Kafka mock broker and the world produced to it, as in test_kafka.py (on the settings below)
+bootstrap = test_kafka.bootstrap
+kafka_settings = test_kafka.kafka_settings
 
 
 @pytest.fixture
@@ -139,3 +144,34 @@ def test_a_crash_then_a_rerun_gives_no_duplicate_and_no_gap(
     lake = lake_events(settings)
     assert sorted(lake.column("event_id").to_pylist()) == sorted(expected.event_ids)
     assert lake.schema.names == raw_event_schema().names
+
+
+def test_kafka_offsets_roll_back_with_the_data_in_snowflake(
+    kafka_settings: Settings, expected: Expected, bootstrap: str
+) -> None:
+    """Offsets are stored in Snowflake in the batch's transaction: a crash inside it loses both."""
+    few_batches = kafka_settings.model_copy(update={"ingest_batch_events": 600})
+    calls = {"n": 0}
+
+    def crash(name: str) -> None:
+        if name == "in_transaction":
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError("injected crash in the transaction")
+
+    with pytest.raises(RuntimeError, match="injected crash"):
+        ingest(few_batches, fault=crash)
+    with connect_warehouse(few_batches) as warehouse:
+        assert warehouse.scalar("SELECT count(DISTINCT batch_id) FROM raw.kafka_offsets") == 1
+    ingest(few_batches)
+
+    highs = test_kafka.high_watermarks(bootstrap)
+    with connect_warehouse(few_batches) as warehouse:
+        assert isinstance(warehouse, SnowflakeWarehouse)
+        state = landed_state(warehouse)
+        stored = warehouse.query(
+            "SELECT kafka_partition, max(next_offset) AS n FROM raw.kafka_offsets GROUP BY 1"
+        ).to_pylist()
+    assert state["events"] == sorted(expected.event_ids)
+    assert len(state["quarantine"]) == expected.rejected == len(set(state["quarantine"]))
+    assert {r["kafka_partition"]: r["n"] for r in stored} == {p: h for p, h in highs.items() if h}
