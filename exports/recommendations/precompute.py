@@ -36,7 +36,15 @@ from learnrec.warehouse import Warehouse
 from ml.ranking.explain import Reason, reasons
 from ml.ranking.paths import static_paths
 from ml.ranking.privacy import COLD_START_SIGNALS, NO_RESULTS_SIGNALS, policy_for
-from ml.ranking.rules import COMPLETED, ChunkState, RankedChunk, RuleConfig, rank_chunk, standardise_rows
+from ml.ranking.rules import (
+    COMPLETED,
+    ChunkState,
+    RankedChunk,
+    RuleConfig,
+    rank_chunk,
+    row_scale,
+    standardise_rows,
+)
 from ml.scoring import CandidateScorer
 
 log = logging.getLogger(__name__)
@@ -141,8 +149,6 @@ class _Chunk:
         start, stop = inputs.offsets[lo], inputs.offsets[hi]
         rows = np.repeat(np.arange(self.b), np.diff(inputs.offsets[lo : hi + 1]))
         courses = inputs.inter_course[start:stop]
-        status = np.zeros((self.b, catalog.n_courses), np.int8)
-        status[rows, courses] = inputs.inter_status[start:stop]
         done = inputs.inter_status[start:stop] == COMPLETED
         n_domains = len(catalog.domains)
         # skill level per domain from completed courses (allowed for every tier): hardest completed
@@ -174,15 +180,12 @@ class _Chunk:
         use_profile = inferred & (inputs.profile_format[lo:hi] >= 0)
         fmt[use_profile] = inputs.profile_format[lo:hi][use_profile]
         affinity[use_profile] = inputs.profile_affinity[lo:hi][use_profile]
-        self.state = ChunkState(
-            status=status, domain_level=level, preferred_format=fmt, format_affinity=affinity
+        self.state = ChunkState.build(
+            catalog.n_courses, rows, courses, inputs.inter_status[start:stop], level, fmt, affinity
         )
 
     def subset(self, rows: np.ndarray) -> ChunkState:
-        s = self.state
-        return ChunkState(
-            s.status[rows], s.domain_level[rows], s.preferred_format[rows], s.format_affinity[rows]
-        )
+        return self.state.subset(rows)
 
 
 def _domain_levels(vectors: np.ndarray, skill_domain: np.ndarray, n_domains: int) -> np.ndarray:
@@ -217,15 +220,16 @@ def _alignment(scorer: CandidateScorer | None, inputs: RunInputs) -> np.ndarray 
     return inputs.catalog.aligned_to(ids)
 
 
-def _standardised(
+def _model_scores(
     scorer: CandidateScorer, ids: list[str], align: np.ndarray | None
-) -> tuple[torch.Tensor, np.ndarray]:
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """(scores in catalogue order, per-row unit for the rule weights, no-information mask)."""
     scores = _aligned_scores(scorer, ids, align)
-    if align is not None:
+    if align is not None:  # courses the scorer lacks score as the row's mean
         rowmean = torch.nanmean(scores, dim=1, keepdim=True)
         scores = torch.where(torch.isnan(scores), rowmean.expand_as(scores), scores)
-    empty = standardise_rows(scores)
-    return scores, empty.numpy()
+    scale, empty = row_scale(scores)
+    return scores, scale, empty
 
 
 def _rank_chunk(
@@ -245,8 +249,8 @@ def _rank_chunk(
         rows = np.flatnonzero(local == r)
         if not len(rows):
             continue
-        scores, empty = _standardised(scorers[r], list(ids[rows]), aligns[r])
-        ranked = rank_chunk(scores, chunk.subset(rows), inputs.catalog, config)
+        scores, scale, empty = _model_scores(scorers[r], list(ids[rows]), aligns[r])
+        ranked = rank_chunk(scores, chunk.subset(rows), inputs.catalog, config, scale)
         bad = empty | (ranked.n_valid < config.top_n)
         local[rows[bad]] = NO_RESULTS
         good = ~bad
@@ -261,8 +265,8 @@ def _rank_chunk(
             scores = torch.from_numpy(fallbacks.top_rated[fallbacks.rated_group[lo:hi][rows]])
             content = scorers[CONTENT]
             if content is not None:  # content-based order inside each prior tier
-                z, empty = _standardised(content, list(ids[rows]), aligns[CONTENT])
-                z[torch.from_numpy(empty)] = 0.0
+                z = _model_scores(content, list(ids[rows]), aligns[CONTENT])[0]
+                z[standardise_rows(z)] = 0.0
                 scores = scores + z.clamp_(-2.0, 2.0).mul_(0.2)
         ranked = rank_chunk(scores.clone(), chunk.subset(rows), inputs.catalog, config)
         out.append((rows, ranked, r))

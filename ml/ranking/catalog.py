@@ -38,9 +38,15 @@ class CourseCatalog:
     difficulty: np.ndarray  # float32 [C], 1..5
     cluster_code: np.ndarray  # int32 [C]: the course's primary skill (diversity unit)
     clusters: tuple[str, ...]
-    prerequisites: np.ndarray  # int32 [C, MAX_PREREQUISITES], -1 padded, course indexes
+    prerequisites: np.ndarray  # int32 [C, P <= MAX_PREREQUISITES], -1 padded, course indexes
     quality: np.ndarray  # float32 [C], 0..1
     skill_tags: tuple[tuple[str, ...], ...]  # per course, primary skill first
+    # courses grouped by what the format and difficulty rules look at: (domain, format, difficulty
+    # to 0.25): the rules compute one adjustment per group and learner, then gather per course
+    group_code: np.ndarray  # int64 [C]
+    group_domain: np.ndarray  # int16 [T]
+    group_format: np.ndarray  # int8 [T]
+    group_difficulty: np.ndarray  # float32 [T]
 
     @property
     def n_courses(self) -> int:
@@ -88,13 +94,31 @@ def build_catalog(courses: pa.Table) -> CourseCatalog:
     for i, plist in enumerate(courses.column("prerequisites").to_pylist()):
         known = [position[p] for p in (plist or []) if p in position and p != ids[i]]
         prereq[i, : len(known[:MAX_PREREQUISITES])] = known[:MAX_PREREQUISITES]
+    prereq = prereq[:, : max(1, int((prereq >= 0).sum(axis=1).max(initial=0)))]  # no all-empty columns
     difficulty = np.nan_to_num(
         courses.column("difficulty_score").to_numpy(zero_copy_only=False).astype(np.float32), nan=3.0
     )
     quality = np.nan_to_num(
         courses.column("quality_score").to_numpy(zero_copy_only=False).astype(np.float32), nan=0.0
     )
+    keys = np.stack(
+        [
+            domain_code.astype(np.int64),
+            format_code.astype(np.int64),
+            np.round(difficulty * 4).astype(np.int64),
+        ],
+        axis=1,
+    )
+    groups, group_code = (
+        np.unique(keys, axis=0, return_inverse=True)
+        if len(ids)
+        else (np.zeros((0, 3), np.int64), np.zeros(0, np.int64))
+    )
     return CourseCatalog(
+        group_code=group_code.reshape(-1).astype(np.int64),
+        group_domain=groups[:, 0].astype(np.int16),
+        group_format=groups[:, 1].astype(np.int8),
+        group_difficulty=(groups[:, 2] / 4.0).astype(np.float32),
         course_ids=ids,
         titles=np.asarray(courses.column("title").to_pylist(), dtype=object),
         domains=domains,

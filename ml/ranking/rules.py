@@ -34,21 +34,80 @@ class RuleConfig:
     format_weight: float = 0.3  # bonus (in row standard deviations) for a perfectly suited format
     difficulty_weight: float = 0.5  # penalty per difficulty level outside the learner's band
     prerequisite_depth: int = 4  # how far down a chain of missing prerequisites we walk
-    candidate_pool: int = 0  # top-k kept before the sparse rules; 0 = 3 * top_n + 20
+    candidate_pool: int = 0  # top-k kept before the sparse rules; 0 = 2 * top_n + 20
 
     @property
     def pool(self) -> int:
-        return self.candidate_pool or 3 * self.top_n + 20
+        return self.candidate_pool or 2 * self.top_n + 20
 
 
 @dataclass(frozen=True)
 class ChunkState:
-    """What the rules know about each learner of a chunk (row ``i`` = learner ``i``)."""
+    """What the rules know about each learner of a chunk (row ``i`` = learner ``i``).
 
-    status: np.ndarray  # int8 [b, C]: OPEN, COMPLETED or IN_PROGRESS (in progress or skipped)
+    Course status is sparse (a learner touched a few dozen of 10k courses): ``keys`` are
+    ``row * n_courses + column`` sorted ascending with their ``codes``; everything else is OPEN.
+    """
+
+    n_courses: int
+    keys: np.ndarray  # int64 [nnz], sorted
+    codes: np.ndarray  # int8 [nnz]: COMPLETED or IN_PROGRESS (in progress or skipped)
     domain_level: np.ndarray  # float32 [b, D]: skill level 0..1 per catalogue domain, NaN unknown
     preferred_format: np.ndarray  # int8 [b]: index into LEARNER_FORMATS, -1 unknown
     format_affinity: np.ndarray  # float32 [b]: how strongly the format preference holds, 0..1
+
+    @classmethod
+    def build(
+        cls,
+        n_courses: int,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        codes: np.ndarray,
+        domain_level: np.ndarray,
+        preferred_format: np.ndarray,
+        format_affinity: np.ndarray,
+    ) -> ChunkState:
+        keys = rows.astype(np.int64) * n_courses + cols
+        order = np.argsort(keys, kind="stable")
+        return cls(
+            n_courses,
+            keys[order],
+            codes[order].astype(np.int8),
+            domain_level,
+            preferred_format,
+            format_affinity,
+        )
+
+    @classmethod
+    def from_dense(cls, status: np.ndarray, domain_level, preferred_format, format_affinity) -> ChunkState:
+        rows, cols = np.nonzero(status)
+        return cls.build(
+            status.shape[1], rows, cols, status[rows, cols], domain_level, preferred_format, format_affinity
+        )
+
+    def status(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Status of (row, column) pairs (broadcast), vectorised by binary search."""
+        query = np.asarray(rows, np.int64) * self.n_courses + cols
+        if not len(self.keys):
+            return np.zeros(query.shape, np.int8)
+        at = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
+        return np.where(self.keys[at] == query, self.codes[at], OPEN).astype(np.int8)
+
+    def subset(self, rows: np.ndarray) -> ChunkState:
+        """The state of some rows, renumbered 0..len(rows)-1 in the given order."""
+        new_row = np.full(len(self.preferred_format), -1, np.int64)
+        new_row[rows] = np.arange(len(rows))
+        old_row, cols = np.divmod(self.keys, self.n_courses)
+        keep = new_row[old_row] >= 0
+        return ChunkState.build(
+            self.n_courses,
+            new_row[old_row[keep]],
+            cols[keep],
+            self.codes[keep],
+            self.domain_level[rows],
+            self.preferred_format[rows],
+            self.format_affinity[rows],
+        )
 
 
 @dataclass(frozen=True)
@@ -62,36 +121,62 @@ class RankedChunk:
         return (self.course >= 0).sum(axis=1)
 
 
+def row_scale(scores: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row standard deviation (the unit the rule weights are expressed in) and a mask of rows
+    that carry no information (constant or non-finite): the "engine returned no results" case.
+    Non-finite values of such rows are zeroed in place so they cannot win a top-k."""
+    # a strided sample of columns estimates the spread well at a fraction of the cost; a constant
+    # or all-NaN row is caught just the same (isolated NaNs are dropped later as non-finite)
+    std, mean = torch.std_mean(scores[:, :: max(1, scores.shape[1] // 1024)], dim=1)
+    empty = ~torch.isfinite(std) | ~torch.isfinite(mean) | (std <= 1e-12)
+    if bool(empty.any()):
+        bad = torch.nonzero(empty).squeeze(1)
+        scores[bad] = torch.nan_to_num(scores[bad], nan=0.0, posinf=0.0, neginf=0.0)
+    return torch.where(empty, 1.0, std).numpy().astype(np.float32), empty.numpy()
+
+
 def standardise_rows(scores: torch.Tensor) -> torch.Tensor:
-    """In place: each row to mean 0, sd 1. Returns a bool mask of rows that carry no
-    information (constant or non-finite): the "engine returned no results" case."""
-    finite = torch.isfinite(scores).all(dim=1)
-    scores.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
-    std, mean = torch.std_mean(scores, dim=1, keepdim=True)
-    empty = ~finite | (std.squeeze(1) <= 1e-12)
-    scores.sub_(mean).div_(std.clamp_min(1e-12))
-    return empty
+    """In place: each row to mean 0, sd 1; returns the no-information mask (see ``row_scale``)."""
+    std, empty = row_scale(scores)
+    mean = scores.mean(dim=1, keepdim=True)
+    scores.sub_(mean).div_(torch.from_numpy(std)[:, None])
+    return torch.from_numpy(empty)
+
+
+def adjustments(state: ChunkState, catalog: CourseCatalog, config: RuleConfig) -> np.ndarray:
+    """[b, T] score adjustment per learner and course group: preferred format bonus minus the
+    penalty for a difficulty outside the learner's band (one level either side of
+    1.5 + 4 * skill level in the course's domain: a beginner's band is 1 to 2.5)."""
+    fmt = catalog.group_format
+    fit = FORMAT_FIT[:, np.maximum(fmt, 0)] * (fmt >= 0)  # [3, T]
+    adjust = np.zeros((len(state.preferred_format), len(fmt)), np.float32)
+    known = state.preferred_format >= 0
+    adjust[known] = fit[state.preferred_format[known]] * (
+        config.format_weight * state.format_affinity[known, None]
+    )
+    level = state.domain_level[:, catalog.group_domain]
+    gap = catalog.group_difficulty[None, :] - (1.5 + 4.0 * level)
+    penalty = np.maximum(gap - 1.0, 0.0) + 0.5 * np.maximum(-gap - 1.0, 0.0)
+    adjust -= config.difficulty_weight * np.nan_to_num(penalty, nan=0.0)
+    return adjust
 
 
 def apply_dense_rules(
-    scores: torch.Tensor, state: ChunkState, catalog: CourseCatalog, config: RuleConfig
+    scores: torch.Tensor,
+    state: ChunkState,
+    catalog: CourseCatalog,
+    config: RuleConfig,
+    scale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Stage 1 (in place on ``scores``): format, difficulty, exclusions, then top-k candidates."""
-    known = torch.from_numpy(state.preferred_format >= 0)
-    if bool(known.any()):
-        fit = torch.from_numpy(FORMAT_FIT[:, np.maximum(catalog.format_code, 0)])  # [3, C]
-        fit[:, torch.from_numpy(catalog.format_code < 0)] = 0.0
-        rows = torch.from_numpy(np.flatnonzero(state.preferred_format >= 0))
-        weight = torch.from_numpy(state.format_affinity[rows.numpy()]).mul_(config.format_weight)
-        bonus = fit[torch.from_numpy(state.preferred_format[rows.numpy()].astype(np.int64))]
-        scores[rows] += bonus.mul_(weight[:, None])
-    level = torch.from_numpy(state.domain_level)[:, torch.from_numpy(catalog.domain_code.astype(np.int64))]
-    # the learner's band: one level either side of 1.5 + 4 * skill (a beginner starts at 1-2.5)
-    target = level.mul_(4.0).add_(1.5)
-    gap = torch.from_numpy(catalog.difficulty)[None, :] - target
-    penalty = (gap - 1.0).clamp_min_(0.0).add_((-gap - 1.0).clamp_min_(0.0).mul_(0.5))
-    scores.sub_(penalty.nan_to_num_(nan=0.0).mul_(config.difficulty_weight))
-    scores.masked_fill_(torch.from_numpy(state.status != OPEN), float("-inf"))
+    """Stage 1 (in place on ``scores``): format and difficulty adjustments (in units of ``scale``,
+    per row; 1 when None), exclusions, then the top-k candidates. Two passes over the matrix plus
+    the top-k: the adjustments are computed per course group and gathered."""
+    adjust = adjustments(state, catalog, config)
+    if scale is not None:
+        adjust *= scale[:, None]
+    scores.add_(torch.from_numpy(adjust).index_select(1, torch.from_numpy(catalog.group_code)))
+    rows, cols = np.divmod(state.keys, state.n_courses)
+    scores[torch.from_numpy(rows), torch.from_numpy(cols)] = float("-inf")
     k = min(config.pool, scores.shape[1])
     top = torch.topk(scores, k, dim=1, sorted=True)
     return top.indices.numpy().astype(np.int32), top.values.numpy()
@@ -126,7 +211,11 @@ def apply_sparse_rules(
     unlocks = np.full(course.shape, -1, np.int32)
     for depth in range(config.prerequisite_depth + 1):
         prereq = catalog.prerequisites[course]  # [b, m, P]
-        missing = (prereq >= 0) & (state.status[rows[..., None], np.maximum(prereq, 0)] != COMPLETED)
+        has = prereq >= 0  # few courses have prerequisites: look up only those
+        missing = np.zeros(prereq.shape, bool)
+        missing[has] = (
+            state.status(np.broadcast_to(rows[..., None], prereq.shape)[has], prereq[has]) != COMPLETED
+        )
         blocked = missing.any(axis=2) & valid
         if not blocked.any():
             break
@@ -137,7 +226,7 @@ def apply_sparse_rules(
         unlocks = np.where(blocked & (unlocks < 0), course, unlocks)
         course = np.where(blocked, first_missing, course)
     # a substituted prerequisite may itself be completed-in-progress or skipped: never recommend it
-    valid &= state.status[rows, course] == OPEN
+    valid &= state.status(rows, course) == OPEN
     positions = np.arange(m)[None, :]
     duplicate = _first_in_row(np.where(valid, course, -1 - positions))[0] > 0
     valid &= ~duplicate
@@ -157,8 +246,13 @@ def apply_sparse_rules(
 
 
 def rank_chunk(
-    scores: torch.Tensor, state: ChunkState, catalog: CourseCatalog, config: RuleConfig
+    scores: torch.Tensor,
+    state: ChunkState,
+    catalog: CourseCatalog,
+    config: RuleConfig,
+    scale: np.ndarray | None = None,
 ) -> RankedChunk:
-    """All rules on one chunk: ``scores`` is ``[b, C]`` in catalogue column order (modified)."""
-    candidates, cand_scores = apply_dense_rules(scores, state, catalog, config)
+    """All rules on one chunk: ``scores`` is ``[b, C]`` in catalogue column order (modified);
+    ``scale`` is the per-row unit of the rule weights (``row_scale``), 1 when None."""
+    candidates, cand_scores = apply_dense_rules(scores, state, catalog, config, scale)
     return apply_sparse_rules(candidates, cand_scores, state, catalog, config)

@@ -26,6 +26,8 @@ from learnrec.settings import PROJECT_ROOT
 #: ``module:function`` of every benchmark suite, in the order they run.
 SUITES: dict[str, str] = {
     "world": "learnrec.world.bench:run",
+    "ingest": "learnrec.ingest.bench:run",
+    "recommendations": "exports.recommendations.bench:run",
 }
 
 RESULTS_DIR = PROJECT_ROOT / "benchmarks"

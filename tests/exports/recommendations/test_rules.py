@@ -19,7 +19,9 @@ from ml.ranking.rules import (
 )
 
 
-def catalog(n: int = 30, prerequisites: dict[int, list[int]] | None = None, clusters: int = 10, formats=None):
+def catalog(
+    n: int = 30, prerequisites: dict[int, list[int]] | None = None, clusters: int = 10, formats=None, hard=()
+):
     prerequisites = prerequisites or {}
     rows = [
         {
@@ -27,7 +29,7 @@ def catalog(n: int = 30, prerequisites: dict[int, list[int]] | None = None, clus
             "title": f"Course {i}",
             "domain": "data" if i < n // 2 else "design",
             "format": (formats or ["video"] * n)[i],
-            "difficulty_score": 2.0,
+            "difficulty_score": 5.0 if i in hard else 2.0,
             "skill_tags": [f"s{i % clusters}"],
             "prerequisites": [f"c{p:02d}" for p in prerequisites.get(i, [])],
             "quality_score": 0.5,
@@ -38,11 +40,11 @@ def catalog(n: int = 30, prerequisites: dict[int, list[int]] | None = None, clus
 
 
 def state(b: int, n: int, *, status=None, fmt=-1, level=np.nan) -> ChunkState:
-    return ChunkState(
-        status=np.zeros((b, n), np.int8) if status is None else status,
-        domain_level=np.full((b, 2), level, np.float32),
-        preferred_format=np.full(b, fmt, np.int8),
-        format_affinity=np.ones(b, np.float32),
+    return ChunkState.from_dense(
+        np.zeros((b, n), np.int8) if status is None else status,
+        np.full((b, 2), level, np.float32),
+        np.full(b, fmt, np.int8),
+        np.ones(b, np.float32),
     )
 
 
@@ -119,8 +121,7 @@ def test_preferred_format_is_weighted_in():
 
 
 def test_courses_far_above_the_learners_level_are_pushed_down():
-    cat = catalog(clusters=30)
-    cat.difficulty[:5] = 5.0  # the five best-scored courses are expert level
+    cat = catalog(clusters=30, hard=range(5))  # the five best-scored courses are expert level
     scores = descending(1, 30) / 100  # small score differences
     beginner = rank_chunk(scores.clone(), state(1, 30, level=0.0), cat, RuleConfig(top_n=5))
     expert = rank_chunk(scores.clone(), state(1, 30, level=1.0), cat, RuleConfig(top_n=5))
