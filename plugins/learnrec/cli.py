@@ -25,6 +25,7 @@ COMMANDS = (
     "dbt",
     "train",
     "evaluate",
+    "recommendations",
     "bench",
     "ask",
     "nudges",
