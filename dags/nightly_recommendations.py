@@ -11,7 +11,9 @@ for it: a rerun replaces what the first run wrote.
 """
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, dag, task
+
+from learnrec.assets import RECOMMENDATIONS
 
 
 @dag(
@@ -68,6 +70,39 @@ def nightly_recommendations():
 
         return train_dropout(get_settings(), run_date_from_context(context))
 
+    @task
+    def precompute_recommendations(**context) -> str:
+        """Top-N per active learner (rules, fallbacks, reasons) + static paths -> new version id."""
+        from exports.recommendations.steps import precompute_step
+        from learnrec.dates import run_date_from_context
+        from learnrec.settings import get_settings
+
+        return precompute_step(get_settings(), run_date_from_context(context)).run_id
+
+    @task(retries=0)  # a failed gate is a verdict, not a glitch: the current version keeps serving
+    def gate_recommendations(run_id: str) -> str:
+        """great-expectations checkpoint; on failure an alert in ops.alerts and the task fails."""
+        from exports.recommendations.steps import gate_step
+        from learnrec.settings import get_settings
+
+        return gate_step(get_settings(), run_id).run_id
+
+    @task(outlets=[Asset(RECOMMENDATIONS)])
+    def publish_recommendations(run_id: str) -> str:
+        """Atomic switch of the current version + Recommendation Log rows; keeps the last K."""
+        from exports.recommendations.steps import publish_step
+        from learnrec.settings import get_settings
+
+        return publish_step(get_settings(), run_id).run_id
+
+    @task
+    def export_recommendations() -> str:
+        """The current version to the app-facing serving store, swapped atomically."""
+        from exports.recommendations.steps import export_step
+        from learnrec.settings import get_settings
+
+        return str(export_step(get_settings()))
+
     # rendered from dbt's manifest at parse time: cosmos, no dbt import (see learnrec.transform.airflow_dbt)
     from learnrec.settings import get_settings
     from learnrec.transform.airflow_dbt import dbt_task_group
@@ -77,7 +112,10 @@ def nightly_recommendations():
     # models (ml.training.COMPONENTS) train in parallel, then one task evaluates and promotes
     trained = {m: train_model.override(task_id=f"train_{m}")(m) for m in ("popularity", "als", "lightfm", "content")}
     marts >> list(trained.values())
-    evaluate_and_promote(trained)
+    promoted = evaluate_and_promote(trained)
+    version = precompute_recommendations()
+    promoted >> version
+    publish_recommendations(gate_recommendations(version)) >> export_recommendations()
     marts >> train_dropout()
 
 
