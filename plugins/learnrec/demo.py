@@ -7,6 +7,7 @@ tables to ``SUMMARY_TABLES``.
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, date, datetime, timedelta
 
 from learnrec.airflow_env import run_airflow
@@ -18,6 +19,8 @@ from learnrec.world.generate import WorldSummary, generate_world
 
 #: DAGs in the order the demo runs them for the run date (the day after the world's last day).
 DEMO_DAGS: tuple[str, ...] = ("nightly_recommendations",)
+#: ``module:function(settings)`` that end the demo, in order: each stage's showcase.
+DEMO_ENDINGS: tuple[str, ...] = ("exports.recommendations.demo:print_samples",)
 #: Warehouse tables whose row counts the summary prints (missing ones are skipped).
 SUMMARY_TABLES: tuple[str, ...] = (
     "raw.learners",
@@ -48,6 +51,9 @@ def run_demo(settings: Settings, size: str = "small", end_date: date | None = No
         print(f"airflow dags test {dag_id} {run_date}", flush=True)
         run_airflow(settings, ["dags", "test", dag_id, run_date])
     print_summary(settings, world)
+    for ending in DEMO_ENDINGS:
+        module, function = ending.split(":")
+        getattr(importlib.import_module(module), function)(settings)
     return world
 
 
