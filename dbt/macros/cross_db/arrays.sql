@@ -21,15 +21,32 @@
 {% macro default__empty_string_array() -%} cast([] as varchar[]) {%- endmacro %}
 {% macro snowflake__empty_string_array() -%} array_construct() {%- endmacro %}
 
-{# Elements of `first` followed by those of `second` not already present (order kept). #}
-{% macro array_union(first, second) -%}
-    {{ return(adapter.dispatch('array_union', 'learnrec')(first, second)) }}
+{#
+  One row per element of an array column: a FROM clause exposing `<alias>_position` (1-based) and
+  `<alias>_value` (the element as text) beside the columns of `relation` (a relation or a CTE
+  name). Rows whose array is empty or null yield nothing.
+#}
+{% macro array_elements(relation, column, alias) -%}
+    {{ return(adapter.dispatch('array_elements', 'learnrec')(relation, column, alias)) }}
 {%- endmacro %}
-{% macro default__array_union(first, second) -%}
-    list_concat({{ first }}, list_filter({{ second }}, lambda x: not list_contains({{ first }}, x)))
+{% macro default__array_elements(relation, column, alias) -%}
+    (
+        select
+            source_rows.*,
+            unnest(range(1, len(source_rows.{{ column }}) + 1)) as {{ alias }}_position,
+            unnest(source_rows.{{ column }}) as {{ alias }}_value
+        from {{ relation }} as source_rows
+    )
 {%- endmacro %}
-{% macro snowflake__array_union(first, second) -%}
-    array_cat({{ first }}, array_except({{ second }}, {{ first }}))
+{% macro snowflake__array_elements(relation, column, alias) -%}
+    (
+        select
+            source_rows.*,
+            elements.index + 1 as {{ alias }}_position,
+            elements.value::varchar as {{ alias }}_value
+        from {{ relation }} as source_rows,
+            lateral flatten(input => source_rows.{{ column }}) as elements
+    )
 {%- endmacro %}
 
 {# Number of elements (0 for an empty array, null for null). #}

@@ -3,7 +3,9 @@
   where it exists, otherwise derived from what the instructor uploaded (documented in README.md):
     skill_tags       taxonomy skills named by the syllabus module titles, in order of appearance
     difficulty_score the declared level: beginner 1.5, intermediate 3.0, advanced 4.5
-    prerequisites    instructor-flagged, followed by the agent's additions when present
+    prerequisites    instructor-flagged, followed by the agent's additions when present (each
+                     course once, first mention wins; merged row-wise rather than with array
+                     functions, which run the same on DuckDB and Snowflake)
 #}
 with
 
@@ -42,6 +44,28 @@ latest_inference as (
         from {{ ref('stg_agents__course_metadata_inferred') }} as inferred
     ) as ranked
     where recency_rank = 1
+),
+
+prerequisite_mentions as (
+    select course_id, 1 as source_rank, prerequisite_position as mention_position, prerequisite_value as prerequisite_id
+    from {{ learnrec.array_elements(ref('stg_operational__courses'), 'instructor_prerequisites', 'prerequisite') }} as instructor
+    union all
+    select course_id, 2 as source_rank, prerequisite_position as mention_position, prerequisite_value as prerequisite_id
+    from {{ learnrec.array_elements('latest_inference', 'prerequisites', 'prerequisite') }} as inferred
+),
+
+first_mentions as (
+    select course_id, prerequisite_id, min(source_rank * 1000000 + mention_position) as first_mention
+    from prerequisite_mentions
+    group by course_id, prerequisite_id
+),
+
+merged_prerequisites as (
+    select
+        course_id,
+        {{ learnrec.array_agg_ordered('prerequisite_id', 'first_mention, prerequisite_id') }} as prerequisites
+    from first_mentions
+    group by course_id
 )
 
 select
@@ -55,13 +79,10 @@ select
             when 'advanced' then 4.5
         end
     ) as {{ learnrec.type_double() }}) as difficulty_score,
-    case
-        when latest_inference.prerequisites is not null
-            then {{ learnrec.array_union('courses.instructor_prerequisites', 'latest_inference.prerequisites') }}
-        else courses.instructor_prerequisites
-    end as prerequisites,
+    coalesce(merged_prerequisites.prerequisites, {{ learnrec.empty_string_array() }}) as prerequisites,
     coalesce(latest_inference.provenance, 'instructor') as metadata_source,
     latest_inference.inferred_at as metadata_inferred_at
 from courses
 left join syllabus_tags on courses.course_id = syllabus_tags.course_id
 left join latest_inference on courses.course_id = latest_inference.course_id
+left join merged_prerequisites on courses.course_id = merged_prerequisites.course_id
