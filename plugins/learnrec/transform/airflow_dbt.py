@@ -77,7 +77,11 @@ def dbt_task_group(settings: Settings, *, group_id: str = "dbt", manifest: Path 
             should_detach_multiple_parents_tests=True,
             emit_datasets=False,
         ),
-        operator_args={"install_deps": False},
+        operator_args={
+            "install_deps": False,
+            # a task that runs in the worker's own process must not leave the DuckDB file open
+            "callback": "learnrec.transform.dbt_runner.release_dbt_connections",
+        },
     )
 
 

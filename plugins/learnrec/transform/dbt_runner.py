@@ -140,7 +140,7 @@ def run_dbt(
         try:
             result = dbtRunner().invoke(argv)
         finally:
-            _release_connections()
+            release_dbt_connections()
     statuses: dict[str, str] = {}
     failures: list[str] = []
     for node_result in getattr(result.result, "results", None) or []:
@@ -157,8 +157,11 @@ def run_dbt(
     return DbtRunResult(command=tuple(argv[: 1 + len(args)]), target_path=target, statuses=statuses)
 
 
-def _release_connections() -> None:
+def release_dbt_connections(*_args: object, **_kwargs: object) -> None:
     """Close what dbt keeps open in this process after an invocation.
+
+    Called after every :func:`run_dbt`, and by the nightly DAG's cosmos tasks as their post-run
+    callback (whose arguments it ignores).
 
     dbt-duckdb holds its DuckDB database open in a class attribute for the life of the process;
     DuckDB then refuses every other connection to that file with a different configuration
