@@ -1,10 +1,11 @@
 """Deliver: send the outbox's due nudges through the configured providers and record each result.
 
-Per run: (1) settle claims left by an interrupted run, (2) re-check consent and channel and defer
-nudges that fall in the learner's quiet hours, (3) claim the rest in one committed statement,
-(4) send each and record its result right away (outbox row + raw.notification_events in one
-transaction), so a crash loses at most the record of one message, never sends one twice.
-See exports/nudges/outbox.py for the at-most-once design.
+Per run: (1) settle claims left by an interrupted run, (2) re-check who may be reached and on
+which channel, and defer nudges that fall in the learner's quiet hours, (3) claim the rest in one
+committed statement, (4) send each and record the results every ``nudge_record_batch`` messages
+(outbox rows + raw.notification_events in one transaction). A crash therefore loses at most the
+*record* of the last few messages, which the next run settles without resending; it can never
+send one twice. See exports/nudges/outbox.py for the at-most-once design.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,12 +22,11 @@ import pyarrow as pa
 
 from exports.nudges.outbox import (
     CLAIMABLE_STATUSES,
+    EVENTS,
     OUTBOX,
-    add_unsubscribe,
+    UNSUBSCRIBES,
     ensure_tables,
-    insert_event,
     placeholders,
-    set_status,
     stage,
 )
 from exports.nudges.recipients import load_recipients
@@ -68,6 +68,51 @@ class DeliveryReport:
             "by_channel": dict(self.by_channel),
         }
 
+    def count(self, outcome: Outcome) -> None:
+        if outcome.status == "suppressed":
+            kind = (outcome.reason or "").split(":")[0]
+            self.suppressed[kind] = self.suppressed.get(kind, 0) + 1
+        elif outcome.status == "sent":
+            self.sent += 1
+            self.by_channel[outcome.row["channel"]] += 1
+        else:
+            name = {"deferred": "deferred", "pending": "retry_later", "failed": "failed"}
+            attr = name.get(outcome.status, "unconfirmed")
+            setattr(self, attr, getattr(self, attr) + 1)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What becomes of one outbox row; ``event`` is the raw.notification_events status it emits."""
+
+    row: dict[str, Any]
+    status: str
+    reason: str | None = None
+    event: str | None = None
+    message_id: str | None = None
+    not_before: datetime | None = None
+    block_channel: str | None = None  # the address is dead: add this channel to the unsubscribes
+    block_reason: str | None = None
+
+
+_OUTCOME_SCHEMA = pa.schema(
+    [
+        ("notification_id", pa.string()),
+        ("learner_id", pa.string()),
+        ("nudge_type", pa.string()),
+        ("course_id", pa.string()),
+        ("channel", pa.string()),
+        ("provider", pa.string()),
+        ("status", pa.string()),
+        ("status_reason", pa.string()),
+        ("event_status", pa.string()),
+        ("provider_message_id", pa.string()),
+        ("not_before", pa.timestamp("us", tz="UTC")),
+        ("block_channel", pa.string()),
+        ("block_reason", pa.string()),
+    ]
+)
+
 
 def deliver_due(
     warehouse: Warehouse,
@@ -88,10 +133,9 @@ def deliver_due(
     ).to_pylist()
     if not due:
         return report
-    recipients = load_recipients(
-        warehouse, stage(warehouse, "due_learners", pa.table({"learner_id": [r["learner_id"] for r in due]}))
-    )
+    recipients = _recipients(warehouse, due)
 
+    held: list[Outcome] = []  # suppressed or deferred before any claim
     ready: list[tuple[dict[str, Any], Recipient, Channel]] = []
     for row in due:
         recipient = recipients.get(row["learner_id"])
@@ -99,35 +143,134 @@ def deliver_due(
         if recipient is not None and reason is None:
             channel, reason = choose_channel(recipient, settings.nudge_channel_order)
         if channel is None or recipient is None:
-            _suppress(warehouse, row, reason or "unknown_learner", now, report)
+            held.append(Outcome(row, "suppressed", reason or "unknown_learner", event="suppressed"))
             continue
         until = quiet_until(
             now, recipient.timezone, settings.nudge_quiet_hours_start, settings.nudge_quiet_hours_end
         )
         if until is not None:
-            set_status(
-                warehouse,
-                row["notification_id"],
-                "deferred",
-                now=now,
-                reason=f"quiet_hours in {recipient.timezone} until {until.isoformat()}",
-                not_before=until,
-            )
-            report.deferred += 1
+            reason = f"quiet_hours in {recipient.timezone} until {until.isoformat()}"
+            held.append(Outcome(row, "deferred", reason, not_before=until))
             continue
         ready.append((row, recipient, channel))
+    _apply(warehouse, held, now, report, from_statuses=CLAIMABLE_STATUSES)
     if not ready:
         return report
 
     claim_id = uuid.uuid4().hex
     claimed = _claim(warehouse, ready, claim_id, providers, now)
-    for row, recipient, channel in ready:
-        if row["notification_id"] not in claimed:
-            continue  # another run holds it
-        row = row | {"channel": channel, "provider": providers[channel].name, "attempts": row["attempts"] + 1}
-        notification = _notification(row, recipient, channel)
-        _send_and_record(warehouse, providers[channel], notification, row, claim_id, settings, now, report)
+    results: list[Outcome] = []
+    try:
+        for row, recipient, channel in ready:
+            if row["notification_id"] not in claimed:
+                continue  # another run holds it
+            provider = providers[channel]
+            row = row | {"channel": channel, "provider": provider.name, "attempts": row["attempts"] + 1}
+            results.append(_send(provider, _notification(row, recipient, channel), row, settings, now))
+            if len(results) >= settings.nudge_record_batch:
+                _apply(warehouse, results, now, report, from_statuses=("sending",), claim_id=claim_id)
+                results = []
+    finally:  # an exception (or a kill signal) still records what was already sent
+        _apply(warehouse, results, now, report, from_statuses=("sending",), claim_id=claim_id)
     return report
+
+
+def _send(
+    provider: NotificationProvider,
+    notification: Notification,
+    row: dict[str, Any],
+    settings: Settings,
+    now: datetime,
+) -> Outcome:
+    """Send one claimed nudge and classify the result (see learnrec.notify.base)."""
+    try:
+        message_id = provider.send(notification)
+    except TransientDeliveryError as exc:
+        if row["attempts"] >= settings.nudge_max_delivery_runs:
+            return Outcome(row, "failed", f"gave up after {row['attempts']} runs: {exc}", event="failed")
+        retry_at = now + timedelta(minutes=settings.nudge_retry_after_minutes)
+        return Outcome(row, "pending", f"retry: {exc}", not_before=retry_at)
+    except PermanentDeliveryError as exc:
+        dead = notification.channel if exc.address_invalid else None
+        block_reason = "unregistered_token" if notification.channel == "push" else "invalid_address"
+        log.warning("nudge %s failed: %s", row["notification_id"], exc)
+        return Outcome(row, "failed", str(exc), event="failed", block_channel=dead, block_reason=block_reason)
+    except AmbiguousDeliveryError as exc:
+        return Outcome(row, "unconfirmed", f"not resent: {exc}")
+    return Outcome(row, "sent", event="sent", message_id=message_id)
+
+
+def _apply(
+    warehouse: Warehouse,
+    outcomes: Sequence[Outcome],
+    now: datetime,
+    report: DeliveryReport,
+    *,
+    from_statuses: Sequence[str],
+    claim_id: str | None = None,
+) -> None:
+    """Write outcomes in one transaction: outbox status, events, dead-address unsubscribes.
+
+    Only rows still in ``from_statuses`` (and, for sends, still held by ``claim_id``) change, so
+    a late or repeated write can never move a row backwards.
+    """
+    if not outcomes:
+        return
+    staged = stage(
+        warehouse,
+        "nudge_outcomes",
+        pa.Table.from_pylist(
+            [
+                {
+                    "notification_id": o.row["notification_id"],
+                    "learner_id": o.row["learner_id"],
+                    "nudge_type": o.row["nudge_type"],
+                    "course_id": o.row["course_id"],
+                    "channel": o.row["channel"],
+                    "provider": o.row["provider"],
+                    "status": o.status,
+                    "status_reason": o.reason,
+                    "event_status": o.event,
+                    "provider_message_id": o.message_id,
+                    "not_before": o.not_before,
+                    "block_channel": o.block_channel,
+                    "block_reason": o.block_reason,
+                }
+                for o in outcomes
+            ],
+            schema=_OUTCOME_SCHEMA,
+        ),
+    )
+    held_by = f" AND {OUTBOX}.claim_id = ?" if claim_id else ""
+    with warehouse.transaction():
+        warehouse.execute(
+            f"INSERT INTO {EVENTS} (notification_id, learner_id, channel, nudge_type, course_id, status,"
+            f" provider, provider_message_id, event_at, recorded_at)"
+            f" SELECT r.notification_id, r.learner_id, r.channel, r.nudge_type, r.course_id, r.event_status,"
+            f" r.provider, r.provider_message_id, ?, ? FROM {staged} r JOIN {OUTBOX}"
+            f" ON {OUTBOX}.notification_id = r.notification_id"
+            f" WHERE r.event_status IS NOT NULL AND {OUTBOX}.status IN ({placeholders(from_statuses)}){held_by}",
+            [now, now, *from_statuses, *([claim_id] if claim_id else [])],
+        )
+        warehouse.execute(
+            f"UPDATE {OUTBOX} SET status = r.status, status_reason = r.status_reason,"
+            f" provider_message_id = COALESCE(r.provider_message_id, {OUTBOX}.provider_message_id),"
+            f" not_before = r.not_before,"
+            f" sent_at = CASE WHEN r.status = 'sent' THEN CAST(? AS TIMESTAMPTZ) ELSE {OUTBOX}.sent_at END,"
+            f" updated_at = ?"
+            f" FROM {staged} r WHERE {OUTBOX}.notification_id = r.notification_id"
+            f" AND {OUTBOX}.status IN ({placeholders(from_statuses)}){held_by}",
+            [now, now, *from_statuses, *([claim_id] if claim_id else [])],
+        )
+        warehouse.execute(
+            f"INSERT INTO {UNSUBSCRIBES} (learner_id, channel, reason, source, unsubscribed_at, recorded_at)"
+            f" SELECT DISTINCT r.learner_id, r.block_channel, r.block_reason, r.provider, ?, ?"
+            f" FROM {staged} r WHERE r.block_channel IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {UNSUBSCRIBES} u"
+            f" WHERE u.learner_id = r.learner_id AND u.channel = r.block_channel)",
+            [now, now],
+        )
+    for outcome in outcomes:
+        report.count(outcome)
 
 
 def _claim(
@@ -163,97 +306,6 @@ def _claim(
     return set(held.column(0).to_pylist())
 
 
-def _send_and_record(
-    warehouse: Warehouse,
-    provider: NotificationProvider,
-    notification: Notification,
-    row: dict[str, Any],
-    claim_id: str,
-    settings: Settings,
-    now: datetime,
-    report: DeliveryReport,
-) -> None:
-    key = row["notification_id"]
-    try:
-        message_id = provider.send(notification)
-    except TransientDeliveryError as exc:
-        if row["attempts"] >= settings.nudge_max_delivery_runs:
-            _fail(warehouse, row, f"gave up after {row['attempts']} runs: {exc}", claim_id, now, report)
-            return
-        retry_at = now + timedelta(minutes=settings.nudge_retry_after_minutes)
-        with warehouse.transaction():
-            set_status(
-                warehouse,
-                key,
-                "pending",
-                now=now,
-                reason=f"retry: {exc}",
-                expect_claim=claim_id,
-                not_before=retry_at,
-            )
-        report.retry_later += 1
-        return
-    except PermanentDeliveryError as exc:
-        _fail(warehouse, row, str(exc), claim_id, now, report)
-        if exc.address_invalid:  # a dead address/token: stop using the channel (idempotent)
-            reason = "unregistered_token" if notification.channel == "push" else "invalid_address"
-            add_unsubscribe(
-                warehouse, row["learner_id"], notification.channel, reason, provider.name, at=now, now=now
-            )
-        return
-    except AmbiguousDeliveryError as exc:
-        with warehouse.transaction():
-            set_status(
-                warehouse, key, "unconfirmed", now=now, reason=f"not resent: {exc}", expect_claim=claim_id
-            )
-        report.unconfirmed += 1
-        return
-    _record_sent(warehouse, row, message_id, now, claim_id)
-    report.sent += 1
-    report.by_channel[notification.channel] += 1
-
-
-def _record_sent(
-    warehouse: Warehouse, row: dict[str, Any], message_id: str, now: datetime, claim_id: str | None
-) -> None:
-    with warehouse.transaction():
-        set_status(
-            warehouse,
-            row["notification_id"],
-            "sent",
-            now=now,
-            expect_claim=claim_id,
-            provider_message_id=message_id,
-            sent_at=now,
-        )
-        insert_event(warehouse, row, "sent", event_at=now, provider_message_id=message_id)
-
-
-def _fail(
-    warehouse: Warehouse,
-    row: dict[str, Any],
-    reason: str,
-    claim_id: str,
-    now: datetime,
-    report: DeliveryReport,
-) -> None:
-    with warehouse.transaction():
-        set_status(warehouse, row["notification_id"], "failed", now=now, reason=reason, expect_claim=claim_id)
-        insert_event(warehouse, row, "failed", event_at=now)
-    report.failed += 1
-    log.warning("nudge %s failed: %s", row["notification_id"], reason)
-
-
-def _suppress(
-    warehouse: Warehouse, row: dict[str, Any], reason: str, now: datetime, report: DeliveryReport
-) -> None:
-    with warehouse.transaction():
-        set_status(warehouse, row["notification_id"], "suppressed", now=now, reason=reason)
-        insert_event(warehouse, row, "suppressed", event_at=now)
-    kind = reason.split(":")[0]
-    report.suppressed[kind] = report.suppressed.get(kind, 0) + 1
-
-
 def _settle_stale_claims(
     warehouse: Warehouse,
     providers: Mapping[Channel, NotificationProvider],
@@ -272,10 +324,8 @@ def _settle_stale_claims(
     ).to_pylist()
     if not stale:
         return
-    recipients = load_recipients(
-        warehouse,
-        stage(warehouse, "stale_learners", pa.table({"learner_id": [r["learner_id"] for r in stale]})),
-    )
+    recipients = _recipients(warehouse, stale)
+    outcomes = []
     for row in stale:
         provider = providers.get(row["channel"])
         recipient = recipients.get(row["learner_id"])
@@ -283,19 +333,23 @@ def _settle_stale_claims(
         if provider is not None and provider.name == row["provider"] and recipient is not None:
             message_id = provider.lookup(_notification(row, recipient, row["channel"]))
         if message_id:
-            _record_sent(warehouse, row, message_id, now, row["claim_id"])
-            report.reconciled += 1
+            outcomes.append(
+                Outcome(row, "sent", "settled: the provider has it", event="sent", message_id=message_id)
+            )
         else:
-            with warehouse.transaction():
-                set_status(
-                    warehouse,
-                    row["notification_id"],
-                    "unconfirmed",
-                    now=now,
-                    reason="interrupted between send and record; not resent (at-most-once)",
-                    expect_claim=row["claim_id"],
-                )
-            report.unconfirmed += 1
+            reason = "interrupted between send and record; not resent (at-most-once)"
+            outcomes.append(Outcome(row, "unconfirmed", reason))
+    settled = DeliveryReport()
+    _apply(warehouse, outcomes, now, settled, from_statuses=("sending",))
+    report.reconciled += settled.sent
+    report.unconfirmed += settled.unconfirmed
+
+
+def _recipients(warehouse: Warehouse, rows: list[dict[str, Any]]) -> dict[str, Recipient]:
+    return load_recipients(
+        warehouse,
+        stage(warehouse, "nudge_learners", pa.table({"learner_id": [r["learner_id"] for r in rows]})),
+    )
 
 
 def _notification(row: dict[str, Any], recipient: Recipient, channel: Channel) -> Notification:

@@ -126,57 +126,6 @@ def placeholders(values: Sequence[Any]) -> str:
     return ", ".join("?" for _ in values)
 
 
-def insert_event(
-    warehouse: Warehouse,
-    row: dict[str, Any],
-    status: str,
-    *,
-    event_at: datetime,
-    provider_message_id: str | None = None,
-) -> None:
-    """One raw.notification_events row for an outbox row's status change."""
-    warehouse.execute(
-        f"INSERT INTO {EVENTS} (notification_id, learner_id, channel, nudge_type, course_id, status,"
-        " provider, provider_message_id, event_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            row["notification_id"],
-            row["learner_id"],
-            row.get("channel"),
-            row["nudge_type"],
-            row.get("course_id"),
-            status,
-            row.get("provider"),
-            provider_message_id,
-            event_at,
-            event_at,
-        ],
-    )
-
-
-def set_status(
-    warehouse: Warehouse,
-    notification_id: str,
-    status: str,
-    *,
-    now: datetime,
-    reason: str | None = None,
-    expect_claim: str | None = None,
-    **columns: Any,
-) -> None:
-    """Move one outbox row to ``status`` (only if still held by ``expect_claim`` when given)."""
-    assignments = ["status = ?", "status_reason = ?", "updated_at = ?"]
-    params: list[Any] = [status, reason, now]
-    for name, value in columns.items():
-        assignments.append(f"{name} = ?")
-        params.append(value)
-    where = "notification_id = ?"
-    params.append(notification_id)
-    if expect_claim is not None:
-        where += " AND claim_id = ?"
-        params.append(expect_claim)
-    warehouse.execute(f"UPDATE {OUTBOX} SET {', '.join(assignments)} WHERE {where}", params)
-
-
 def add_unsubscribe(
     warehouse: Warehouse,
     learner_id: str,
@@ -187,14 +136,13 @@ def add_unsubscribe(
     at: datetime,
     now: datetime,
 ) -> None:
-    """Block ``channel`` for the learner unless it is already blocked (idempotent)."""
+    """Block ``channel`` ('email', 'push' or 'all') for the learner unless already blocked (idempotent).
+
+    For unsubscribes that arrive outside the providers' webhooks (the app's settings page, support
+    requests: ``learnrec nudges unsubscribe``)."""
     warehouse.execute(
         f"INSERT INTO {UNSUBSCRIBES} (learner_id, channel, reason, source, unsubscribed_at, recorded_at)"
         f" SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM {UNSUBSCRIBES}"
         " WHERE learner_id = ? AND channel = ?)",
         [learner_id, channel, reason, source, at, now, learner_id, channel],
     )
-
-
-def rows(table: pa.Table) -> list[dict[str, Any]]:
-    return table.to_pylist()

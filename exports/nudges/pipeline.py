@@ -45,3 +45,15 @@ def ingest_events(settings: Settings, *, now: datetime | None = None) -> dict[st
             warehouse, settings.landing_path / "notification_events", now=now or datetime.now(UTC)
         )
     return report.as_dict()
+
+
+def unsubscribe(
+    settings: Settings, learner_id: str, channel: str, *, source: str, now: datetime | None = None
+) -> None:
+    """Record an unsubscribe that did not come through a provider webhook (app, support)."""
+    from exports.nudges.outbox import add_unsubscribe, ensure_tables
+
+    at = now or datetime.now(UTC)
+    with connect_warehouse(settings) as warehouse:
+        ensure_tables(warehouse)
+        add_unsubscribe(warehouse, learner_id, channel, "unsubscribe", source, at=at, now=at)

@@ -179,6 +179,9 @@ class Settings(BaseSettings):
     nudge_claim_lease_minutes: int = Field(
         30, ge=1, description="A claim older than this was interrupted: never resent (at-most-once)."
     )
+    nudge_record_batch: int = Field(
+        50, ge=1, description="Sent nudges recorded per warehouse transaction (a crash loses at most these records)."
+    )
 
     # --- recommendations (exports/recommendations) ----------------------------------------------
     recs_top_n: int = Field(20, ge=1, description="Recommendations precomputed per active learner.")

@@ -29,6 +29,12 @@ def test_run_for_a_date_drafts_plans_delivers_and_reruns_idempotently(settings, 
     lines = [p.read_text().splitlines() for p in settings.outbox_path.rglob("*.jsonl")]
     assert sum(map(len, lines)) == 2
 
+    # support unsubscribes L1: the next day's nudge is suppressed with the reason
+    assert main(["nudges", "unsubscribe", "L1"]) == 0
+    capsys.readouterr()
+    assert main(["nudges", "run", "--date", "2026-03-11", "--now", "2026-03-11T14:00:00Z"]) == 0
+    assert json.loads(capsys.readouterr().out)["plan"]["suppressed"] == {"no_channel": 1}
+
 
 def test_bad_arguments_exit_2(settings, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:

@@ -236,3 +236,37 @@ def test_learners_past_retention_get_nothing(settings, warehouse) -> None:
     later = deliver_due(warehouse, build_providers(settings), settings, now=NOON_UTC + timedelta(hours=2))
     assert later.sent == 0 and later.suppressed == {"retention_expired": 1}
     assert {r["status_reason"] for r in outbox(warehouse).values()} == {"retention_expired"}
+
+
+def test_results_are_recorded_in_batches_and_a_crash_keeps_what_was_sent(settings, warehouse) -> None:
+    add_learners(warehouse, *(learner(f"L{i}", push_token=None) for i in range(5)))
+    plan_nudges(warehouse, [draft(f"L{i}") for i in range(5)], DAY, settings, now=NOON_UTC)
+    small_batches = settings.model_copy(update={"nudge_record_batch": 2})
+    sink = FileSink(settings.outbox_path)
+    seen: list[str] = []
+
+    class Crash(BaseException):
+        pass
+
+    class DiesOnFourth:
+        name = "file"
+
+        def send(self, notification):
+            seen.append(notification.learner_id)
+            if len(seen) == 4:
+                raise Crash
+            return sink.send(notification)
+
+        def lookup(self, notification):
+            return sink.lookup(notification)
+
+    with pytest.raises(Crash):
+        deliver_due(warehouse, {"email": DiesOnFourth(), "push": sink}, small_batches, now=NOON_UTC)
+    statuses = {k.split(":")[0]: r["status"] for k, r in outbox(warehouse).items()}
+    # L0, L1 recorded by the first batch, L2 by the crash's final flush; L3 died mid-send; L4 untouched
+    assert statuses == {"L0": "sent", "L1": "sent", "L2": "sent", "L3": "sending", "L4": "sending"}
+    later = NOON_UTC + timedelta(hours=1)
+    report = deliver_due(warehouse, {"email": sink, "push": sink}, small_batches, now=later)
+    # L3 and L4 were claimed by the crashed run: never resent, settled as unconfirmed
+    assert (report.sent, report.unconfirmed, report.reconciled) == (0, 2, 0)
+    assert len(sink_lines(settings)) == 3

@@ -45,6 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             step.add_argument(
                 "--now", type=_instant, help="evaluate quiet hours at this instant (default: now)"
             )
+    unsubscribe = steps.add_parser("unsubscribe", help="stop nudges to a learner (support, app requests)")
+    unsubscribe.add_argument("learner_id")
+    unsubscribe.add_argument("--channel", choices=("email", "push", "all"), default="all")
     parser.set_defaults(func=run)
 
 
@@ -53,6 +56,12 @@ def run(args: argparse.Namespace) -> int:
     from learnrec.settings import get_settings
 
     settings = get_settings()
+    if args.step == "unsubscribe":
+        from exports.nudges.pipeline import unsubscribe
+
+        unsubscribe(settings, args.learner_id, args.channel, source="cli")
+        print(f"{args.learner_id}: no more nudges by {args.channel}")
+        return 0
     now = getattr(args, "now", None)
     reports: dict[str, object] = {}
     if args.step in ("run", "ingest-events"):

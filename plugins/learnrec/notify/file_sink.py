@@ -3,7 +3,8 @@
 
 It is also the reference for provider-side idempotency: the message id is derived from the
 notification id, and a notification already in the file is never appended twice, so even a crash
-between send and record cannot duplicate a line.
+between send and record cannot duplicate a line. One process writes the sink at a time (the
+embedded warehouse allows one writer too), so the ids already in a file are read once and cached.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class FileSink:
 
     def __init__(self, outbox_path: Path) -> None:
         self.outbox_path = Path(outbox_path)
+        self._written: dict[Path, set[str]] = {}  # notification ids per file, read once per file
 
     def path_for(self, notification: Notification) -> Path:
         return self.outbox_path / notification.channel / f"{notification.nudge_date.isoformat()}.jsonl"
@@ -33,14 +35,17 @@ class FileSink:
         return f"file-{uuid.uuid5(_NAMESPACE, notification.notification_id)}"
 
     def lookup(self, notification: Notification) -> str | None:
-        path = self.path_for(notification)
-        if not path.exists():
-            return None
-        with path.open(encoding="utf-8") as lines:
-            for line in lines:
-                if json.loads(line).get("notification_id") == notification.notification_id:
-                    return self.message_id(notification)
-        return None
+        written = self._ids(self.path_for(notification))
+        return self.message_id(notification) if notification.notification_id in written else None
+
+    def _ids(self, path: Path) -> set[str]:
+        if path not in self._written:
+            ids = set()
+            if path.exists():
+                with path.open(encoding="utf-8") as lines:
+                    ids = {json.loads(line)["notification_id"] for line in lines if line.strip()}
+            self._written[path] = ids
+        return self._written[path]
 
     def send(self, notification: Notification) -> str:
         existing = self.lookup(notification)
@@ -63,5 +68,6 @@ class FileSink:
         with path.open("a", encoding="utf-8") as out:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             out.flush()
-            os.fsync(out.fileno())
+            os.fsync(out.fileno())  # on disk before the outbox can record it as sent
+        self._ids(path).add(notification.notification_id)
         return record["message_id"]
