@@ -44,6 +44,17 @@ def nightly_recommendations():
         return str(generate_docs(get_settings()))
 
     @task
+    def spark_features(**context) -> dict[str, int]:
+        """Spark features of the run date (incremental), great-expectations gate, then lake +
+        features.learner_features / features.course_features; a failed gate fails the task."""
+        from learnrec.dates import run_date_from_context
+        from learnrec.settings import get_settings
+        from spark_jobs.features import run_features
+
+        report = run_features(get_settings(), run_date_from_context(context))
+        return {"learners": report.learners, "courses": report.courses, "new_files": report.new_files}
+
+    @task
     def train_model(model: str, **context) -> str:
         """One component model at every cut of the time split -> its MLflow run id."""
         from learnrec.dates import run_date_from_context
@@ -111,12 +122,13 @@ def nightly_recommendations():
     load_source_snapshots() >> marts >> dbt_docs()
     # models (ml.training.COMPONENTS) train in parallel, then one task evaluates and promotes
     trained = {m: train_model.override(task_id=f"train_{m}")(m) for m in ("popularity", "als", "lightfm", "content")}
-    marts >> list(trained.values())
+    features = spark_features()
+    marts >> features >> list(trained.values())
     promoted = evaluate_and_promote(trained)
     version = precompute_recommendations()
     promoted >> version
     publish_recommendations(gate_recommendations(version)) >> export_recommendations()
-    marts >> train_dropout()
+    features >> train_dropout()
 
 
 nightly_recommendations()

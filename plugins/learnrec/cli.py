@@ -23,6 +23,7 @@ COMMANDS = (
     "demo",
     "airflow",
     "dbt",
+    "features",
     "train",
     "evaluate",
     "recommendations",

@@ -19,7 +19,7 @@ import pytest
 
 from learnrec.contracts.events import raw_event_schema
 from learnrec.contracts.sources import COURSES, SKILLS
-from learnrec.settings import Settings
+from learnrec.settings import Settings, load_settings
 from learnrec.warehouse import connect_warehouse
 from spark_jobs.session import BASE_CONF
 
@@ -167,15 +167,19 @@ def catalog_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
     return courses, skills, inferred
 
 
-@pytest.fixture
-def catalog_settings(settings: Settings) -> Settings:
-    """Settings whose warehouse holds the tiny catalogue."""
+def load_catalog_tables(settings: Settings) -> Settings:
+    """Put the tiny catalogue into the settings' warehouse."""
     courses, skills, inferred = catalog_tables()
     with connect_warehouse(settings) as warehouse:
         warehouse.load_arrow("raw.courses", courses, mode="replace")
         warehouse.load_arrow("raw.skills", skills, mode="replace")
         warehouse.load_arrow("raw.course_metadata_inferred", inferred, mode="replace")
     return settings
+
+
+def fresh_settings(tmp_path_factory: pytest.TempPathFactory, name: str) -> Settings:
+    """Settings of a new state folder holding the tiny catalogue (module-scoped scenarios)."""
+    return load_catalog_tables(load_settings(home=tmp_path_factory.mktemp(name)))
 
 
 def days_before(n: int, day: date = RUN_DATE) -> date:

@@ -16,7 +16,7 @@ from learnrec.contracts.skills import skill_index
 from learnrec.warehouse import connect_warehouse
 from spark_jobs.engagement import WEIGHT_TOTAL
 from spark_jobs.features import run_features
-from tests.spark_jobs.conftest import RUN_DATE, Ev, at, days_before, write_events
+from tests.spark_jobs.conftest import RUN_DATE, Ev, at, days_before, fresh_settings, write_events
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration, pytest.mark.xdist_group("spark")]
 
@@ -39,11 +39,16 @@ HISTORY = [
 ]
 
 
-@pytest.fixture
-def published(spark, catalog_settings):
-    write_events(catalog_settings.lake_root, HISTORY, "batch-1")
-    report = run_features(catalog_settings, D, spark=spark)
-    with connect_warehouse(catalog_settings) as warehouse:
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    return fresh_settings(tmp_path_factory, "features")
+
+
+@pytest.fixture(scope="module")
+def published(spark, scenario):
+    write_events(scenario.lake_root, HISTORY, "batch-1")
+    report = run_features(scenario, D, spark=spark)
+    with connect_warehouse(scenario) as warehouse:
         learners = {
             r["learner_id"]: r for r in warehouse.query("SELECT * FROM features.learner_features").to_pylist()
         }
@@ -71,7 +76,8 @@ def test_skill_vectors(published) -> None:
     # LA completed C1 (tags S01, S02; beginner 1.5 -> 0.4 + 0.6 * 0.5 / 4 = 0.475) with quiz 80.
     e_c1 = 0.8 * 0.475
     assert learners["LA"]["skill_vector"] == pytest.approx([e_c1, e_c1, 0.0])
-    # LB: C2 (S03, advanced 4.5 -> 0.925, no... quiz 60 -> 0.6) and C3 (the agent's latest: S03, difficulty 5 -> 1.0, no quiz -> 0.6).
+    # LB: C2 (S03, advanced 4.5 -> 0.925, quiz 60 -> 0.6) and C3 (the agent's latest row:
+    # S03, difficulty 5 -> 1.0; no quiz -> 0.6), combined as a noisy-OR.
     e_c2, e_c3 = 0.6 * 0.925, 0.6 * 1.0
     assert learners["LB"]["skill_vector"] == pytest.approx([0.0, 0.0, 1 - (1 - e_c2) * (1 - e_c3)])
     assert learners["LC"]["skill_vector"] == [0.0, 0.0, 0.0]
@@ -151,9 +157,9 @@ def test_course_features(published) -> None:
     assert (c4["n_learners_30d"], c4["completion_rate"], c4["engagement_by_format"]) == (0, None, None)
 
 
-def test_rerun_replaces_the_date(spark, catalog_settings, published) -> None:
-    run_features(catalog_settings, D, spark=spark)
-    with connect_warehouse(catalog_settings) as warehouse:
+def test_rerun_replaces_the_date(spark, scenario, published) -> None:
+    run_features(scenario, D, spark=spark)
+    with connect_warehouse(scenario) as warehouse:
         counts = warehouse.query(
             "SELECT count(*) AS n, count(DISTINCT learner_id) AS d FROM features.learner_features"
         ).to_pylist()[0]
