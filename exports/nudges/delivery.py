@@ -1,7 +1,8 @@
 """Deliver: send the outbox's due nudges through the configured providers and record each result.
 
-Per run: (1) settle claims left by an interrupted run, (2) re-check who may be reached and on
-which channel, and defer nudges that fall in the learner's quiet hours, (3) claim the rest in one
+Per run: (1) settle claims left by an interrupted run, (2) suppress nudges older than
+``nudge_max_age_days`` (after an outage, stale messages stay unsent), re-check who may be reached
+and on which channel, and defer nudges that fall in the learner's quiet hours, (3) claim the rest in one
 committed statement, (4) send each and record the results every ``nudge_record_batch`` messages
 (outbox rows + raw.notification_events in one transaction). A crash therefore loses at most the
 *record* of the last few messages, which the next run settles without resending; it can never
@@ -138,6 +139,10 @@ def deliver_due(
     held: list[Outcome] = []  # suppressed or deferred before any claim
     ready: list[tuple[dict[str, Any], Recipient, Channel]] = []
     for row in due:
+        if now.date() > row["nudge_date"] + timedelta(days=settings.nudge_max_age_days):
+            reason = f"expired: not sent within {settings.nudge_max_age_days} days of its date"
+            held.append(Outcome(row, "suppressed", reason, event="suppressed"))
+            continue
         recipient = recipients.get(row["learner_id"])
         channel, reason = None, learner_blocker(recipient, now)
         if recipient is not None and reason is None:

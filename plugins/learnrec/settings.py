@@ -150,6 +150,9 @@ class Settings(BaseSettings):
         None, description="Service-account JSON; unset: Google application default credentials."
     )
     firebase_project_id: str | None = None
+    sendgrid_unsubscribe_group_id: int | None = Field(
+        None, ge=1, description="SendGrid unsubscribe group (ASM): adds its unsubscribe link to every nudge."
+    )
     sendgrid_host: str = Field(
         "https://api.sendgrid.com", description="SendGrid API base URL (EU: https://api.eu.sendgrid.com)."
     )
@@ -178,6 +181,9 @@ class Settings(BaseSettings):
     nudge_retry_after_minutes: int = Field(60, ge=1, description="Wait before the next run retries it.")
     nudge_claim_lease_minutes: int = Field(
         30, ge=1, description="A claim older than this was interrupted: never resent (at-most-once)."
+    )
+    nudge_max_age_days: int = Field(
+        2, ge=0, description="Not sent by this many days after its nudge date: suppressed as expired."
     )
     nudge_record_batch: int = Field(
         50, ge=1, description="Sent nudges recorded per warehouse transaction (a crash loses at most these records)."

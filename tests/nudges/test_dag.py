@@ -5,6 +5,7 @@ second run sends nothing new."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,6 +17,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_dag_plans_delivers_and_reruns_without_duplicates(settings) -> None:
+    # delivery happens at the real wall-clock time, so the run is for today (run date = yesterday)
+    logical = datetime.now(UTC).date()
+    run_date = logical - timedelta(days=1)
     with connect_warehouse(settings) as warehouse:
         add_learners(
             warehouse,
@@ -33,9 +37,9 @@ def test_dag_plans_delivers_and_reruns_without_duplicates(settings) -> None:
         lines = sum(len(p.read_text().splitlines()) for p in settings.outbox_path.rglob("*.jsonl"))
         return statuses, lines
 
-    run_airflow(settings, ["dags", "test", "learner_nudges", "2026-03-11"])
+    run_airflow(settings, ["dags", "test", "learner_nudges", logical.isoformat()])
     statuses, lines = state()
-    # logical date 2026-03-11 -> run date 2026-03-10; all three were inactive for 5+ days
+    # all three were inactive for 5+ days (signed up long ago, no events)
     assert set(statuses) == {"L1", "L2", "L3"}
     assert statuses["L3"] == "suppressed"
     # sent now or deferred by the learner's quiet hours (depends on the wall clock), never lost
@@ -44,9 +48,9 @@ def test_dag_plans_delivers_and_reruns_without_duplicates(settings) -> None:
     sent_lines = [
         json.loads(line) for p in settings.outbox_path.rglob("*.jsonl") for line in p.read_text().splitlines()
     ]
-    assert all(line["notification_id"].endswith(":inactivity:2026-03-10") for line in sent_lines)
+    assert all(line["notification_id"].endswith(f":inactivity:{run_date}") for line in sent_lines)
 
-    run_airflow(settings, ["dags", "test", "learner_nudges", "2026-03-11"])
+    run_airflow(settings, ["dags", "test", "learner_nudges", logical.isoformat()])
     again, lines_again = state()
     assert lines_again == lines
     assert again == statuses or all(

@@ -270,3 +270,12 @@ def test_results_are_recorded_in_batches_and_a_crash_keeps_what_was_sent(setting
     # L3 and L4 were claimed by the crashed run: never resent, settled as unconfirmed
     assert (report.sent, report.unconfirmed, report.reconciled) == (0, 2, 0)
     assert len(sink_lines(settings)) == 3
+
+
+def test_nudges_not_sent_in_time_expire_instead_of_going_out_stale(settings, warehouse) -> None:
+    add_learners(warehouse, learner("L1"))
+    plan_nudges(warehouse, [draft("L1")], DAY, settings, now=NOON_UTC)
+    after_outage = NOON_UTC + timedelta(days=settings.nudge_max_age_days + 1)
+    report = deliver_due(warehouse, build_providers(settings), settings, now=after_outage)
+    assert report.sent == 0 and report.suppressed == {"expired": 1}
+    assert outbox(warehouse)["L1:inactivity:2026-03-10"]["status_reason"].startswith("expired")

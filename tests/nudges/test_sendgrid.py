@@ -59,6 +59,15 @@ def test_accepted_mail_carries_tracking_args_and_returns_the_message_id() -> Non
         "course_id": "C7",
     }
     assert request.body["subject"] == "Ana, your next lesson is waiting"
+    assert "asm" not in request.body
+
+
+def test_unsubscribe_group_adds_sendgrids_unsubscribe_link() -> None:
+    with loopback() as server:
+        server.script(SEND, Reply(202, None, {"X-Message-Id": "sg-msg-3"}))
+        provider(server.url, unsubscribe_group_id=4242).send(notification())
+        (request,) = server.to(SEND)
+    assert request.body["asm"] == {"group_id": 4242}
 
 
 def test_429_honours_retry_after_and_5xx_backs_off_then_succeeds() -> None:

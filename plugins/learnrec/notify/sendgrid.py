@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import Category, CustomArg, Mail
+from sendgrid.helpers.mail import Asm, Category, CustomArg, GroupId, Mail
 
 from learnrec.notify.base import (
     AmbiguousDeliveryError,
@@ -45,10 +45,12 @@ class SendGridEmailProvider:
         timeout_seconds: float = 10.0,
         max_attempts: int = 4,
         backoff_seconds: float = 1.0,
+        unsubscribe_group_id: int | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.client = SendGridAPIClient(api_key=api_key, host=host)
         self.from_email = from_email
+        self.unsubscribe_group_id = unsubscribe_group_id
         self.timeout_seconds = timeout_seconds
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
@@ -64,6 +66,7 @@ class SendGridEmailProvider:
             timeout_seconds=settings.notify_timeout_seconds,
             max_attempts=settings.notify_max_attempts,
             backoff_seconds=settings.notify_backoff_seconds,
+            unsubscribe_group_id=settings.sendgrid_unsubscribe_group_id,
         )
 
     def build_mail(self, notification: Notification) -> Mail:
@@ -76,6 +79,8 @@ class SendGridEmailProvider:
         for key, value in notification.tracking_args().items():
             mail.custom_arg = CustomArg(key, value)
         mail.category = Category(f"nudge-{notification.nudge_type}")
+        if self.unsubscribe_group_id:  # SendGrid adds the link and reports group_unsubscribe events
+            mail.asm = Asm(GroupId(self.unsubscribe_group_id))
         return mail
 
     def lookup(self, notification: Notification) -> str | None:
