@@ -69,7 +69,9 @@ def test_owner_retries_and_tags(dagbag) -> None:
         assert dag.doc_md, f"{dag_id}: no documentation"
         for t in dag.tasks:
             assert t.owner and t.owner != "airflow", f"{dag_id}.{t.task_id}: no owner"
-            assert t.retries >= 1, f"{dag_id}.{t.task_id}: no retries"
+            # a quality gate is deterministic: retrying cannot change its verdict, only delay the alert
+            deterministic = t.task_id.split(".")[-1].startswith("gate_")
+            assert t.retries >= 1 or deterministic, f"{dag_id}.{t.task_id}: no retries"
 
 
 def test_no_cycles(dagbag) -> None:

@@ -11,6 +11,7 @@ come out typed (the columns of ``raw.learner_events`` but the batch's own) with 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -53,6 +54,8 @@ def _sql_list(values: tuple[str, ...] | list[str]) -> str:
 
 
 _TOP = _sql_list(PAYLOAD_FIELDS)
+_TOP_STRUCTURE = json.dumps(dict.fromkeys(PAYLOAD_FIELDS, "JSON"))
+_META_STRUCTURE = json.dumps(dict.fromkeys(METADATA_FIELDS, "JSON"))
 _META = _sql_list(METADATA_FIELDS)
 _TYPES = _sql_list([str(t) for t in EventType])
 _INT = "('BIGINT', 'UBIGINT')"
@@ -68,30 +71,41 @@ _VALIDATE_SQL = f"""
 WITH docs AS (
     SELECT *,
            json_valid(payload) AS is_json,
-           CASE WHEN json_valid(payload) AND json_type(payload::JSON) = 'OBJECT' THEN payload::JSON END AS doc
+           -- valid JSON is an object exactly when its first non-blank character is a brace
+           CASE WHEN json_valid(payload) AND ltrim(payload, ' ' || chr(9) || chr(10) || chr(13)) LIKE '{{%'
+                THEN payload END AS doc
     FROM batch
+),
+parsed AS (
+    -- one parse of the document: every field as raw JSON (absent and null both give NULL)
+    SELECT *,
+           from_json(doc, '{_TOP_STRUCTURE}') AS top,
+           json_keys(doc) AS top_keys
+    FROM docs
 ),
 fields AS (
     SELECT *,
-           json_keys(doc) AS top_keys,
-           json_extract(doc, '$.learner_id') AS j_learner,
-           json_extract(doc, '$.event_type') AS j_type,
-           json_extract(doc, '$.course_id') AS j_course,
-           json_extract(doc, '$.timestamp') AS j_ts,
-           json_extract(doc, '$.metadata') AS j_meta
-    FROM docs
+           top.learner_id AS j_learner,
+           top.event_type AS j_type,
+           top.course_id AS j_course,
+           top.timestamp AS j_ts,
+           top.metadata AS j_meta,
+           top.metadata IS NULL AND list_contains(top_keys, 'metadata') AS meta_is_null
+    FROM parsed
 ),
 meta AS (
     SELECT *,
            CASE WHEN json_type(j_meta) = 'OBJECT' THEN json_keys(j_meta) END AS meta_keys,
-           json_extract(j_meta, '$.watch_duration_seconds') AS j_watch,
-           json_extract(j_meta, '$.quiz_score') AS j_quiz,
-           json_extract(j_meta, '$.module_id') AS j_module,
+           CASE WHEN json_type(j_meta) = 'OBJECT' THEN from_json(j_meta, '{_META_STRUCTURE}') END AS m,
            json_extract_string(j_learner, '$') AS learner_id,
            json_extract_string(j_type, '$') AS event_type,
            json_extract_string(j_course, '$') AS course_id,
            json_extract_string(j_ts, '$') AS ts_text
     FROM fields
+),
+values_ AS (
+    SELECT *, m.watch_duration_seconds AS j_watch, m.quiz_score AS j_quiz, m.module_id AS j_module
+    FROM meta
 ),
 typed AS (
     SELECT *,
@@ -102,7 +116,7 @@ typed AS (
            CASE WHEN json_type(j_module) = 'VARCHAR' THEN json_extract_string(j_module, '$') END AS module_id,
            list_filter(top_keys, lambda k: k NOT IN ({_TOP})) AS extra_top,
            list_filter(meta_keys, lambda k: k NOT IN ({_META})) AS extra_meta
-    FROM meta
+    FROM values_
 ),
 checked AS (
     SELECT typed.*,
@@ -150,7 +164,7 @@ SELECT *,
              'metadata.watch_duration_seconds', 'metadata.quiz_score', 'metadata.module_id'],
             lambda k, i: [json_type(j_learner) <> 'VARCHAR', json_type(j_type) <> 'VARCHAR',
                        json_type(j_course) <> 'VARCHAR', json_type(j_ts) <> 'VARCHAR',
-                       j_meta IS NOT NULL AND json_type(j_meta) <> 'OBJECT',
+                       (j_meta IS NOT NULL AND json_type(j_meta) <> 'OBJECT') OR meta_is_null,
                        {_present("j_watch")} AND json_type(j_watch) NOT IN {_INT},
                        {_present("j_quiz")} AND json_type(j_quiz) NOT IN {_NUM},
                        {_present("j_module")} AND json_type(j_module) <> 'VARCHAR'][i]), ', ')
