@@ -28,8 +28,9 @@ notification_id, unknown FCM message, bad fields) and unparseable files go to
 raw.quarantined_notification_events with the reason.
 
 Idempotency: a file is ingested once per content hash (raw.notification_event_files), and an
-event row is inserted only if no row with the same notification_id, status, provider message id
-and event time exists, so a redelivered webhook batch in a new file adds nothing. After loading,
+event row is inserted only if no row with the same notification_id, status, provider and event
+time exists, so a redelivered webhook batch in a new file adds nothing (two opens of one e-mail
+within the same second count once: SendGrid's timestamps have second resolution). After loading,
 rows the outbox left ``unconfirmed`` (interrupted between send and record) that the provider
 reports as delivered are settled as ``sent``.
 """
@@ -305,6 +306,14 @@ def _load(
         (json.dumps({"message_id": r["fcm_message_id"], "status": r["status"]}), "unknown FCM message_id")
         for r in unknown
     ]
+    quarantined = stage(
+        warehouse,
+        "feedback_quarantine",
+        pa.table(
+            {"payload": [p for p, _ in quarantine], "reason": [r for _, r in quarantine]},
+            schema=pa.schema([("payload", pa.string()), ("reason", pa.string())]),
+        ),
+    )
     with warehouse.transaction():
         before = warehouse.scalar(f"SELECT COUNT(*) FROM {EVENTS}")
         warehouse.execute(
@@ -326,12 +335,11 @@ def _load(
             f" GROUP BY u.learner_id, u.channel",
             [provider, now],
         )
-        for payload, reason in quarantine:
-            warehouse.execute(
-                f"INSERT INTO {QUARANTINE} (payload, reason, provider, source_uri, quarantined_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [payload, reason, provider, source_uri, now],
-            )
+        warehouse.execute(
+            f"INSERT INTO {QUARANTINE} (payload, reason, provider, source_uri, quarantined_at)"
+            f" SELECT payload, reason, ?, ?, ? FROM {quarantined}",
+            [provider, source_uri, now],
+        )
         warehouse.execute(
             f"INSERT INTO {WEBHOOK_FILES} (source_uri, content_sha256, provider, n_events, n_quarantined,"
             " n_ignored, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
