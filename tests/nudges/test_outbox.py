@@ -279,3 +279,28 @@ def test_nudges_not_sent_in_time_expire_instead_of_going_out_stale(settings, war
     report = deliver_due(warehouse, build_providers(settings), settings, now=after_outage)
     assert report.sent == 0 and report.suppressed == {"expired": 1}
     assert outbox(warehouse)["L1:inactivity:2026-03-10"]["status_reason"].startswith("expired")
+
+
+def test_a_concurrent_run_never_sends_what_another_run_has_claimed(settings, warehouse) -> None:
+    add_learners(warehouse, learner("L1", push_token=None), learner("L2", push_token=None))
+    plan_nudges(warehouse, [draft("L1"), draft("L2")], DAY, settings, now=NOON_UTC)
+    sink = FileSink(settings.outbox_path)
+    overlapping: list = []
+
+    class StartsAnotherRunMidway:
+        """While the first run sends, a second run (a retried task, a manual trigger) starts."""
+
+        name = "file"
+
+        def send(self, notification):
+            if not overlapping:
+                second = deliver_due(warehouse, {"email": sink, "push": sink}, settings, now=NOON_UTC)
+                overlapping.append(second)
+            return sink.send(notification)
+
+        def lookup(self, notification):
+            return sink.lookup(notification)
+
+    first = deliver_due(warehouse, {"email": StartsAnotherRunMidway(), "push": sink}, settings, now=NOON_UTC)
+    assert first.sent == 2 and overlapping[0].sent == 0
+    assert sorted(line["learner_id"] for line in sink_lines(settings)) == ["L1", "L2"]
