@@ -11,7 +11,12 @@ import pytest
 
 from exports.nudges.delivery import deliver_due
 from exports.nudges.planning import plan_nudges
-from learnrec.notify import Notification, PermanentDeliveryError, TransientDeliveryError
+from learnrec.notify import (
+    AmbiguousDeliveryError,
+    Notification,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from learnrec.notify.file_sink import FileSink
 from learnrec.notify.firebase import FirebasePushProvider
 from tests.nudges.conftest import DAY, NOON_UTC, add_learners, draft, events, learner, outbox
@@ -142,3 +147,10 @@ def test_outbox_through_fcm_records_message_ids_and_dead_tokens(
     )
     assert plan.suppressed == {"no_channel": 1}
     assert len(server.to(FCM)) == 2
+
+
+def test_timeout_is_ambiguous_and_not_retried(server, make_provider) -> None:
+    server.script(FCM, Reply(200, {"name": "projects/learnrec-test/messages/9"}, delay=1.0))
+    with pytest.raises(AmbiguousDeliveryError):
+        make_provider(timeout_seconds=0.2).send(notification())
+    assert len(server.to(FCM)) == 1
