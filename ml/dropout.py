@@ -188,6 +188,8 @@ def fit_dropout(
     loss_fn = torch.nn.BCEWithLogitsLoss()
     generator = torch.Generator().manual_seed(seed)
     batch = 512
+    # small populations still get enough optimisation steps (at least ~400)
+    epochs = max(epochs, -(-400 // max(1, -(-len(yt) // batch))))
     for _ in range(epochs):
         perm = torch.randperm(len(yt), generator=generator)
         for start in range(0, len(yt), batch):

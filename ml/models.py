@@ -229,22 +229,22 @@ class ALSModel(Recommender):
 
     def fit(self, data: TrainingData) -> ALSModel:
         from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
 
         self._set_index(data.learners["learner_id"], data.courses["course_id"])
         matrix = interaction_matrix(
             data.interactions, self.learners, self.courses, skip_weight=self.skip_weight
         )
-        als = AlternatingLeastSquares(
-            factors=self.factors,
-            regularization=self.regularization,
-            alpha=self.alpha,
-            iterations=self.iterations,
-            random_state=self.seed,
-            num_threads=self.threads,
-        )
-        from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads thrash
+            als = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                random_state=self.seed,
+                num_threads=self.threads,
+            )
             als.fit(matrix, show_progress=False)
         self.user_factors = np.asarray(als.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(als.item_factors, dtype=np.float32)

@@ -80,7 +80,9 @@ def dropout_against_truth(
     horizon = config.dropout_horizon_days
     with connect_warehouse(settings) as warehouse:
         daily = load_daily_activity(warehouse, run_date - timedelta(days=config.history_days), run_date)
-    dates = dropout_lib.training_dates(run_date, daily["event_date"].min(), horizon)
+    dates = dropout_lib.training_dates(
+        run_date, daily["event_date"].min(), horizon, step=config.dropout_step_days
+    )
     x, y = dropout_lib.labelled_rows(daily, dates, horizon)
     model = dropout_lib.fit_dropout(x, y, horizon_days=horizon, seed=settings.seed)
     baseline = dropout_lib.fit_baseline(x, y, seed=settings.seed)

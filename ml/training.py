@@ -61,6 +61,7 @@ class TrainConfig:
     eval_days: int = 7  # length of the test window (and of the validation window before it)
     k: int = 10
     dropout_horizon_days: int = 14  # dropout = no event in the next N days
+    dropout_step_days: int = 7  # spacing of the as-of dates stacked for training
     promotion_margin: float = 0.01  # relative improvement over the champion needed to promote
     eval_max_learners: int = 50_000  # evaluation sample (seeded) on big worlds
     history_days: int = 120  # bounded window of daily activity the dropout model reads
@@ -323,7 +324,7 @@ def train_dropout(settings: Settings, run_date: date, config: TrainConfig | None
     with connect_warehouse(settings) as warehouse:
         daily = load_daily_activity(warehouse, run_date - timedelta(days=config.history_days), run_date)
         first_day = daily["event_date"].min() if len(daily) else run_date
-        dates = dropout_lib.training_dates(run_date, first_day, horizon)
+        dates = dropout_lib.training_dates(run_date, first_day, horizon, step=config.dropout_step_days)
         run = TrainingRun.start(
             settings,
             "dropout",
