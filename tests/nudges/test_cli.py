@@ -41,3 +41,17 @@ def test_bad_arguments_exit_2(settings, capsys) -> None:
         main(["nudges", "plan", "--date", "10/03/2026"])
     assert exit_info.value.code == 2
     assert "not a date" in capsys.readouterr().err
+
+
+def test_demo_showcase_prints_decisions_and_a_sample(settings, capsys) -> None:
+    from exports.nudges.demo import print_samples
+
+    with connect_warehouse(settings) as warehouse:
+        add_learners(warehouse, learner("L1"), learner("L2", email_opt_in=False, push_opt_in=False))
+    print_samples(settings)
+    assert "none planned yet" in capsys.readouterr().out
+    main(["nudges", "run", "--date", "2026-03-10", "--now", "2026-03-10T14:00:00Z"])
+    capsys.readouterr()
+    print_samples(settings)
+    out = capsys.readouterr().out
+    assert "sent" in out and "why not sent: no_channel" in out and "subject:" in out
