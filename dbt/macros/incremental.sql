@@ -28,3 +28,18 @@
     from {{ events_relation }}
     where ingested_at > {{ learnrec.ingest_watermark(watermark_column) }}
 {%- endmacro %}
+
+{#
+  Sum of quiz scores in ten-thousandths as an exact integer. Quiz scores carry at most four
+  decimals (contracts.events.identity_string), so this sum, unlike a floating-point sum or avg,
+  does not depend on the order rows are added in: an incremental build and a full refresh,
+  which scan rows in different orders, give bit-identical averages derived from it.
+#}
+{% macro quiz_score_sum_e4(condition) -%}
+    cast(coalesce(sum(case when {{ condition }} then round(quiz_score * 10000) end), 0) as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+{# Mean quiz score in percent from an exact sum in ten-thousandths and a count (null when 0). #}
+{% macro quiz_score_mean(sum_e4, count) -%}
+    ({{ sum_e4 }} / 10000.0 / nullif({{ count }}, 0))
+{%- endmacro %}

@@ -77,3 +77,58 @@ def test_the_dag_receives_no_secret(manifest: Path, tmp_path: Path) -> None:
 def test_without_a_manifest_one_build_task(tmp_path: Path) -> None:
     dag = render(tmp_path / "missing" / "manifest.json", tmp_path)
     assert [t.task_id for t in dag.tasks] == ["dbt_build"]
+
+
+DBT_ONLY_DAG = """
+import os
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import DAG
+
+from learnrec.settings import get_settings
+from learnrec.transform.airflow_dbt import dbt_task_group
+
+with DAG(
+    "dbt_only",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    default_args={"owner": "data-platform", "retries": 0},
+):
+    dbt_task_group(get_settings(), manifest=Path(os.environ["LEARNREC_TEST_DBT_MANIFEST"]))
+"""
+
+
+@pytest.mark.slow
+def test_every_model_task_runs_in_airflow_on_a_generated_world(
+    manifest: Path, learnrec_home: Path, tmp_path: Path
+) -> None:
+    """`airflow dags test` of the dbt task group alone (the nightly DAG's other stages have their own tests)."""
+    import subprocess
+
+    from learnrec.airflow_env import AIRFLOW, airflow_environment
+    from learnrec.warehouse import connect_warehouse
+    from tests.dbt.conftest import make_tiny_world
+
+    world = make_tiny_world(learnrec_home)
+    with connect_warehouse(world.settings) as warehouse:
+        warehouse.load_arrow("raw.learner_events", world.events, mode="replace")
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "dbt_only.py").write_text(DBT_ONLY_DAG)
+    env = airflow_environment(world.settings)
+    env.update({"AIRFLOW__CORE__DAGS_FOLDER": str(dags), "LEARNREC_TEST_DBT_MANIFEST": str(manifest)})
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+    run = subprocess.run(
+        [AIRFLOW, "dags", "test", "dbt_only", "2026-11-01"], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    with connect_warehouse(world.settings, read_only=True) as warehouse:
+        assert warehouse.scalar("select count(*) from marts.fct_learner_events") == world.events.num_rows
+        assert warehouse.scalar("select count(*) from marts.mart_popular_courses_by_career") > 0
+        # the DAG run's run date reached dbt as a var: the popularity window ends the day before
+        assert (
+            str(warehouse.scalar("select max(window_end_date) from marts.mart_popular_courses_by_career"))
+            == "2026-10-31"
+        )

@@ -14,6 +14,7 @@ select
     cast(
         count(case when is_completed then 1 end) as {{ learnrec.type_double() }}
     ) / nullif(count(case when n_watch_events > 0 or is_completed then 1 end), 0) as completion_rate,
-    avg(avg_quiz_score) as avg_quiz_score
+    -- over all quiz events of the course (exact integer sums: see macros/incremental.sql)
+    {{ learnrec.quiz_score_mean('sum(quiz_score_sum_e4)', 'sum(n_quizzes)') }} as avg_quiz_score
 from interactions
 group by course_id

@@ -60,10 +60,13 @@ aggregated as (
         min(case when event_type = 'complete' then event_at end) as completed_at,
         count(case when event_type = 'skip' then 1 end) as n_skips,
         count(case when event_type = 'quiz_score' then 1 end) as n_quizzes,
-        avg(case when event_type = 'quiz_score' then quiz_score end) as avg_quiz_score,
+        {{ learnrec.quiz_score_sum_e4("event_type = 'quiz_score'") }} as quiz_score_sum_e4,
         max(ingested_at) as last_ingested_at
     from scoped_events
     group by learner_id, course_id
 )
 
-select * from aggregated
+select
+    aggregated.*,
+    {{ learnrec.quiz_score_mean('quiz_score_sum_e4', 'n_quizzes') }} as avg_quiz_score
+from aggregated

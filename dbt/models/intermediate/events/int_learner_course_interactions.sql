@@ -62,6 +62,7 @@ select
     n_skips,
     is_skipped_without_watching,
     n_quizzes,
+    quiz_score_sum_e4,
     avg_quiz_score,
     cast(implicit_weight as {{ learnrec.type_double() }}) as implicit_weight,
     is_skipped_without_watching as is_negative,

@@ -52,7 +52,7 @@ select
     count(case when event_type = 'complete' then 1 end) as n_completions,
     count(case when event_type = 'skip' then 1 end) as n_skips,
     count(case when event_type = 'quiz_score' then 1 end) as n_quizzes,
-    avg(case when event_type = 'quiz_score' then quiz_score end) as avg_quiz_score,
+    {{ learnrec.quiz_score_mean(learnrec.quiz_score_sum_e4("event_type = 'quiz_score'"), "count(case when event_type = 'quiz_score' then 1 end)") }} as avg_quiz_score,
     min(event_at) as first_event_at,
     max(event_at) as last_event_at,
     max(ingested_at) as last_ingested_at
