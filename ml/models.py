@@ -69,8 +69,8 @@ def interaction_matrix(
 
 
 def positive_mask(interactions: pd.DataFrame) -> pd.Series:
-    """Pairs that count as the learner wanting the course: some weight and not skipped unseen."""
-    return (interactions["weight"] > 0) & ~interactions["skipped"]
+    """Pairs that count as the learner wanting the course: any weight (0 = explicit negative)."""
+    return interactions["weight"] > 0
 
 
 class Recommender:
@@ -263,52 +263,76 @@ class ALSModel(Recommender):
         self.user_factors, self.item_factors = arrays["user_factors"], arrays["item_factors"]
 
 
-def _bucket(value: float) -> str:
-    return "lo" if value < 0.34 else ("mid" if value < 0.67 else "hi")
+def _one_hot(rows: np.ndarray, values: pd.Series, prefix: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(rows, local columns, vocabulary) of one categorical column; nulls get no feature."""
+    codes, vocab = pd.factorize(values, use_na_sentinel=True)
+    keep = codes >= 0
+    return rows[keep], codes[keep], [f"{prefix}:{v}" for v in vocab]
 
 
-def learner_feature_tokens(data: TrainingData) -> list[list[str]]:
-    """LightFM learner features, per row of ``data.learners``: career goal, role, interest area,
-    preferred format and a level bucket for each skill the learner has above zero."""
-    features = data.learner_features.set_index("learner_id") if len(data.learner_features) else None
-    tokens: list[list[str]] = []
-    for row in data.learners.itertuples(index=False):
-        mine = [
-            f"goal:{row.career_goal}",
-            f"role:{row.current_role}",
-            f"interest:{row.interest_area}",
-        ]
-        if features is not None and row.learner_id in features.index:
-            feat = features.loc[row.learner_id]
-            mine.append(f"format:{feat['preferred_format']}")
-            vector = feat["skill_vector"]
-            if vector is not None and len(data.skill_ids) == len(vector):
-                mine += [
-                    f"skill:{sid}:{_bucket(v)}"
-                    for sid, v in zip(data.skill_ids, vector, strict=True)
-                    if v > 0
-                ]
-        tokens.append(mine)
-    return tokens
+def _assemble(index: IdIndex, blocks: list[tuple[np.ndarray, np.ndarray, list[str]]]) -> sp.csr_matrix:
+    """Identity + feature blocks as one row-normalised CSR (rows in ``index`` order)."""
+    n = len(index)
+    rows, cols = [np.arange(n)], [np.arange(n)]
+    offset = n
+    for block_rows, block_cols, vocab in blocks:
+        rows.append(block_rows)
+        cols.append(block_cols + offset)
+        offset += len(vocab)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    matrix = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n, offset))
+    norms = np.asarray(matrix.sum(axis=1)).ravel()
+    return (sp.diags(1.0 / np.maximum(norms, 1.0)).astype(np.float32) @ matrix).tocsr()
 
 
-def course_feature_tokens(data: TrainingData) -> list[list[str]]:
-    """LightFM course features, per row of ``data.courses``: skill tags, format, difficulty,
-    domain and level."""
-    tokens = []
-    for row in data.courses.itertuples(index=False):
-        tags = list(row.skill_tags) if row.skill_tags is not None else []
-        difficulty = row.difficulty_score if pd.notna(row.difficulty_score) else 0
-        tokens.append(
-            [f"tag:{t}" for t in tags]
-            + [
-                f"format:{row.format}",
-                f"difficulty:{round(float(difficulty))}",
-                f"domain:{row.domain}",
-                f"level:{row.level}",
-            ]
-        )
-    return tokens
+def learner_feature_matrix(data: TrainingData, index: IdIndex) -> sp.csr_matrix:
+    """LightFM learner features: career goal, role, interest area, preferred format and a level
+    bucket (lo/mid/hi) for each skill the learner has above zero. Vectorised: 1M learners x 107
+    skills is a few numpy passes."""
+    learners = data.learners
+    rows = index.positions(learners["learner_id"].to_numpy())
+    blocks = [
+        _one_hot(rows, learners["career_goal"], "goal"),
+        _one_hot(rows, learners["current_role"], "role"),
+        _one_hot(rows, learners["interest_area"], "interest"),
+    ]
+    feats = data.learner_features
+    if len(feats):
+        frows = index.positions(feats["learner_id"].to_numpy())
+        ok = frows >= 0
+        blocks.append(_one_hot(frows[ok], feats["preferred_format"][ok].reset_index(drop=True), "format"))
+        n_skills = len(data.skill_ids)
+        vectors = feats["skill_vector"][ok].to_numpy()
+        if n_skills and len(vectors):
+            matrix = np.zeros((len(vectors), n_skills), np.float32)
+            lengths = np.array([len(v) if v is not None else 0 for v in vectors])
+            good = lengths == n_skills
+            if good.any():
+                matrix[good] = np.stack([np.asarray(v, np.float32) for v in vectors[good]])
+            r, k = np.nonzero(matrix > 0)
+            bucket = np.digitize(matrix[r, k], [0.34, 0.67])
+            vocab = [f"skill:{sid}:{b}" for sid in data.skill_ids for b in ("lo", "mid", "hi")]
+            blocks.append((frows[ok][r], k * 3 + bucket, vocab))
+    return _assemble(index, blocks)
+
+
+def course_feature_matrix(data: TrainingData, index: IdIndex) -> sp.csr_matrix:
+    """LightFM course features: skill tags, format, difficulty (rounded), domain and level."""
+    courses = data.courses
+    rows = index.positions(courses["course_id"].to_numpy())
+    tags = courses[["course_id", "skill_tags"]].explode("skill_tags")
+    tag_rows = index.positions(tags["course_id"].to_numpy())
+    difficulty = courses["difficulty_score"].astype(float).round().astype("Int64").astype(str)
+    return _assemble(
+        index,
+        [
+            _one_hot(tag_rows, tags["skill_tags"].reset_index(drop=True), "tag"),
+            _one_hot(rows, courses["format"], "format"),
+            _one_hot(rows, difficulty, "difficulty"),
+            _one_hot(rows, courses["domain"], "domain"),
+            _one_hot(rows, courses["level"], "level"),
+        ],
+    )
 
 
 class LightFMModel(Recommender):
@@ -347,10 +371,8 @@ class LightFMModel(Recommender):
         from lightfm import LightFM
 
         self._set_index(data.learners["learner_id"], data.courses["course_id"])
-        user_features = _feature_matrix(
-            data.learners["learner_id"], learner_feature_tokens(data), self.learners
-        )
-        item_features = _feature_matrix(data.courses["course_id"], course_feature_tokens(data), self.courses)
+        user_features = learner_feature_matrix(data, self.learners)
+        item_features = course_feature_matrix(data, self.courses)
         positive = data.interactions.loc[positive_mask(data.interactions)]
         matrix = interaction_matrix(positive, self.learners, self.courses).tocoo()
         model = LightFM(
@@ -396,24 +418,6 @@ class LightFMModel(Recommender):
         self.user_embeddings = arrays["user_embeddings"]
         self.item_embeddings = arrays["item_embeddings"]
         self.item_biases = arrays["item_biases"]
-
-
-def _feature_matrix(ids: pd.Series, tokens: list[list[str]], index: IdIndex) -> sp.csr_matrix:
-    """Identity + feature tokens as a row-normalised CSR (rows in ``index`` order)."""
-    vocab: dict[str, int] = {}
-    rows, cols = [], []
-    positions = index.positions(ids.to_numpy())
-    for pos, mine in zip(positions, tokens, strict=True):
-        rows.append(pos)
-        cols.append(pos)  # identity feature: column = row
-        for token in mine:
-            rows.append(pos)
-            cols.append(len(index) + vocab.setdefault(token, len(vocab)))
-    matrix = sp.csr_matrix(
-        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(index), len(index) + len(vocab))
-    )
-    norms = np.asarray(matrix.sum(axis=1)).ravel()
-    return sp.diags(1.0 / np.maximum(norms, 1.0)).astype(np.float32) @ matrix
 
 
 # --- content-based ---------------------------------------------------------------------------------

@@ -95,7 +95,8 @@ def interactions_from_events(events: pd.DataFrame, courses: pd.DataFrame) -> pd.
     duration = g["course_id"].map(courses.set_index("course_id")["duration_hours"])
     g["watch_share"] = np.minimum(1.0, g["watch_seconds"] / (duration * 3600.0))
     g["completed"] = g["n_complete"] > 0
-    g["skipped"] = (g["n_skips"] > 0) & (g["n_watch"] == 0)
+    g["skipped"] = g["n_skips"] > 0
+    unseen_skip = g["skipped"] & (g["n_watch"] == 0)
     w = WEIGHTS
     weight = (
         w["search"] * (g["n_searches"] > 0)
@@ -105,7 +106,7 @@ def interactions_from_events(events: pd.DataFrame, courses: pd.DataFrame) -> pd.
         + w["quiz"] * g["avg_quiz_score"].fillna(0) / 100.0
         - w["skip_after_watching"] * (g["n_skips"] > 0)
     ).clip(lower=0.0)
-    g["weight"] = np.where(g["skipped"], 0.0, weight)
+    g["weight"] = np.where(unseen_skip, 0.0, weight)
     return g[
         [
             "learner_id",

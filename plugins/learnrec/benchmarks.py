@@ -29,6 +29,7 @@ SUITES: dict[str, str] = {
     "ingest": "learnrec.ingest.bench:run",
     "features": "spark_jobs.bench:run",
     "recommendations": "exports.recommendations.bench:run",
+    "training": "ml.bench:run",
 }
 
 RESULTS_DIR = PROJECT_ROOT / "benchmarks"
