@@ -37,6 +37,7 @@ DAY = date(2026, 10, 30)
 SCALES = {"5M events": (5_000_000, 1_000_000), "50M events": (50_000_000, 1_000_000)}
 QUICK_SCALES = {"200k events": (200_000, 20_000)}
 N_COURSES = 5_000
+COURSES_PER_LEARNER_DAY = 3
 EVENT_TYPES = np.array(["click", "watch", "skip", "complete", "search", "quiz_score"])
 EVENT_SHARES = np.array([0.25, 0.40, 0.05, 0.05, 0.15, 0.10])
 TARGET_SECONDS = 300
@@ -76,6 +77,8 @@ def write_day(lake_root: str, n_events: int, n_learners: int, day: date = DAY, s
     course_p = 1.0 / ranks**0.9
     course_p /= course_p.sum()
     courses = pa.array([f"C{j + 1:05d}" for j in rng.permutation(N_COURSES)])
+    # a learner works on a few courses a day (popular ones more often), not on a random one per event
+    slots = rng.choice(N_COURSES, size=(n_learners, COURSES_PER_LEARNER_DAY), p=course_p)
     types = pa.array(EVENT_TYPES.tolist())
     constants = {"source": pa.array(["files"]), "batch": pa.array(["bench-batch"])}
     day_start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1_000_000)
@@ -93,12 +96,14 @@ def write_day(lake_root: str, n_events: int, n_learners: int, day: date = DAY, s
         ids = pc.binary_join_element_wise(
             "bench-", pc.cast(pa.array(np.arange(offset, offset + n)), pa.string()), ""
         )
+        learner = rng.integers(0, n_learners, n)
+        course = slots[learner, rng.integers(0, COURSES_PER_LEARNER_DAY, n)]
         table = pa.table(
             {
                 "event_id": ids,
-                "learner_id": learners.take(pa.array(rng.integers(0, n_learners, n))),
+                "learner_id": learners.take(pa.array(learner)),
                 "event_type": types.take(pa.array(kind)),
-                "course_id": courses.take(pa.array(rng.choice(N_COURSES, size=n, p=course_p))),
+                "course_id": courses.take(pa.array(course)),
                 "event_at": pa.array(micros, pa.timestamp("us", tz="UTC")),
                 "event_date": pa.array(
                     np.full(n, (day - date(1970, 1, 1)).days, dtype=np.int32), pa.date32()
@@ -175,6 +180,7 @@ def _measure(n_events: int, n_learners: int, home: Path) -> dict:
         "steady_with_start_seconds": steady + spark_start,
         "feature_learners": steady_report.learners,
         "active_learners": report.active_learners,
+        "load_avg_5m": os.getloadavg()[1],
     }
 
 
@@ -212,6 +218,7 @@ def run(recorder: Recorder, quick: bool) -> None:
             master="local[2]",
             shape="first day, empty lake",
             target_s=TARGET_SECONDS,
+            machine_load_5m=round(result["load_avg_5m"], 1),  # the machine is shared: context
         )
         recorder.record(
             "steady_day_seconds",
