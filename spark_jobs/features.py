@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from learnrec.warehouse import Warehouse
+    from spark_jobs.catalog import CourseCatalog
 
 log = logging.getLogger(__name__)
 
@@ -104,24 +105,23 @@ def load_warehouse(warehouse: Warehouse, lake: Lake, table: str, run_date: date)
 
 
 def compute(
-    spark: SparkSession, settings: Settings, run_date: date, tables: tuple[str, ...] = TABLES
-) -> tuple[Lake, dict[str, DataFrame], FeatureReport]:
+    spark: SparkSession,
+    lake: Lake,
+    catalog: CourseCatalog,
+    run_date: date,
+    reprocess: list[date],
+    tables: tuple[str, ...] = TABLES,
+) -> tuple[dict[str, DataFrame], FeatureReport]:
     """Steps 1-3: prepare, compute, stage and validate. Publishes nothing."""
     from pyspark.sql import functions as F
 
-    from learnrec.warehouse import connect_warehouse
-    from spark_jobs.catalog import load_catalog
     from spark_jobs.course_features import course_features
     from spark_jobs.incremental import prepare
     from spark_jobs.learner_features import learner_features
     from spark_jobs.quality import Expected, run_checkpoint, validation_frame
 
     start = time.perf_counter()
-    lake = Lake(settings.lake_root)
-    with connect_warehouse(settings) as warehouse:
-        catalog = load_catalog(warehouse)
-        marked = reprocess_dates(warehouse, run_date)
-    inputs = prepare(spark, lake, catalog, run_date, marked)
+    inputs = prepare(spark, lake, catalog, run_date, reprocess)
     builders = {
         "learner_features": lambda: learner_features(inputs),
         "course_features": lambda: course_features(inputs.daily_course, inputs.catalog, run_date),
@@ -154,7 +154,7 @@ def compute(
         new_files=inputs.new_files,
         seconds=time.perf_counter() - start,
     )
-    return lake, staged, report
+    return staged, report
 
 
 def run_features(
@@ -166,11 +166,17 @@ def run_features(
 ) -> FeatureReport:
     """Compute, gate and publish the features of ``run_date`` (idempotent for the date)."""
     from learnrec.warehouse import connect_warehouse
+    from spark_jobs.catalog import load_catalog
     from spark_jobs.session import build_spark
 
     start = time.perf_counter()
+    lake = Lake(settings.lake_root)
+    # catalogue first: a missing catalogue fails before a JVM starts
+    with connect_warehouse(settings) as warehouse:
+        catalog = load_catalog(warehouse)
+        marked = reprocess_dates(warehouse, run_date)
     spark = spark or build_spark(settings)
-    lake, _, report = compute(spark, settings, run_date, tables)
+    _, report = compute(spark, lake, catalog, run_date, marked, tables)
     for table in tables:
         publish_lake(lake, table, run_date)
     if load:
