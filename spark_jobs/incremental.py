@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Storage bound: state snapshots kept before a run date, and rollups kept before its window
+#: (older ones are only needed by backfills, which rebuild them from the event files).
+STATE_KEEP_DAYS = 7
+ROLLUP_KEEP_EXTRA_DAYS = 7
+
 #: The event columns the aggregates read (Parquet column pruning keeps the rest on disk).
 EVENT_COLUMNS = (
     "learner_id",
@@ -173,12 +178,19 @@ def prepare(
             lake.record_daily(d, files_now[d])
     # a day without events has no rollup partition
     built = [d for d in window if lake.exists(lake.rollup_path(aggregates.DAILY_LEARNER, d))]
+    removed = lake.prune(
+        state_from=run_date - timedelta(days=STATE_KEEP_DAYS),
+        rollups_from=window[0] - timedelta(days=ROLLUP_KEEP_EXTRA_DAYS),
+        state_tables=(aggregates.STATE_LEARNER, aggregates.STATE_LEARNER_COURSE),
+        rollup_tables=(aggregates.DAILY_LEARNER, aggregates.DAILY_COURSE),
+    )
     log.info(
-        "features %s: folded %d new event file(s) of %d day(s), rebuilt rollups of %d day(s)",
+        "features %s: folded %d new event file(s) of %d day(s), rebuilt rollups of %d day(s), pruned %d",
         run_date,
         len(new_uris),
         len(new_by_day),
         len(rebuild),
+        removed,
     )
     return PreparedInputs(
         run_date=run_date,

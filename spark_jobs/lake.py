@@ -165,3 +165,39 @@ class Lake:
 
     def rollup_path(self, table: str, day: date) -> str:
         return f"features/{table}/event_date={day.isoformat()}"
+
+    def prune(
+        self,
+        state_from: date,
+        rollups_from: date,
+        state_tables: tuple[str, ...],
+        rollup_tables: tuple[str, ...],
+    ) -> int:
+        """Delete state snapshots before ``state_from`` and rollups before ``rollups_from``;
+        returns the number of folders and manifests removed.
+
+        Safe at any horizon: a run or backfill that finds no snapshot before its date bootstraps
+        from the event files, and a missing rollup is rebuilt from its day's files; pruning only
+        bounds storage.
+        """
+        # manifests first (a snapshot without its manifest is ignored), then the data
+        targets = [("features/state/manifests", "run_date=", state_from)]
+        targets += [("features/daily_manifests", "event_date=", rollups_from)]
+        targets += [(f"features/state/{t}", "run_date=", state_from) for t in state_tables]
+        targets += [(f"features/{t}", "event_date=", rollups_from) for t in rollup_tables]
+        fs = self.fs
+        removed = 0
+        for folder, prefix, keep_from in targets:
+            _, path = self._resolve(folder)
+            for info in fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)):
+                name = info.base_name
+                if not name.startswith(prefix) or name.endswith(".tmp"):
+                    continue
+                if date.fromisoformat(name.removeprefix(prefix).removesuffix(".json")) >= keep_from:
+                    continue
+                if info.type == pafs.FileType.Directory:
+                    fs.delete_dir(info.path)
+                else:
+                    fs.delete_file(info.path)
+                removed += 1
+        return removed
