@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 #: Manifest of the project's code (``dbt parse``) that the nightly DAG renders one task per model from.
 DAG_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+#: dbt relations that keep learner rows across nightly builds (incremental: rows are only replaced
+#: when new events touch their date or pair). Erasing a learner (retention expiry, erasure request)
+#: must delete from these beside raw; every other dbt relation is rebuilt from them and raw nightly.
+INCREMENTAL_LEARNER_RELATIONS = (
+    "marts.fct_learner_events",
+    "intermediate.int_learner_daily_activity",
+    "intermediate.int_learner_course_events_aggregated",
+)
 
 
 class DbtRunError(RuntimeError):
