@@ -13,11 +13,11 @@ for it: a rerun replaces what the first run wrote.
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from learnrec.assets import RECOMMENDATIONS
+from learnrec.assets import LEARNER_EVENTS_DAY_CLOSED, RECOMMENDATIONS
 
 
 @dag(
-    schedule="@daily",
+    schedule=[Asset(LEARNER_EVENTS_DAY_CLOSED)],  # after the hour that closes a UTC day has landed
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -29,12 +29,9 @@ def nightly_recommendations():
     @task
     def load_source_snapshots() -> dict[str, int]:
         from learnrec.settings import get_settings
-        from learnrec.warehouse import connect_warehouse
-        from learnrec.warehouse.sources import load_source_snapshots as load
+        from learnrec.warehouse.sources import refresh_source_snapshots
 
-        settings = get_settings()
-        with connect_warehouse(settings) as warehouse:
-            return load(warehouse, settings.landing_path)
+        return refresh_source_snapshots(get_settings())
 
     @task
     def dbt_docs() -> str:

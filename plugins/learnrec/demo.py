@@ -8,6 +8,7 @@ tables to ``SUMMARY_TABLES``.
 from __future__ import annotations
 
 import importlib
+import shutil
 from datetime import UTC, date, datetime, timedelta
 
 from learnrec.airflow_env import run_airflow
@@ -18,7 +19,7 @@ from learnrec.world.config import preset
 from learnrec.world.generate import WorldSummary, generate_world
 
 #: DAGs in the order the demo runs them for the run date (the day after the world's last day).
-DEMO_DAGS: tuple[str, ...] = ("nightly_recommendations",)
+DEMO_DAGS: tuple[str, ...] = ("learner_events_ingest", "nightly_recommendations")
 #: ``module:function(settings)`` that end the demo, in order: each stage's showcase.
 DEMO_ENDINGS: tuple[str, ...] = ("exports.recommendations.demo:print_samples",)
 #: Warehouse tables whose row counts the summary prints (missing ones are skipped).
@@ -28,6 +29,10 @@ SUMMARY_TABLES: tuple[str, ...] = (
     "raw.course_ratings",
     "raw.skills",
     "raw.career_goals",
+    "raw.learner_events",
+    "raw.quarantined_events",
+    "raw.ingest_batches",
+    "raw.reprocess_dates",
     "marts.dim_learners",
     "marts.dim_courses",
     "marts.fct_learner_events",
@@ -37,8 +42,25 @@ SUMMARY_TABLES: tuple[str, ...] = (
 )
 
 
+def reset_embedded_state(settings: Settings) -> None:
+    """Start from an empty embedded pipeline (a new world must not land on top of an old one).
+
+    Everything under the state folder goes except Airflow's home (its metadata DB is reused). Only
+    the embedded defaults are ever reset: the demo refuses to run against a production warehouse.
+    """
+    if settings.warehouse != "duckdb" or settings.event_source != "files" or settings.lake_uri:
+        raise ValueError("the demo runs on the embedded defaults only (DuckDB, landing files, local lake)")
+    if not settings.home.exists():
+        return
+    for entry in settings.home.iterdir():
+        if entry == settings.airflow_home:
+            continue
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
 def run_demo(settings: Settings, size: str = "small", end_date: date | None = None) -> WorldSummary:
     end = end_date or datetime.now(UTC).date() - timedelta(days=1)
+    reset_embedded_state(settings)
     world = generate_world(preset(size, end, seed=settings.seed), settings)
     print(
         f"generated {world.events:,} events for {world.learners:,} learners and {world.courses:,} courses "
@@ -62,6 +84,7 @@ def print_summary(settings: Settings, world: WorldSummary) -> None:
     print(f"  landing files   {world.landing} ({world.files:,} files, {world.lines:,} lines)")
     print(f"  ground truth    {world.ground_truth} (evaluation only)")
     print(f"  warehouse       {settings.warehouse_path}")
+    print(f"  lake            {settings.lake_root}/events/event_date=YYYY-MM-DD/hour=HH/")
     with connect_warehouse(settings, read_only=True) as warehouse:
         for table in SUMMARY_TABLES:
             if warehouse.table_exists(table):

@@ -11,10 +11,19 @@ from learnrec.warehouse import connect_warehouse
 @pytest.mark.integration
 @pytest.mark.slow
 def test_demo_runs_the_dags_and_fills_the_warehouse(settings, capsys: pytest.CaptureFixture[str]) -> None:
+    stale = settings.home / "lake" / "stale.parquet"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("from an older world")
     world = run_demo(settings, size="tiny")
+    assert not stale.exists(), "a new world starts from an empty embedded state"
     out = capsys.readouterr().out
     assert "what was produced and where" in out
     with connect_warehouse(settings, read_only=True) as wh:
         assert wh.scalar("SELECT count(*) FROM raw.learners") == world.learners
         assert wh.scalar("SELECT count(*) FROM raw.courses") == world.courses
+        landed = wh.query(
+            "SELECT sum(consumed) c, sum(loaded) l, sum(quarantined) q, sum(duplicates) d FROM raw.ingest_batches"
+        ).to_pylist()[0]
+        assert landed["c"] == world.lines == landed["l"] + landed["q"] + landed["d"]
+        assert wh.scalar("SELECT count(*) FROM raw.learner_events") == landed["l"] > 0
     assert (settings.airflow_home / "airflow.db").exists()

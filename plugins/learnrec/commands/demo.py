@@ -16,8 +16,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from learnrec.cli import UsageError
     from learnrec.demo import run_demo
     from learnrec.settings import get_settings
 
-    run_demo(get_settings(), args.size)
+    try:
+        run_demo(get_settings(), args.size)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     return 0

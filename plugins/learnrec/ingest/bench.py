@@ -1,82 +1,151 @@
-"""Benchmark suite ``ingest``: landing-file ingestion throughput, end to end and validation alone.
+"""Benchmark suite ``ingest``: landing files (and Kafka) into the warehouse and the lake.
 
-50M events a day are ~2.1M an hour: an hourly batch of that size must land in a small fraction of
-the hour for ingestion never to hold up the nightly run. The figures here are per batch of files
-from a generated world, on the embedded warehouse (DuckDB) and local lake.
+For each scale a world is generated, then, in the same run and on the same files:
+
+* the floor: DuckDB alone turning the landing JSON into Parquet (``read_json`` -> ``COPY``), with
+  no validation, identity, deduplication, quarantine or warehouse load;
+* ``learnrec ingest`` end to end in a child process (so that its peak memory is its own), with
+  bounded batches: validation, event ids, deduplication, quarantine, the warehouse load and the
+  lake copy;
+* their ratio, and the extrapolation to a 50M-event day.
+
+The Kafka figure runs against librdkafka's mock broker, which itself limits consumption (about
+80k messages/s were measured on these machines), so it bounds the mock, not the design.
 """
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
-from learnrec.benchmarks import Recorder, peak_rss_mb
-from learnrec.ingest import run_ingest
-from learnrec.ingest.sources.files import FileSource
-from learnrec.ingest.tables import ensure_tables
-from learnrec.ingest.validate import validate_payloads
-from learnrec.settings import load_settings
-from learnrec.warehouse import connect_warehouse
-from learnrec.warehouse.sources import load_source_snapshots
+import duckdb
+
+from learnrec.benchmarks import Recorder
+from learnrec.settings import Settings, load_settings
 from learnrec.world.config import WorldConfig
 from learnrec.world.generate import generate_world
 
 #: label -> (learners, courses, days)
-SCALES = {"1M events": (42_000, 2_000, 30), "2.5M events": (105_000, 5_000, 30)}
+SCALES = {"5M events": (210_000, 10_000, 30)}
 QUICK_SCALES = {"20k events": (800, 200, 30)}
-NOW = datetime(2026, 11, 1, 6, tzinfo=UTC)
+KAFKA_LEARNERS = {"full": 8_000, "quick": 400}  # ~200k and ~10k messages
+BATCH_EVENTS = 1_000_000
+END = date(2026, 10, 31)
+
+
+def _world(home: Path, learners: int, courses: int, days: int) -> Settings:
+    settings = load_settings(home=home, ingest_batch_events=BATCH_EVENTS)
+    generate_world(WorldConfig(end_date=END, n_learners=learners, n_courses=courses, days=days), settings)
+    return settings
+
+
+def _child(settings: Settings, *args: str) -> tuple[float, float, str]:
+    """Run ``learnrec <args>`` for these settings in a child process: (seconds, peak MiB, output)."""
+    env = {
+        **os.environ,
+        "LEARNREC_HOME": str(settings.home),
+        "LEARNREC_INGEST_BATCH_EVENTS": str(BATCH_EVENTS),
+    }
+    env.update(
+        {
+            k: str(v)
+            for k, v in (
+                ("LEARNREC_EVENT_SOURCE", settings.event_source),
+                ("LEARNREC_KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers),
+            )
+            if v
+        }
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "learnrec.cli", *args], env=env, capture_output=True, text=True, check=True
+    )
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, max(peak, before) / 1024, done.stdout
+
+
+def bare_duckdb_seconds(settings: Settings, out: Path) -> float:
+    """The floor: DuckDB's own JSON reader straight into Parquet, nothing else."""
+    files = f"{settings.landing_path}/learner_events/*/*/*.jsonl"
+    con = duckdb.connect()
+    started = time.perf_counter()
+    con.execute(
+        f"COPY (SELECT * FROM read_json('{files}', format='newline_delimited', ignore_errors=true, "
+        "columns={learner_id: 'VARCHAR', event_type: 'VARCHAR', course_id: 'VARCHAR', timestamp: 'VARCHAR', "
+        "metadata: 'STRUCT(watch_duration_seconds BIGINT, quiz_score DOUBLE, module_id VARCHAR)'})) "
+        f"TO '{out}' (FORMAT parquet, COMPRESSION zstd)"
+    )
+    seconds = time.perf_counter() - started
+    con.close()
+    return seconds
+
+
+def _lines(settings: Settings) -> int:
+    return sum(
+        p.read_bytes().count(b"\n") for p in (settings.landing_path / "learner_events").rglob("*.jsonl")
+    )
 
 
 def run(recorder: Recorder, quick: bool) -> None:
     for label, (learners, courses, days) in (QUICK_SCALES if quick else SCALES).items():
         with tempfile.TemporaryDirectory(prefix="learnrec-bench-ingest-") as home:
-            settings = load_settings(home=Path(home), ingest_batch_events=10_000_000)
-            generate_world(
-                WorldConfig(end_date=date(2026, 10, 31), n_learners=learners, n_courses=courses, days=days),
-                settings,
-            )
-            with connect_warehouse(settings) as warehouse:
-                load_source_snapshots(warehouse, settings.landing_path)
-                ensure_tables(warehouse)
-                batch = FileSource(settings.landing_path).poll(warehouse, 10_000_000, None)
-                learner_ids = (
-                    warehouse.query("SELECT learner_id FROM raw.learners").column(0).combine_chunks()
-                )
-                course_ids = warehouse.query("SELECT course_id FROM raw.courses").column(0).combine_chunks()
-            assert batch is not None
-            started = time.perf_counter()
-            validate_payloads(batch.payloads, learner_ids, course_ids, NOW)
-            validate_seconds = time.perf_counter() - started
+            settings = _world(Path(home), learners, courses, days)
+            lines = _lines(settings)
+            bare = bare_duckdb_seconds(settings, Path(home) / "bare.parquet")
+            _child(settings, "load-sources")
+            seconds, peak, _ = _child(settings, "ingest")
+        rate, floor = lines / seconds, lines / bare
+        recorder.record(
+            "duckdb_json_to_parquet_per_second",
+            floor,
+            "events/s",
+            label,
+            lines=lines,
+            seconds=round(bare, 2),
+            note="floor: DuckDB read_json -> Parquet, no checks",
+        )
+        recorder.record(
+            "ingest_events_per_second",
+            rate,
+            "events/s",
+            label,
+            lines=lines,
+            seconds=round(seconds, 2),
+            batch_events=BATCH_EVENTS,
+        )
+        recorder.record("ingest_vs_bare_duckdb", seconds / bare, "x slower", label)
+        recorder.record("ingest_peak_rss", peak, "MiB", label, note="child process running `learnrec ingest`")
+        recorder.record("day_of_50M_events", 50e6 / rate, "s", label, note="extrapolated from the rate above")
+    _kafka(recorder, quick)
 
-            started = time.perf_counter()
-            report = run_ingest(settings, now=lambda: NOW)
-            seconds = time.perf_counter() - started
-        consumed = report.total("consumed")
-        recorder.record(
-            "validate_payloads_per_second",
-            consumed / validate_seconds,
-            "payloads/s",
-            label,
-            payloads=consumed,
-            seconds=round(validate_seconds, 2),
-        )
-        recorder.record(
-            "ingest_seconds",
-            seconds,
-            "s",
-            label,
-            payloads=consumed,
-            loaded=report.total("loaded"),
-            batches=len(report.batches),
-        )
-        recorder.record("ingest_payloads_per_second", consumed / seconds, "payloads/s", label)
-        recorder.record(
-            "hourly_batch_at_50M_per_day",
-            50e6 / 24 / (consumed / seconds),
-            "s",
-            label,
-            note="extrapolated: seconds to land one hour of a 50M-event day",
-        )
-    recorder.record("peak_rss", peak_rss_mb(), "MiB", "largest scale above")
+
+def _kafka(recorder: Recorder, quick: bool) -> None:
+    from confluent_kafka import Producer
+
+    from learnrec.world.kafka import produce_landing_to_kafka
+
+    learners = KAFKA_LEARNERS["quick" if quick else "full"]
+    with tempfile.TemporaryDirectory(prefix="learnrec-bench-kafka-") as home:
+        settings = _world(Path(home), learners, 400, 30)
+        cluster = Producer({"test.mock.num.brokers": 1})  # lives as long as this object
+        bootstrap = ",".join(f"{b.host}:{b.port}" for b in cluster.list_topics(timeout=10).brokers.values())
+        sent = produce_landing_to_kafka(settings.landing_path, bootstrap, settings.kafka_topic)
+        kafka = settings.model_copy(update={"event_source": "kafka", "kafka_bootstrap_servers": bootstrap})
+        _child(kafka, "load-sources")
+        seconds, _, _ = _child(kafka, "ingest")
+        del cluster
+    recorder.record(
+        "kafka_ingest_events_per_second",
+        sent / seconds,
+        "events/s",
+        f"{sent:,} messages",
+        note="librdkafka mock broker: the mock's own limit dominates",
+    )
