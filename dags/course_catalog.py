@@ -13,13 +13,15 @@ rule-based inference is stored instead.
 import pendulum
 from airflow.sdk import dag, task
 
+from learnrec.dag_defaults import default_args
+
 
 @dag(
     schedule="@daily",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args=default_args("ml-platform"),
     tags=["catalog", "agents"],
     doc_md=__doc__,
 )

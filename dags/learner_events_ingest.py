@@ -15,6 +15,7 @@ import pendulum
 from airflow.sdk import Asset, dag, task
 
 from learnrec.assets import LEARNER_EVENTS, LEARNER_EVENTS_DAY_CLOSED
+from learnrec.dag_defaults import default_args
 
 
 @dag(
@@ -22,7 +23,7 @@ from learnrec.assets import LEARNER_EVENTS, LEARNER_EVENTS_DAY_CLOSED
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "data-platform", "retries": 3, "retry_delay": pendulum.duration(minutes=2)},
+    default_args=default_args("data-platform", retries=3, retry_delay=pendulum.duration(minutes=2)),
     tags=["ingest"],
     doc_md=__doc__,
 )

@@ -20,6 +20,8 @@ import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from learnrec.dag_defaults import default_args
+
 RECOMMENDATIONS = Asset("warehouse://recs/learner_recommendations")
 
 
@@ -30,7 +32,7 @@ RECOMMENDATIONS = Asset("warehouse://recs/learner_recommendations")
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "growth-engineering", "retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args=default_args("growth-engineering"),
     tags=["nudges", "agents"],
     doc_md=__doc__,
 )

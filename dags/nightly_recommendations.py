@@ -14,6 +14,7 @@ import pendulum
 from airflow.sdk import Asset, dag, task
 
 from learnrec.assets import LEARNER_EVENTS_DAY_CLOSED, RECOMMENDATIONS
+from learnrec.dag_defaults import default_args
 
 
 @dag(
@@ -21,7 +22,7 @@ from learnrec.assets import LEARNER_EVENTS_DAY_CLOSED, RECOMMENDATIONS
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "data-platform", "retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args=default_args("data-platform"),
     tags=["recommendations", "nightly"],
     doc_md=__doc__,
 )
@@ -118,7 +119,9 @@ def nightly_recommendations():
     marts = dbt_task_group(get_settings())
     load_source_snapshots() >> marts >> dbt_docs()
     # models (ml.training.COMPONENTS) train in parallel, then one task evaluates and promotes
-    trained = {m: train_model.override(task_id=f"train_{m}")(m) for m in ("popularity", "als", "lightfm", "content")}
+    trained = {
+        m: train_model.override(task_id=f"train_{m}")(m) for m in ("popularity", "als", "lightfm", "content")
+    }
     features = spark_features()
     marts >> features >> list(trained.values())
     promoted = evaluate_and_promote(trained)

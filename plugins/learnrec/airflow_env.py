@@ -41,10 +41,12 @@ def airflow_environment(settings: Settings, base: Mapping[str, str] | None = Non
     return env
 
 
-def run_airflow(settings: Settings, args: Sequence[str], *, check: bool = True) -> int:
+def run_airflow(
+    settings: Settings, args: Sequence[str], *, check: bool = True, extra_env: Mapping[str, str] | None = None
+) -> int:
     """Run the ``airflow`` CLI of this virtual environment with the project's environment."""
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
-    env = airflow_environment(settings)
+    env = {**airflow_environment(settings), **(extra_env or {})}
     if not (settings.airflow_home / "airflow.db").exists() and list(args[:2]) != ["db", "migrate"]:
         subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     completed = subprocess.run([AIRFLOW, *args], env=env, check=False)

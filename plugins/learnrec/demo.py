@@ -12,6 +12,7 @@ import shutil
 from datetime import UTC, date, datetime, timedelta
 
 from learnrec.airflow_env import run_airflow
+from learnrec.dag_defaults import RETRIES_ENV
 from learnrec.settings import Settings
 from learnrec.transform.dbt_runner import docs_path, parse_project
 from learnrec.warehouse import connect_warehouse
@@ -19,9 +20,12 @@ from learnrec.world.config import preset
 from learnrec.world.generate import WorldSummary, generate_world
 
 #: DAGs in the order the demo runs them for the run date (the day after the world's last day).
-DEMO_DAGS: tuple[str, ...] = ("learner_events_ingest", "nightly_recommendations")
+DEMO_DAGS: tuple[str, ...] = ("learner_events_ingest", "nightly_recommendations", "learner_nudges")
 #: ``module:function(settings)`` that end the demo, in order: each stage's showcase.
-DEMO_ENDINGS: tuple[str, ...] = ("exports.recommendations.demo:print_samples",)
+DEMO_ENDINGS: tuple[str, ...] = (
+    "exports.recommendations.demo:print_samples",
+    "exports.nudges.demo:print_samples",
+)
 #: Warehouse tables whose row counts the summary prints (missing ones are skipped).
 SUMMARY_TABLES: tuple[str, ...] = (
     "raw.learners",
@@ -39,6 +43,14 @@ SUMMARY_TABLES: tuple[str, ...] = (
     "marts.fct_learner_course_interactions",
     "marts.mart_popular_courses_by_career",
     "marts.mart_top_rated_by_interest",
+    "features.learner_features",
+    "features.course_features",
+    "features.dropout_scores",
+    "recs.learner_recommendations",
+    "recs.learning_paths",
+    "raw.served_recommendations",
+    "recs.nudge_outbox",
+    "raw.notification_events",
 )
 
 
@@ -71,7 +83,8 @@ def run_demo(settings: Settings, size: str = "small", end_date: date | None = No
     parse_project(settings)
     for dag_id in DEMO_DAGS:
         print(f"airflow dags test {dag_id} {run_date}", flush=True)
-        run_airflow(settings, ["dags", "test", dag_id, run_date])
+        # fail fast: under `dags test` a retry only waits out its delay (learnrec.dag_defaults)
+        run_airflow(settings, ["dags", "test", dag_id, run_date], extra_env={RETRIES_ENV: "0"})
     print_summary(settings, world)
     for ending in DEMO_ENDINGS:
         module, function = ending.split(":")
