@@ -43,6 +43,8 @@ FEATURES = (
     "has_quiz_28",
     "tenure_days",
     "log_events_last_3",
+    "rate_ratio_7",
+    "gap_ratio",
 )
 SCORES_TABLE = "features.dropout_scores"
 
@@ -82,6 +84,12 @@ def features_as_of(daily: pd.DataFrame, as_of: date, lookback: int = LOOKBACK_DA
     out["has_quiz_28"] = quiz.notna().astype(float)
     out["quiz_avg_28"] = quiz.fillna(0.0) / 100.0
     out["log_events_last_3"] = np.log1p(col(w3, "n_events"))
+    # relative to the learner's own rhythm: fading shows as fewer active days than usual and a
+    # longer silence than the learner's usual gap
+    observed = np.minimum(out["tenure_days"] + 1.0, float(lookback))
+    usual_rate = np.maximum(out["active_days_28"], 1.0) / observed
+    out["rate_ratio_7"] = (out["active_days_7"] / np.minimum(observed, 7.0)) / usual_rate
+    out["gap_ratio"] = np.minimum(out["days_since_last"] * usual_rate, 10.0)
     return out[list(FEATURES)].astype(np.float32)
 
 
