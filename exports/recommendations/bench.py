@@ -97,7 +97,7 @@ def measure(n_learners: int, *, seed: int = 0) -> dict[str, float]:
     produced = 0
     for i, lo in enumerate(range(0, n_learners, CHUNK)):
         chunk_users = users[lo : lo + CHUNK]
-        scores = torch.from_numpy(chunk_users @ items.T)  # the scorer's BLAS product, as numpy
+        scores = torch.from_numpy(chunk_users) @ items_t.T  # the same product as the bare run
         state = states[i % len(states)]
         if len(chunk_users) < CHUNK:
             state = state.subset(np.arange(len(chunk_users)))
@@ -123,6 +123,7 @@ def run(recorder: Recorder, quick: bool) -> None:
             "factors": FACTORS,
             "chunk": CHUNK,
             "top_n": TOP_N,
+            "load_average_1m": round(os.getloadavg()[0], 1),  # the machine is shared: say how busy
         }
         recorder.record("bare_score_topk_seconds", result["bare"] * factor, "s", label, **notes)
         recorder.record("rules_seconds", result["rules"] * factor, "s", label, **notes)

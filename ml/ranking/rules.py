@@ -24,6 +24,8 @@ from ml.ranking.catalog import FORMAT_FIT, CourseCatalog
 
 #: ``ChunkState.status`` values.
 OPEN, COMPLETED, IN_PROGRESS = 0, 1, 2
+#: Rows per block when the per-group adjustments are gathered onto the score matrix.
+ADJUST_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,11 @@ class RuleConfig:
     format_weight: float = 0.3  # bonus (in row standard deviations) for a perfectly suited format
     difficulty_weight: float = 0.5  # penalty per difficulty level outside the learner's band
     prerequisite_depth: int = 4  # how far down a chain of missing prerequisites we walk
-    candidate_pool: int = 0  # top-k kept before the sparse rules; 0 = 2 * top_n + 20
+    candidate_pool: int = 0  # top-k kept before the sparse rules; 0 = top_n + 20
 
     @property
     def pool(self) -> int:
-        return self.candidate_pool or 2 * self.top_n + 20
+        return self.candidate_pool or self.top_n + 20
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,9 @@ def apply_dense_rules(
     adjust = adjustments(state, catalog, config)
     if scale is not None:
         adjust *= scale[:, None]
-    scores.add_(torch.from_numpy(adjust).index_select(1, torch.from_numpy(catalog.group_code)))
+    adjust_t, code = torch.from_numpy(adjust), torch.from_numpy(catalog.group_code)
+    for lo in range(0, scores.shape[0], ADJUST_BLOCK):  # row blocks: the gathered block stays in cache
+        scores[lo : lo + ADJUST_BLOCK].add_(adjust_t[lo : lo + ADJUST_BLOCK].index_select(1, code))
     rows, cols = np.divmod(state.keys, state.n_courses)
     scores[torch.from_numpy(rows), torch.from_numpy(cols)] = float("-inf")
     k = min(config.pool, scores.shape[1])
