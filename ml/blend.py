@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from ml.data import TrainingData
+from ml.data import OPTED_IN, TrainingData
 from ml.models import BlendModel, IdIndex, Recommender, positive_mask
 
 
@@ -51,11 +51,11 @@ def fit_blend(
     )
     courses = IdIndex(probe.course_ids)
     positives = validation.loc[positive_mask(validation)]
-    learners = np.asarray(
-        sorted(set(positives["learner_id"]) & set(train.learners["learner_id"])), dtype=object
-    )
+    # privacy tiers: the blend (served to opted-in learners) learns from opted-in behaviour only
+    opted_in = set(train.learners.loc[train.learners["data_tier"] == OPTED_IN, "learner_id"])
+    learners = np.asarray(sorted(set(positives["learner_id"]) & opted_in), dtype=object)
     if len(learners) == 0:
-        raise ValueError("the validation window has no positive interactions of known learners")
+        raise ValueError("the validation window has no positive interactions of opted-in learners")
     if len(learners) > max_learners:
         learners = np.sort(rng.choice(learners, max_learners, replace=False))
     seen = train.interactions.groupby("learner_id")["course_id"].agg(list)

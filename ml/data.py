@@ -14,7 +14,7 @@ liked a course already seen, never which new courses they will pick, which is wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -106,6 +106,31 @@ class TrainingData:
             start=start,
             end=end,
         )
+
+
+OPTED_IN = "opted_in"
+
+
+def opted_in_only(data: TrainingData) -> TrainingData:
+    """The part of ``data`` that cross-learner models and inferred profiles may use.
+
+    Privacy tiers (DESIGN principle 6; the policy is written down in ml/ranking/privacy.py):
+    only ``opted_in`` learners' behaviour trains collaborative models and the blend, and only
+    their inferred features (skill vector, learning style) are read. Default-tier learners keep
+    what they declared (goal, role, interest) and their own history for the content scorer;
+    catalogue-wide aggregates (popularity) count everyone.
+    """
+    allowed = set(data.learners.loc[data.learners["data_tier"] == OPTED_IN, "learner_id"])
+    feats = data.learner_features
+    return replace(
+        data,
+        interactions=data.interactions.loc[data.interactions["learner_id"].isin(allowed)].reset_index(
+            drop=True
+        ),
+        learner_features=feats.loc[feats["learner_id"].isin(allowed)].reset_index(drop=True)
+        if len(feats)
+        else feats,
+    )
 
 
 def interactions_between(frame: pd.DataFrame, start: date | None, end: date) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ml.data import TrainingData
+from ml.data import TrainingData, opted_in_only
 
 MODEL_FILE = "model.json"
 ARRAYS_FILE = "arrays.npz"
@@ -232,6 +232,7 @@ class ALSModel(Recommender):
         from threadpoolctl import threadpool_limits
 
         self._set_index(data.learners["learner_id"], data.courses["course_id"])
+        data = opted_in_only(data)  # privacy tiers: only opted-in behaviour is modelled across learners
         matrix = interaction_matrix(
             data.interactions, self.learners, self.courses, skip_weight=self.skip_weight
         )
@@ -371,6 +372,7 @@ class LightFMModel(Recommender):
         from lightfm import LightFM
 
         self._set_index(data.learners["learner_id"], data.courses["course_id"])
+        data = opted_in_only(data)  # privacy tiers: behaviour and inferred features of opted-in learners
         user_features = learner_feature_matrix(data, self.learners)
         item_features = course_feature_matrix(data, self.courses)
         positive = data.interactions.loc[positive_mask(data.interactions)]
@@ -470,7 +472,7 @@ class ContentModel(Recommender):
         has_goal = goal_of >= 0
         goal_vec[learner_rows[has_goal]] = goal_emb[goal_of[has_goal]]
         skills = np.zeros_like(goal_vec)
-        feats = data.learner_features
+        feats = opted_in_only(data).learner_features  # the inferred skill vector: opted-in only
         if len(feats) and len(inputs.skill_embeddings):
             rows = self.learners.positions(feats["learner_id"].to_numpy())
             vectors = np.array(

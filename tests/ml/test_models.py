@@ -55,6 +55,9 @@ def test_learners_get_their_own_group_first(name: str, warehouse) -> None:
     scores = model.score(learners)
     assert scores.shape == (40, 12) and scores.dtype == np.float32 and np.isfinite(scores).all()
     own = np.array([[group_of_course(j) == group_of_learner(i) for j in range(12)] for i in range(40)])
+    if name != "content":  # collaborative models see opted-in learners' behaviour only
+        opted_in = (data.learners["data_tier"] == "opted_in").to_numpy()
+        scores, own = scores[opted_in], own[opted_in]
     # mean own-group score above mean other-group score for (nearly) every learner
     margin = np.where(own, scores, np.nan)
     wins = np.nanmean(margin, axis=1) > np.nanmean(np.where(~own, scores, np.nan), axis=1)
@@ -90,3 +93,17 @@ def test_skips_become_negative_confidence(warehouse) -> None:
     col = courses.positions([skipped["course_id"]])[0]
     assert matrix[row, col] == -2.0
     assert (matrix.data > 0).sum() == (~data.interactions["skipped"]).sum()
+
+
+@pytest.mark.parametrize("name", ["als", "lightfm"])
+def test_default_tier_behaviour_does_not_train_collaborative_models(name: str, warehouse) -> None:
+    """Privacy tiers: changing what a default-tier learner did changes nothing in the model."""
+    model, data = _fit(name, warehouse)
+    default = data.learners.loc[data.learners["data_tier"] == "default", "learner_id"].iloc[0]
+    warehouse.execute(
+        "update marts.fct_learner_course_interactions set weight = weight * 10 + 5 where learner_id = ?",
+        [default],
+    )
+    again, _ = _fit(name, warehouse)
+    probe = data.learners.loc[data.learners["data_tier"] == "opted_in", "learner_id"].head(5).tolist()
+    np.testing.assert_allclose(again.score(probe), model.score(probe), rtol=1e-4, atol=1e-4)
