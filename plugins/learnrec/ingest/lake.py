@@ -10,6 +10,7 @@ warehouse commit and the lake write) replaces its files instead of duplicating t
 from __future__ import annotations
 
 import posixpath
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,6 +18,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 EVENTS_PREFIX = "events"
+#: Parallel partition writers (a batch of a backlog touches one partition per hour it covers).
+WRITERS = 4
 
 
 def _filesystem(lake_root: str) -> tuple[pafs.FileSystem, str]:
@@ -43,14 +46,20 @@ def write_batch(lake_root: str, events: pa.Table, batch_id: str) -> list[str]:
     events, keys = events.take(order), keys.take(order)
     # on sorted keys, a single-threaded group_by lists the groups in order: contiguous slices
     groups = keys.group_by(["d", "h"], use_threads=False).aggregate([("h", "count")]).to_pylist()
-    written, start = [], 0
+    slices, start = [], 0
     for group in groups:
         folder = posixpath.join(root, EVENTS_PREFIX, f"event_date={group['d']}", f"hour={group['h']:02d}")
+        slices.append((folder, events.slice(start, group["h_count"])))
+        start += group["h_count"]
+
+    def write(folder: str, part: pa.Table) -> str:
         fs.create_dir(folder, recursive=True)
         path = posixpath.join(folder, f"{batch_id}.parquet")
         with fs.open_output_stream(path + ".tmp") as out:
-            pq.write_table(events.slice(start, group["h_count"]), out, compression="zstd")
+            pq.write_table(part, out, compression="zstd")
         fs.move(path + ".tmp", path)
-        written.append(path)
-        start += group["h_count"]
-    return written
+        return path
+
+    # Parquet encoding releases the GIL: partitions are written in parallel
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        return list(pool.map(lambda item: write(*item), slices))
