@@ -7,7 +7,6 @@ layout over the learner order so each chunk gets its rows by slicing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,6 +16,7 @@ import pyarrow.compute as pc
 
 from learnrec.warehouse import Warehouse
 from ml.ranking.catalog import LEARNER_FORMATS, CourseCatalog, build_catalog
+from ml.ranking.privacy import POLICIES
 from ml.ranking.rules import COMPLETED, IN_PROGRESS
 
 #: Behavioural events a learner needs before the models take over from the cold-start fallback.
@@ -40,7 +40,7 @@ class RunInputs:
     declared_format: np.ndarray  # int8 [L], index into LEARNER_FORMATS, -1 unknown
     profile_format: np.ndarray  # int8 [L]: inferred learning style (features), -1 unknown
     profile_affinity: np.ndarray  # float32 [L]
-    has_skill_vector: bool
+    skill_level: np.ndarray  # float32 [L, D]: from the inferred skill vector (opted-in only), NaN unknown
     offsets: np.ndarray  # int64 [L + 1]: interactions of learner i are [offsets[i], offsets[i+1])
     inter_course: np.ndarray  # int32: catalogue column
     inter_status: np.ndarray  # int8: COMPLETED or IN_PROGRESS
@@ -109,6 +109,7 @@ def load_inputs(warehouse: Warehouse, run_date: date) -> RunInputs:
     offsets = np.searchsorted(row[keep][order], np.arange(len(learner_ids) + 1)).astype(np.int64)
     skills = warehouse.query("SELECT skill_id, name, domain FROM raw.skills ORDER BY skill_id")
     domain_index = {d: i for i, d in enumerate(catalog.domains)}
+    skill_domain = np.array([domain_index.get(d, -1) for d in skills.column("domain").to_pylist()], np.int16)
     career_goals = warehouse.query("SELECT career_goal, domain, target_skill_ids FROM raw.career_goals")
     return RunInputs(
         run_date=run_date,
@@ -124,7 +125,9 @@ def load_inputs(warehouse: Warehouse, run_date: date) -> RunInputs:
         profile_affinity=np.nan_to_num(
             learners.column("affinity").to_numpy(zero_copy_only=False).astype(np.float32), nan=0.5
         ),
-        has_skill_vector="skill_vector" in dim_cols,
+        skill_level=load_skill_levels(warehouse, learner_ids, skill_domain, len(catalog.domains))
+        if "skill_vector" in dim_cols
+        else np.full((len(learner_ids), len(catalog.domains)), np.nan, np.float32),
         offsets=offsets,
         inter_course=col[keep][order].astype(np.int32),
         inter_status=status[keep][order],
@@ -141,28 +144,50 @@ def load_inputs(warehouse: Warehouse, run_date: date) -> RunInputs:
                 strict=True,
             )
         ),
-        skill_domain=np.array(
-            [domain_index.get(d, -1) for d in skills.column("domain").to_pylist()], np.int16
-        ),
+        skill_domain=skill_domain,
         career_goals=career_goals,
         skills=skills,
     )
 
 
-def load_skill_vectors(warehouse: Warehouse, learner_ids: Sequence[str], n_skills: int) -> np.ndarray:
-    """Skill vectors of some learners (rows in the given order; NaN rows where absent)."""
-    out = np.full((len(learner_ids), n_skills), np.nan, np.float32)
-    if not learner_ids:
-        return out
-    marks = ", ".join("?" * len(learner_ids))
-    found = warehouse.query(
-        f"SELECT learner_id, skill_vector FROM marts.dim_learners WHERE learner_id IN ({marks})",
-        list(learner_ids),
-    )
-    position = {lid: i for i, lid in enumerate(learner_ids)}
-    for lid, vector in zip(
-        found.column("learner_id").to_pylist(), found.column("skill_vector").to_pylist(), strict=True
-    ):
-        if vector is not None and len(vector) == n_skills:
-            out[position[lid]] = vector
-    return out
+def domain_levels(vectors: np.ndarray, skill_domain: np.ndarray, n_domains: int) -> np.ndarray:
+    """Mean level of the skills a learner has in each domain (0 where none)."""
+    onehot = np.zeros((len(skill_domain), n_domains), np.float32)
+    known = skill_domain >= 0
+    onehot[np.flatnonzero(known), skill_domain[known]] = 1.0
+    v = np.nan_to_num(vectors)
+    total, count = v @ onehot, (v > 0).astype(np.float32) @ onehot
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+#: Learners per skill-vector query: bounds the memory of reading the vectors.
+SKILL_BATCH = 100_000
+
+
+def load_skill_levels(
+    warehouse: Warehouse, learner_ids: np.ndarray, skill_domain: np.ndarray, n_domains: int
+) -> np.ndarray:
+    """[L, D] skill level per domain from the inferred skill vector, NaN where not allowed or
+    absent. Only tiers whose policy allows the inferred profile are read at all (privacy)."""
+    levels = np.full((len(learner_ids), n_domains), np.nan, np.float32)
+    tiers = [tier for tier, policy in POLICIES.items() if policy.inferred_profile]
+    n_skills = len(skill_domain)
+    value_set = pa.array(learner_ids, pa.string())
+    for lo in range(0, len(learner_ids), SKILL_BATCH):
+        first, last = learner_ids[lo], learner_ids[min(lo + SKILL_BATCH, len(learner_ids)) - 1]
+        found = warehouse.query(
+            "SELECT learner_id, skill_vector FROM marts.dim_learners WHERE learner_id BETWEEN ? AND ? "
+            f"AND skill_vector IS NOT NULL AND data_tier IN ({', '.join('?' * len(tiers))})",
+            [first, last, *tiers],
+        )
+        vectors = found.column("skill_vector").combine_chunks()
+        whole = pc.equal(pc.list_value_length(vectors).fill_null(0), n_skills).to_numpy(zero_copy_only=False)
+        if not whole.any():
+            continue
+        kept = vectors.filter(pa.array(whole))
+        values = pc.list_flatten(kept).to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, n_skills)
+        rows = pc.index_in(found.column("learner_id").filter(pa.array(whole)), value_set=value_set)
+        levels[rows.to_numpy(zero_copy_only=False).astype(np.int64)] = domain_levels(
+            values, skill_domain, n_domains
+        )
+    return levels

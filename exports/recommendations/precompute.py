@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import torch
 
 from exports.recommendations import tables
-from exports.recommendations.inputs import RunInputs, load_inputs, load_skill_vectors
+from exports.recommendations.inputs import RunInputs, load_inputs
 from learnrec.warehouse import Warehouse
 from ml.ranking.explain import Reason, reasons
 from ml.ranking.paths import static_paths
@@ -143,7 +143,7 @@ def route_learners(
 class _Chunk:
     """State of learners ``lo..hi`` for the rules and the reasons."""
 
-    def __init__(self, inputs: RunInputs, lo: int, hi: int, warehouse: Warehouse, route: np.ndarray) -> None:
+    def __init__(self, inputs: RunInputs, lo: int, hi: int, route: np.ndarray) -> None:
         catalog = inputs.catalog
         self.lo, self.hi, self.b = lo, hi, hi - lo
         start, stop = inputs.offsets[lo], inputs.offsets[hi]
@@ -163,16 +163,9 @@ class _Chunk:
         )
         tiers = inputs.data_tier[lo:hi]
         inferred = np.array([policy_for(t).inferred_profile for t in tiers], bool)
-        if inputs.has_skill_vector and inferred.any():
-            rows_inf = np.flatnonzero(inferred & (route[lo:hi] != COLD))
-            vectors = load_skill_vectors(
-                warehouse, list(inputs.learner_ids[lo:hi][rows_inf]), len(inputs.skill_domain)
-            )
-            level[rows_inf] = np.where(
-                np.isnan(vectors[:, :1]),
-                level[rows_inf],
-                _domain_levels(vectors, inputs.skill_domain, n_domains),
-            )
+        inferred_level = inputs.skill_level[lo:hi]
+        use_level = inferred & ~np.isnan(inferred_level[:, 0])
+        level[use_level] = inferred_level[use_level]
         cold = route[lo:hi] == COLD
         level[cold] = np.nan  # nothing known yet: no difficulty penalty on the popular lists
         fmt = inputs.declared_format[lo:hi].copy()
@@ -186,16 +179,6 @@ class _Chunk:
 
     def subset(self, rows: np.ndarray) -> ChunkState:
         return self.state.subset(rows)
-
-
-def _domain_levels(vectors: np.ndarray, skill_domain: np.ndarray, n_domains: int) -> np.ndarray:
-    """Mean level of the skills a learner has in each domain (0 where none)."""
-    onehot = np.zeros((len(skill_domain), n_domains), np.float32)
-    known = skill_domain >= 0
-    onehot[np.flatnonzero(known), skill_domain[known]] = 1.0
-    v = np.nan_to_num(vectors)
-    total, count = v @ onehot, (v > 0).astype(np.float32) @ onehot
-    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
 
 def _aligned_scores(
@@ -418,7 +401,7 @@ def precompute(
     aligns = {CHAMPION: _alignment(champion, inputs), CONTENT: _alignment(content, inputs)}
     for lo in range(0, inputs.n_learners, chunk_size):
         hi = min(lo + chunk_size, inputs.n_learners)
-        chunk = _Chunk(inputs, lo, hi, warehouse, route)
+        chunk = _Chunk(inputs, lo, hi, route)
         blocks = _rank_chunk(chunk, inputs, route, scorers, aligns, fallbacks, config)
         table = _chunk_table(run_id, blocks, chunk, inputs, fallbacks, scorers, report, config.top_n)
         warehouse.load_arrow(tables.RECOMMENDATIONS, table)

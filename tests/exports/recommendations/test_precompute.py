@@ -226,3 +226,15 @@ def test_result_does_not_depend_on_chunk_size(warehouse, champion, content, chun
     )
     q = "SELECT learner_id, course_id, rank, reason FROM recs.learner_recommendations WHERE run_id = ? ORDER BY 1, 3"
     assert rows_of(warehouse, q, [a.run_id]) == rows_of(warehouse, q, [b.run_id])
+
+
+def test_skill_vectors_are_read_for_opted_in_learners_only(warehouse):
+    from exports.recommendations.inputs import load_inputs
+
+    inputs = load_inputs(warehouse, RUN_DATE)
+    known = ~np.isnan(inputs.skill_level[:, 0])
+    tiers = dict(zip(inputs.learner_ids, inputs.data_tier, strict=True))
+    assert known.any()
+    assert all(tiers[lid] == "opted_in" for lid in inputs.learner_ids[known])
+    assert all(tiers[lid] == "default" for lid in inputs.learner_ids[~known])
+    assert ((inputs.skill_level[known] >= 0) & (inputs.skill_level[known] <= 1)).all()
