@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -57,17 +58,17 @@ def payload_table(
 ) -> pa.Table:
     """Assemble a payload table; ``offsets`` default to 1-based positions (line numbers)."""
     n = len(payloads)
-    uris = source_uri if isinstance(source_uri, pa.Array) else pa.array([source_uri] * n, pa.string())
+    stamp = pa.timestamp("us", tz="UTC")
     return pa.Table.from_arrays(
         [
             payloads.cast(pa.large_string()),
-            pa.array([source] * n, pa.string()),
-            uris,
+            pa.repeat(pa.scalar(source, pa.string()), n),
+            source_uri
+            if isinstance(source_uri, pa.Array)
+            else pa.repeat(pa.scalar(source_uri, pa.string()), n),
             partitions if partitions is not None else pa.nulls(n, pa.int32()),
-            offsets if offsets is not None else pa.array(range(1, n + 1), pa.int64()),
-            arrived_at
-            if isinstance(arrived_at, pa.Array)
-            else pa.array([arrived_at] * n, pa.timestamp("us", tz="UTC")),
+            offsets if offsets is not None else pa.array(np.arange(1, n + 1, dtype=np.int64)),
+            arrived_at if isinstance(arrived_at, pa.Array) else pa.repeat(pa.scalar(arrived_at, stamp), n),
         ],
         schema=PAYLOAD_SCHEMA,
     )
