@@ -27,6 +27,7 @@ from learnrec.settings import PROJECT_ROOT
 SUITES: dict[str, str] = {
     "world": "learnrec.world.bench:run",
     "ingest": "learnrec.ingest.bench:run",
+    "dbt": "learnrec.transform.bench:run",
     "features": "spark_jobs.bench:run",
     "recommendations": "exports.recommendations.bench:run",
     "training": "ml.bench:run",
