@@ -105,8 +105,8 @@ def _first_arrivals(valid: pa.Table) -> pa.Table:
 
 def _with_batch(table: pa.Table, schema: pa.Schema, batch_id: str, at: datetime, at_column: str) -> pa.Table:
     n = table.num_rows
-    table = table.append_column("batch_id", pa.array([batch_id] * n, pa.string()))
-    table = table.append_column(at_column, pa.array([at] * n, pa.timestamp("us", tz="UTC")))
+    table = table.append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.string()), n))
+    table = table.append_column(at_column, pa.repeat(pa.scalar(at, pa.timestamp("us", tz="UTC")), n))
     return table.select(schema.names).cast(schema)
 
 
