@@ -14,6 +14,7 @@ project's code.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -121,8 +122,6 @@ def run_dbt(
     Raises :class:`DbtRunError` when dbt reports failure (a failed model or test, a compile
     error); the message lists the failed nodes with dbt's own messages.
     """
-    import json
-
     from dbt.cli.main import dbtRunner
 
     state = dbt_state_path(settings)
