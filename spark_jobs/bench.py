@@ -200,11 +200,12 @@ def run(recorder: Recorder, quick: bool) -> None:
                     "--home",
                     home,
                 ],
-                check=True,
                 capture_output=True,
                 text=True,
                 env={**os.environ, "PYSPARK_PYTHON": sys.executable},
             )
+        if out.returncode:
+            raise RuntimeError(f"features benchmark at {label} failed:\n{out.stderr[-3000:]}")
         result = json.loads(out.stdout.strip().splitlines()[-1])
         measured[label] = result
         recorder.record(
