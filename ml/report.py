@@ -199,14 +199,15 @@ def write_report(
             f"| dropout beats the logistic baseline | torch {_fmt(auc, 3)} vs logistic {_fmt(base_auc, 3)} | {'yes' if auc > base_auc else '**no**'} |",
         ]
     lines += [
-        "| training 1M learners x 10k courses x 20M interactions < 10 min on 2 cores | not measured at that scale here (see Timings) | **not verified** |",
+        "| training 1M learners x 10k courses x 20M interactions < 10 min on 2 cores | benchmark suite `training` "
+        "(`make bench`, ml/bench.py); not run at that scale in this session | **not verified** |",
         "",
         "## Ranking on the time split",
         "",
         f"Cuts: validation {cuts['validation']} (blend weights learned on ({cuts['validation']}, {cuts['test']}]), "
         f"test {cuts['test']} (models fitted up to it, evaluated on ({cuts['test']}, {measured.run_date}]); serving models "
         f"are refitted through {measured.run_date}. Test positives: interactions first seen in the test window with weight > 0 "
-        "and not skipped unseen; courses the learner touched before the cut are excluded from the ranking. "
+        "(weight 0 = skipped without watching); courses the learner touched before the cut are excluded from the ranking. "
         "`popularity` and `random` are the baselines.",
         "",
         _table(overall),
@@ -285,6 +286,9 @@ def write_report(
         "evaluated on overlapping but not identical windows.",
         "- The dropout label is observable inactivity, not the world's permanent dropout; learners who are simply "
         "infrequent count as positives in training.",
+        "- Privacy tiers: ALS, LightFM and the blend learn only from opted-in learners' behaviour and inferred "
+        "features; default-tier learners are served the content scorer by the recommendation stage, so the "
+        "blend's tier_default column above is for comparison only.",
         "",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--source",
         choices=("world", "warehouse"),
         default="world",
-        help="world: build the tables from the world files (default); warehouse: the real marts",
+        help="world: build the tables from the world files into a scratch warehouse (default); "
+        "warehouse: the real marts (then the content model syncs features.course_embeddings and the "
+        "dropout model writes features.dropout_scores there, as a nightly run does)",
     )
     parser.add_argument("--eval-days", type=int, default=7, help="test window length in days (default 7)")
     parser.set_defaults(func=run)
