@@ -53,6 +53,8 @@ COLD, CHAMPION, CONTENT, NO_RESULTS = 0, 1, 2, 3
 FALLBACK_NAME = {COLD: "cold_start", NO_RESULTS: "no_results"}
 #: Prior tiers: listed fallback courses outrank platform-wide ones whatever the rule adjustments.
 LIST_TIER, GLOBAL_TIER = 10.0, 5.0
+#: Rows buffered before an append to recs.learner_recommendations (~50 MB of Arrow).
+WRITE_ROWS = 250_000
 
 
 def new_run_id(run_date: date) -> str:
@@ -399,13 +401,16 @@ def precompute(
     fallbacks = _build_fallbacks(inputs)
     scorers = {CHAMPION: champion, CONTENT: content}
     aligns = {CHAMPION: _alignment(champion, inputs), CONTENT: _alignment(content, inputs)}
+    pending: list[pa.Table] = []  # a few chunks per write: fewer warehouse commits, memory bounded
     for lo in range(0, inputs.n_learners, chunk_size):
         hi = min(lo + chunk_size, inputs.n_learners)
         chunk = _Chunk(inputs, lo, hi, route)
         blocks = _rank_chunk(chunk, inputs, route, scorers, aligns, fallbacks, config)
-        table = _chunk_table(run_id, blocks, chunk, inputs, fallbacks, scorers, report, config.top_n)
-        warehouse.load_arrow(tables.RECOMMENDATIONS, table)
-        report.n_recommendations += table.num_rows
+        pending.append(_chunk_table(run_id, blocks, chunk, inputs, fallbacks, scorers, report, config.top_n))
+        report.n_recommendations += pending[-1].num_rows
+        if hi == inputs.n_learners or sum(t.num_rows for t in pending) >= WRITE_ROWS:
+            warehouse.load_arrow(tables.RECOMMENDATIONS, pa.concat_tables(pending))
+            pending = []
         if on_chunk:
             on_chunk(hi, inputs.n_learners)
     report.n_path_rows = write_learning_paths(warehouse, inputs, run_id)
