@@ -120,6 +120,9 @@ def test_bulk_and_reference_agree_on_every_payload(batch: list[list[tuple[str, o
             strict=True,
         )
     )
+    quarantined = verdict.quarantined.column("source_offset").to_pylist()
+    assert sorted([*valid, *quarantined]) == list(range(1, len(lines) + 1)), "each payload once: valid or not"
+    assert all(verdict.quarantined.column("reason").to_pylist()), "every rejection has its reason"
     for offset, line in enumerate(lines, start=1):
         assert valid.get(offset) == reference(line), line
 
