@@ -146,8 +146,10 @@ class DropoutModel:
         return (h + z @ w_lin.T + b_lin).ravel()
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        from scipy.special import expit
+
         a, b = self.platt
-        return 1.0 / (1.0 + np.exp(-(a * self.logits(x) + b)))
+        return expit(a * self.logits(x) + b)
 
     def save(self, path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
