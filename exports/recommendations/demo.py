@@ -8,10 +8,16 @@ from exports.recommendations.serving import lookup_sqlite
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
 
+#: (label, which learners, preferred first): a skipper still on the cold-start fallback shows
+#: "until 10 events"; otherwise the most active of each kind.
 _PICKS = (
-    ("cold start", "r.fallback = 'cold_start' AND NOT coalesce(d.onboarding_skipped, false)"),
-    ("skipped onboarding", "coalesce(d.onboarding_skipped, false)"),
-    ("active learner", "r.fallback IS NULL"),
+    ("cold start", "r.fallback = 'cold_start' AND NOT coalesce(d.onboarding_skipped, false)", "1"),
+    (
+        "skipped onboarding",
+        "coalesce(d.onboarding_skipped, false)",
+        "CASE WHEN r.fallback = 'cold_start' THEN 0 ELSE 1 END",
+    ),
+    ("active learner", "r.fallback IS NULL", "1"),
 )
 
 
@@ -21,11 +27,11 @@ def sample_learners(settings: Settings) -> list[tuple[str, str]]:
     with connect_warehouse(settings, read_only=True) as warehouse:
         if not warehouse.table_exists("recs.current_version"):
             return found
-        for label, where in _PICKS:
+        for label, where, first in _PICKS:
             learner = warehouse.scalar(
                 "SELECT r.learner_id FROM recs.current_learner_recommendations r "
                 "JOIN marts.dim_learners d ON d.learner_id = r.learner_id "
-                f"WHERE {where} ORDER BY coalesce(d.n_behavioural_events, 0) DESC, r.learner_id LIMIT 1"
+                f"WHERE {where} ORDER BY {first}, coalesce(d.n_behavioural_events, 0) DESC, r.learner_id LIMIT 1"
             )
             if learner is not None:
                 found.append((label, learner))

@@ -168,3 +168,24 @@ def test_steps_end_to_end_with_settings(settings, champion, content, capsys):
     out = capsys.readouterr().out
     assert "cold start: l04" in out and "skipped onboarding: l0" in out and "active learner: " in out
     assert "learning path" in out
+
+
+def test_cli_run_show_and_rollback(settings, capsys):
+    """``learnrec recommendations`` end to end: no model trained yet (empty MLflow registry), so
+    the registry lookup finds no champion and every warm learner takes the no-results fallback."""
+    from learnrec.cli import main
+
+    with connect_warehouse(settings) as wh:
+        build_marts(wh)
+    assert main(["recommendations", "rollback"]) == 2  # nothing published yet: a usage error
+    for _ in range(2):
+        assert main(["recommendations", "run", "--run-date", RUN_DATE.isoformat()]) == 0
+    out = capsys.readouterr().out
+    assert "gate passed" in out and "published" in out and "'no_results': 27" in out
+    assert main(["recommendations", "show", "l01"]) == 0
+    assert "Top-rated in data" in capsys.readouterr().out
+    assert main(["recommendations", "rollback"]) == 0
+    assert "rolled back to" in capsys.readouterr().out
+    first_run = lookup_sqlite(settings.serving_path, "l01")[0][0]["run_id"]
+    with connect_warehouse(settings) as wh:
+        assert tables.current_run_id(wh) == first_run  # the export followed the rollback
