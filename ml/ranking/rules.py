@@ -259,4 +259,23 @@ def rank_chunk(
     """All rules on one chunk: ``scores`` is ``[b, C]`` in catalogue column order (modified);
     ``scale`` is the per-row unit of the rule weights (``row_scale``), 1 when None."""
     candidates, cand_scores = apply_dense_rules(scores, state, catalog, config, scale)
-    return apply_sparse_rules(candidates, cand_scores, state, catalog, config)
+    ranked = apply_sparse_rules(candidates, cand_scores, state, catalog, config)
+    # Rows whose pool ran dry (e.g. a newcomer: many candidates collapse onto the same missing
+    # prerequisite) get a pool four times larger, on the already adjusted scores, until N are
+    # found or the catalogue is exhausted. Rare, so the common path stays one small top-k.
+    pool = candidates.shape[1]
+    short = np.flatnonzero(ranked.n_valid < config.top_n)
+    while len(short) and pool < scores.shape[1]:
+        pool = min(scores.shape[1], pool * 4)
+        index = torch.from_numpy(short)
+        top = torch.topk(scores.index_select(0, index), pool, dim=1, sorted=True)
+        retry = apply_sparse_rules(
+            top.indices.numpy().astype(np.int32), top.values.numpy(), state.subset(short), catalog, config
+        )
+        ranked.course[short], ranked.score[short], ranked.unlocks[short] = (
+            retry.course,
+            retry.score,
+            retry.unlocks,
+        )
+        short = short[retry.n_valid < config.top_n]
+    return ranked

@@ -154,3 +154,11 @@ def test_chunking_does_not_change_results(chunk):
     ]
     assert np.array_equal(np.concatenate([p.course for p in parts]), full.course)
     assert OPEN == 0
+
+
+def test_a_pool_that_runs_dry_is_widened_until_n_are_found():
+    # the 30 best courses all need c59 (not completed): they collapse onto one recommendation
+    cat = catalog(n=60, prerequisites={i: [59] for i in range(30)}, clusters=60)
+    ranked = rank_chunk(descending(1, 60), state(1, 60), cat, RuleConfig(top_n=20, candidate_pool=25))
+    assert ranked.n_valid[0] == 20
+    assert ranked.course[0].tolist().count(59) == 1
