@@ -557,7 +557,8 @@ class BlendModel(Recommender):
     def features(self, learner_ids: Sequence[str]) -> np.ndarray:
         """[n_learners, n_courses, n_features]: z-scores, then z-scores x log(1 + history)."""
         rows = self.learners.positions(list(learner_ids))
-        history = np.where(rows >= 0, self.history[np.maximum(rows, 0)], 0.0).astype(np.float32)
+        # unknown learners (row -1) read the appended 0: also right when no learner was known at fit time
+        history = np.append(self.history, np.float32(0.0))[rows].astype(np.float32)
         z = [standardise(self.components[name].score(learner_ids)) for name in self.component_names]
         return np.stack(z + [zi * history[:, None] for zi in z], axis=2)
 

@@ -32,6 +32,8 @@ def airflow_environment(settings: Settings, base: Mapping[str, str] | None = Non
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             # the embedded UI is a local developer tool: no login (production uses a real auth manager)
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            # no usage telemetry from cosmos (and no failing calls to the internet from tasks)
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
             # the child processes must see the same learnrec settings as this one
             "LEARNREC_HOME": str(settings.home),
             # `airflow standalone` starts its components as `airflow ...` subprocesses
