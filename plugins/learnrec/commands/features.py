@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+from learnrec.commands.argtypes import iso_date
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "learner and course features, validates them (great-expectations) and publishes them to the "
         "lake and the warehouse's features schema. Spark: LEARNREC_SPARK_MASTER / _SPARK_CONNECT_URL.",
     )
-    parser.add_argument("--run-date", type=_date, required=True, help="the event day (YYYY-MM-DD)")
+    parser.add_argument("--run-date", type=iso_date, required=True, help="the event day (YYYY-MM-DD)")
     parser.add_argument(
         "--table",
         choices=("learner_features", "course_features"),

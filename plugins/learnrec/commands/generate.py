@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+from learnrec.commands.argtypes import iso_date
 
 
 def _positive(text: str) -> int:
@@ -40,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--learners", type=_positive, help="override the preset's learner count")
     parser.add_argument("--courses", type=_positive, help="override the preset's course count")
     parser.add_argument("--days", type=_positive, help="override the preset's number of days")
-    parser.add_argument("--end-date", type=_date, help="last day with events (default: yesterday, UTC)")
+    parser.add_argument("--end-date", type=iso_date, help="last day with events (default: yesterday, UTC)")
     parser.add_argument("--seed", type=int, help="random seed (default: LEARNREC_SEED)")
     parser.add_argument("--bad-share", type=_share, help="share of corrupted lines (default 0.01)")
     parser.add_argument(

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 
-
-def _moment(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+from learnrec.commands.argtypes import iso_instant
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +16,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "ones with their reason, deduplicates and lands the rest exactly once.",
     )
     parser.add_argument(
-        "--until", type=_moment, help="take only what arrived before this moment (default: everything)"
+        "--until", type=iso_instant, help="take only what arrived before this moment (default: everything)"
     )
     parser.add_argument("--max-batches", type=int, help="stop after this many batches")
     parser.set_defaults(func=run)

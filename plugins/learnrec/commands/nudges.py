@@ -4,22 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, date, datetime
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _instant(text: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO timestamp: {text!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+from learnrec.commands.argtypes import iso_date, iso_instant
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,10 +26,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     ):
         step = steps.add_parser(name, help=help_text)
         if needs_date:
-            step.add_argument("--date", type=_date, required=True, help="nudge date = run date (YYYY-MM-DD)")
+            step.add_argument(
+                "--date", type=iso_date, required=True, help="nudge date = run date (YYYY-MM-DD)"
+            )
         if name in ("run", "deliver"):
             step.add_argument(
-                "--now", type=_instant, help="evaluate quiet hours at this instant (default: now)"
+                "--now", type=iso_instant, help="evaluate quiet hours at this instant (default: now)"
             )
     unsubscribe = steps.add_parser("unsubscribe", help="stop nudges to a learner (support, app requests)")
     unsubscribe.add_argument("learner_id")

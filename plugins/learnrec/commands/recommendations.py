@@ -6,14 +6,8 @@ The same step functions as the nightly DAG's tasks (``exports.recommendations.st
 from __future__ import annotations
 
 import argparse
-from datetime import date
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+from learnrec.commands.argtypes import iso_date
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run = actions.add_parser("run", help="precompute -> gate -> publish -> export for a run date")
     pre = actions.add_parser("precompute", help="write a new (unpublished) version for a run date")
     for p in (run, pre):
-        p.add_argument("--run-date", type=_date, required=True, help="last complete event day (YYYY-MM-DD)")
+        p.add_argument(
+            "--run-date", type=iso_date, required=True, help="last complete event day (YYYY-MM-DD)"
+        )
     for name, text in (("gate", "validate a version"), ("publish", "make a validated version current")):
         actions.add_parser(name, help=text).add_argument("--run-id", required=True)
     actions.add_parser("export", help="export the current version to the serving store")

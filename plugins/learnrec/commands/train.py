@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+
+from learnrec.commands.argtypes import iso_date
 
 MODELS = ("popularity", "als", "lightfm", "content", "dropout")
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "for better, sane models; writes features.dropout_scores. --model trains one component "
         "(its MLflow run id is printed; the blend needs all of them).",
     )
-    parser.add_argument("--run-date", type=_date, required=True, help="last complete event day (YYYY-MM-DD)")
+    parser.add_argument(
+        "--run-date", type=iso_date, required=True, help="last complete event day (YYYY-MM-DD)"
+    )
     parser.add_argument("--model", choices=MODELS, help="train only this model (default: everything)")
     parser.set_defaults(func=run)
 
