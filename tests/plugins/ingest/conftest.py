@@ -97,3 +97,16 @@ def landed_state(warehouse: Warehouse) -> dict[str, object]:
             )
         ),
     }
+
+
+def crash_at(step: str, batch: int = 2):
+    """A fault hook that dies when batch number ``batch`` reaches ``step`` (earlier batches land)."""
+    seen = {"n": 0}
+
+    def hook(name: str) -> None:
+        if name == step:
+            seen["n"] += 1
+            if seen["n"] == batch:
+                raise RuntimeError(f"injected crash at {name}")
+
+    return hook

@@ -13,7 +13,7 @@ from learnrec.ingest import IngestError, run_ingest
 from learnrec.ingest.sources.files import FileSource
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
-from tests.plugins.ingest.conftest import NOW, Expected, landed_state
+from tests.plugins.ingest.conftest import NOW, Expected, crash_at, landed_state
 
 pytestmark = pytest.mark.usefixtures("loaded_sources")
 
@@ -116,13 +116,7 @@ def test_a_crash_at_any_step_then_a_rerun_gives_no_duplicate_and_no_gap(
     settings: Settings, expected: Expected, step: str, tmp_path
 ) -> None:
     small = settings.model_copy(update={"ingest_batch_events": 300})
-    calls = {"n": 0}
-
-    def crash(name: str) -> None:
-        if name == step:
-            calls["n"] += 1
-            if calls["n"] == 2:  # the second batch dies at this step
-                raise RuntimeError(f"injected crash after {name}")
+    crash = crash_at(step)
 
     with pytest.raises(RuntimeError, match="injected crash"):
         ingest(small, fault=crash)

@@ -14,7 +14,7 @@ from learnrec.ingest.sources.kafka import KafkaSource
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
 from learnrec.world.kafka import produce_landing_to_kafka
-from tests.plugins.ingest.conftest import NOW, Expected, landed_state
+from tests.plugins.ingest.conftest import NOW, Expected, crash_at, landed_state
 
 TOPIC = "learner-events"
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("loaded_sources")]
@@ -105,13 +105,7 @@ STEPS = ["validated", "staged", "events_inserted", "in_transaction", "committed"
 def test_a_crash_at_any_step_then_a_rerun_gives_no_duplicate_and_no_gap(
     kafka_settings: Settings, expected: Expected, step: str
 ) -> None:
-    calls = {"n": 0}
-
-    def crash(name: str) -> None:
-        if name == step:
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise RuntimeError(f"injected crash after {name}")
+    crash = crash_at(step)
 
     with pytest.raises(RuntimeError, match="injected crash"):
         ingest(kafka_settings, fault=crash)

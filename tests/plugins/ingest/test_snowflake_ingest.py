@@ -16,7 +16,7 @@ from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
 from learnrec.warehouse.snowflake import SnowflakeWarehouse
 from tests.plugins.ingest import test_kafka
-from tests.plugins.ingest.conftest import NOW, Expected, landed_state
+from tests.plugins.ingest.conftest import NOW, Expected, crash_at, landed_state
 from tests.plugins.ingest.test_files import lake_events
 from tests.plugins.world.conftest import World
 
@@ -119,13 +119,7 @@ def test_a_crash_then_a_rerun_gives_no_duplicate_and_no_gap(
     """Inside the transaction (rolled back on Snowflake as a whole), and after the commit but before
     the lake write (the rerun rewrites the lake files from what Snowflake returns)."""
     small = settings.model_copy(update={"ingest_batch_events": 300})
-    calls = {"n": 0}
-
-    def crash(name: str) -> None:
-        if name == step:
-            calls["n"] += 1
-            if calls["n"] == 2:  # the second batch dies at this step
-                raise RuntimeError(f"injected crash at {name}")
+    crash = crash_at(step)
 
     with pytest.raises(RuntimeError, match="injected crash"):
         ingest(small, fault=crash)
@@ -151,13 +145,7 @@ def test_kafka_offsets_roll_back_with_the_data_in_snowflake(
 ) -> None:
     """Offsets are stored in Snowflake in the batch's transaction: a crash inside it loses both."""
     few_batches = kafka_settings.model_copy(update={"ingest_batch_events": 600})
-    calls = {"n": 0}
-
-    def crash(name: str) -> None:
-        if name == "in_transaction":
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise RuntimeError("injected crash in the transaction")
+    crash = crash_at("in_transaction")
 
     with pytest.raises(RuntimeError, match="injected crash"):
         ingest(few_batches, fault=crash)
