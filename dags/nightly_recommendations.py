@@ -89,20 +89,22 @@ def nightly_recommendations():
         return precompute_step(get_settings(), run_date_from_context(context)).run_id
 
     @task(retries=0)  # a failed gate is a verdict, not a glitch: the current version keeps serving
-    def gate_recommendations(run_id: str) -> str:
-        """great-expectations checkpoint; on failure an alert in ops.alerts and the task fails."""
+    def gate_recommendations(version: str) -> str:
+        """great-expectations checkpoint; on failure an alert in ops.alerts and the task fails.
+
+        ``version`` is the precompute's run id (``run_id`` is a reserved Airflow context key)."""
         from exports.recommendations.steps import gate_step
         from learnrec.settings import get_settings
 
-        return gate_step(get_settings(), run_id).run_id
+        return gate_step(get_settings(), version).run_id
 
     @task(outlets=[Asset(RECOMMENDATIONS)])
-    def publish_recommendations(run_id: str) -> str:
+    def publish_recommendations(version: str) -> str:
         """Atomic switch of the current version + Recommendation Log rows; keeps the last K."""
         from exports.recommendations.steps import publish_step
         from learnrec.settings import get_settings
 
-        return publish_step(get_settings(), run_id).run_id
+        return publish_step(get_settings(), version).run_id
 
     @task
     def export_recommendations() -> str:

@@ -17,11 +17,19 @@ typed as (
     from source
 ),
 
--- apps retry uploads: one row per impression, the first received wins
+-- one row per impression: the log row written at publication carries no outcome, apps report it
+-- later under the same log_id (and retry uploads): the latest reported outcome wins, else the
+-- first row received
 ranked as (
     select
         typed.*,
-        row_number() over (partition by log_id order by received_at, reported_outcome_at) as receipt_rank
+        row_number() over (
+            partition by log_id
+            order by
+                case when reported_outcome is null then 1 else 0 end,
+                reported_outcome_at desc,
+                received_at
+        ) as receipt_rank
     from typed
 )
 
