@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     ingest_batch_events: int = Field(
-        2_000_000, ge=1, description="Payloads per ingest batch (one warehouse transaction each)."
+        500_000, ge=1, description="Payloads per ingest batch (one transaction; memory grows with it)."
     )
 
     # --- lake ---------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from learnrec.world.generate import generate_world
 SCALES = {"5M events": (210_000, 10_000, 30)}
 QUICK_SCALES = {"20k events": (800, 200, 30)}
 KAFKA_LEARNERS = {"full": 8_000, "quick": 400}  # ~200k and ~10k messages
-BATCH_EVENTS = 1_000_000
+BATCH_EVENTS = 500_000  # the default of LEARNREC_INGEST_BATCH_EVENTS
 END = date(2026, 10, 31)
 
 
