@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from learnrec.warehouse import Warehouse
+from ml.data import COURSE_COLUMNS
 
 EVENT_TYPES = {"click", "watch", "skip", "complete", "search", "quiz_score"}
 #: dbt_project.yml vars.interaction_weights (the mart's implicit weight formula)
@@ -147,24 +148,7 @@ def load_world_marts(warehouse: Warehouse, home: Path, end: date | None = None) 
         completion_rate=courses["course_id"].map(inter.groupby("course_id")["completed"].mean()).fillna(0.0),
         quality_score=np.nan,
     )
-    dim_courses = courses[
-        [
-            "course_id",
-            "title",
-            "description",
-            "format",
-            "duration_hours",
-            "domain",
-            "level",
-            "skill_tags",
-            "difficulty_score",
-            "avg_rating",
-            "n_ratings",
-            "completion_rate",
-            "quality_score",
-            "published_at",
-        ]
-    ]
+    dim_courses = courses[list(COURSE_COLUMNS)]
     n_events = events.groupby("learner_id").size()
     dim_learners = learners.assign(
         onboarding_skipped=learners["career_goal"].isna(),
