@@ -110,3 +110,25 @@ def crash_at(step: str, batch: int = 2):
                 raise RuntimeError(f"injected crash at {name}")
 
     return hook
+
+
+def assert_landed_exactly(report, warehouse: Warehouse, world: World, expected: Expected):
+    """What any landing of the world must publish (whatever the warehouse); returns the events."""
+    assert report.total("consumed") == expected.lines
+    assert report.total("loaded") == len(expected.event_ids)
+    assert report.total("quarantined") == expected.rejected
+    assert report.total("loaded") + report.total("quarantined") + report.total("duplicates") == expected.lines
+    events = warehouse.query("SELECT * FROM raw.learner_events")
+    assert set(events.column("event_id").to_pylist()) == expected.event_ids
+    assert events.num_rows == len(expected.event_ids), "no event twice"
+    batches = warehouse.query("SELECT * FROM raw.ingest_batches").to_pylist()
+    assert sum(b["consumed"] for b in batches) == expected.lines
+    assert all(b["loaded"] + b["quarantined"] + b["duplicates"] == b["consumed"] for b in batches)
+    assert all(b["lake_written"] for b in batches)
+    late = warehouse.query("SELECT event_date, sum(late_events) AS n FROM raw.reprocess_dates GROUP BY 1")
+    assert {r["event_date"]: r["n"] for r in late.to_pylist()} == dict(expected.late_by_date)
+    quarantine = warehouse.query("SELECT * FROM raw.quarantined_events").to_pylist()
+    assert all(q["reason_detail"] and q["payload"] is not None for q in quarantine)
+    # each way the world breaks a line is caught under its own reason (the kinds are named alike)
+    assert Counter(q["reason"] for q in quarantine) == Counter(world.manifest["bad_lines_by_kind"])
+    return events
