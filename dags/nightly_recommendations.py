@@ -4,7 +4,7 @@ Loads the operational snapshots (learners, courses, ratings, taxonomy) into the 
 schema, then builds the dbt project (staging, intermediate, marts) as one task per model
 (astronomer-cosmos, group ``dbt``) and writes dbt's documentation site to the state folder.
 Later stages join as they land: gate, Spark features, gate, training, evaluation and promotion,
-precompute, gate, publish, export.
+precompute (with static learning paths), the Learning Path Agent, gate, publish, export.
 
 Every task takes the run date explicitly (Asset-triggered runs have no ``ds``) and is idempotent
 for it: a rerun replaces what the first run wrote.
@@ -88,6 +88,14 @@ def nightly_recommendations():
 
         return precompute_step(get_settings(), run_date_from_context(context)).run_id
 
+    @task
+    def personalise_learning_paths(version: str) -> dict[str, object]:
+        """Learning Path Agent: LLM paths beside the version's static ones where the LLM gives a
+        valid one; otherwise (LLM off, unavailable, invalid answer) the static path stays served."""
+        from ml.agents.tasks import run_learning_path_agent
+
+        return run_learning_path_agent(version)
+
     @task(retries=0)  # a failed gate is a verdict, not a glitch: the current version keeps serving
     def gate_recommendations(version: str) -> str:
         """great-expectations checkpoint; on failure an alert in ops.alerts and the task fails.
@@ -129,7 +137,9 @@ def nightly_recommendations():
     promoted = evaluate_and_promote(trained)
     version = precompute_recommendations()
     promoted >> version
-    publish_recommendations(gate_recommendations(version)) >> export_recommendations()
+    gated = gate_recommendations(version)
+    personalise_learning_paths(version) >> gated  # the gate checks the paths apps will be served
+    publish_recommendations(gated) >> export_recommendations()
     features >> train_dropout()
 
 

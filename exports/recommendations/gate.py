@@ -7,7 +7,12 @@ few SQL aggregates plus a 1-row-per-learner frame, not the 20 rows per learner t
 * none is a course the learner completed;
 * no duplicates (same course twice for a learner) and ranks are 1..n;
 * the prerequisite rule holds: every prerequisite of a recommended course is completed;
-* every score is finite.
+* every score is finite;
+* the learning path each learner is served (``tables.SERVED_PATH``: the LLM one where the agent
+  wrote one, else the static one) is one path of steps 1..n from one source, has no course twice,
+  no completed course, no course missing from the catalogue, and every prerequisite of a step is
+  completed or an earlier step. The agent checks its paths against the same rules before writing
+  them, so a failure here is a bug, not an LLM mistake.
 
 A failing version is marked ``failed`` in ``recs.runs`` and an alert row lands in ``ops.alerts``;
 the current version keeps serving (``publish`` refuses anything not ``validated``).
@@ -26,6 +31,19 @@ from exports.recommendations import tables
 from learnrec.warehouse import Warehouse
 
 PREREQUISITE_PAIRS = "recs.gate_prerequisite_pairs"
+#: Per-learner counts of rule violations: each must be 0.
+ZERO_COLUMNS = (
+    "n_duplicates",
+    "rank_gaps",
+    "n_not_finite",
+    "n_completed",
+    "n_prerequisite_violations",
+    "path_step_errors",
+    "n_path_duplicates",
+    "n_path_completed",
+    "n_path_unknown_courses",
+    "n_path_prerequisite_violations",
+)
 
 
 @dataclass(frozen=True)
@@ -84,20 +102,55 @@ def learner_summary(warehouse: Warehouse, run_id: str, run_date) -> pa.Table:
             LEFT JOIN done d ON d.learner_id = r.learner_id AND d.course_id = p.prerequisite_id
             WHERE d.course_id IS NULL
             GROUP BY r.learner_id
+        ),
+        path AS (SELECT p.* FROM {tables.LEARNING_PATHS} p WHERE p.run_id = ? AND {tables.SERVED_PATH}),
+        path_per AS (
+            SELECT p.learner_id, count(*) AS n_steps, count(DISTINCT p.step) AS n_distinct_steps,
+                   min(p.step) AS min_step, max(p.step) AS max_step,
+                   count(DISTINCT p.course_id) AS n_path_courses, count(DISTINCT p.source) AS n_sources,
+                   sum(CASE WHEN d.course_id IS NULL THEN 0 ELSE 1 END) AS n_path_completed,
+                   sum(CASE WHEN c.course_id IS NULL THEN 1 ELSE 0 END) AS n_path_unknown_courses
+            FROM path p
+            LEFT JOIN done d ON d.learner_id = p.learner_id AND d.course_id = p.course_id
+            LEFT JOIN marts.dim_courses c ON c.course_id = p.course_id
+            GROUP BY p.learner_id
+        ),
+        path_violations AS (
+            SELECT p.learner_id, count(*) AS n_path_prerequisite_violations
+            FROM path p JOIN {PREREQUISITE_PAIRS} pp ON pp.course_id = p.course_id
+            LEFT JOIN done d ON d.learner_id = p.learner_id AND d.course_id = pp.prerequisite_id
+            WHERE d.course_id IS NULL AND NOT EXISTS (
+                SELECT 1 FROM path e
+                WHERE e.learner_id = p.learner_id AND e.course_id = pp.prerequisite_id AND e.step < p.step)
+            GROUP BY p.learner_id
+        ),
+        everyone AS (
+            SELECT learner_id FROM active UNION SELECT learner_id FROM per
+            UNION SELECT learner_id FROM path_per
         )
-        SELECT coalesce(a.learner_id, per.learner_id) AS learner_id,
+        SELECT e.learner_id,
                a.learner_id IS NOT NULL AS is_active,
                coalesce(per.n_recs, 0) AS n_recs,
                coalesce(per.n_recs, 0) - coalesce(per.n_distinct, 0) AS n_duplicates,
                coalesce(per.max_rank, 0) - coalesce(per.min_rank, 1) + 1 - coalesce(per.n_recs, 0) AS rank_gaps,
                coalesce(per.n_not_finite, 0) AS n_not_finite,
                coalesce(per.n_completed, 0) AS n_completed,
-               coalesce(v.n_prerequisite_violations, 0) AS n_prerequisite_violations
-        FROM active a
-        FULL OUTER JOIN per ON per.learner_id = a.learner_id
-        LEFT JOIN violations v ON v.learner_id = coalesce(a.learner_id, per.learner_id)
+               coalesce(v.n_prerequisite_violations, 0) AS n_prerequisite_violations,
+               coalesce(pp.n_sources, 0) AS n_path_sources,
+               CASE WHEN pp.learner_id IS NULL OR (pp.n_distinct_steps = pp.n_steps AND pp.min_step = 1
+                    AND pp.max_step = pp.n_steps) THEN 0 ELSE 1 END AS path_step_errors,
+               coalesce(pp.n_steps - pp.n_path_courses, 0) AS n_path_duplicates,
+               coalesce(pp.n_path_completed, 0) AS n_path_completed,
+               coalesce(pp.n_path_unknown_courses, 0) AS n_path_unknown_courses,
+               coalesce(pv.n_path_prerequisite_violations, 0) AS n_path_prerequisite_violations
+        FROM everyone e
+        LEFT JOIN active a ON a.learner_id = e.learner_id
+        LEFT JOIN per ON per.learner_id = e.learner_id
+        LEFT JOIN violations v ON v.learner_id = e.learner_id
+        LEFT JOIN path_per pp ON pp.learner_id = e.learner_id
+        LEFT JOIN path_violations pv ON pv.learner_id = e.learner_id
         """,
-        [run_date, run_id],
+        [run_date, run_id, run_id],
     )
 
 
@@ -119,7 +172,8 @@ def _checkpoint(frame, top_n: int):
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeBetween(column="n_recs", min_value=top_n, max_value=top_n)
     )
-    for column in ("n_duplicates", "rank_gaps", "n_not_finite", "n_completed", "n_prerequisite_violations"):
+    suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column="n_path_sources", value_set=[0, 1]))
+    for column in ZERO_COLUMNS:
         suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[0]))
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name="recommendations_gate", data=batch, suite=suite)

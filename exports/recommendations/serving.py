@@ -1,14 +1,16 @@
 """Serving export: the current version into the stores apps read, each swapped atomically.
 
-* warehouse table ``recs.serving_recommendations`` (Snowflake in production), one
-  ``CREATE OR REPLACE TABLE ... AS SELECT``: atomic on DuckDB and Snowflake;
+* warehouse tables ``recs.serving_recommendations`` and ``recs.serving_learning_paths``
+  (Snowflake in production), one ``CREATE OR REPLACE TABLE ... AS SELECT`` each: atomic on DuckDB
+  and Snowflake;
 * embedded default: a SQLite file (``settings.serving_path``) keyed by (learner_id, rank), built
   beside the live file and moved over it with ``os.replace`` (atomic rename): an app holding the
   old file keeps reading it, new connections see the new one;
 * production: Postgres (psycopg): the new version is COPYed into a fresh table and swapped in by
   two renames inside one transaction.
 
-Learning paths go along: the LLM path where the agent wrote one, else the static one.
+Learning paths go along, exactly one per learner (``tables.SERVED_PATH``): the LLM path where
+the agent wrote one, else the static one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from exports.recommendations import tables
 from learnrec.warehouse import Warehouse
 
 SERVING_TABLE = "recs.serving_recommendations"
+SERVING_PATHS_TABLE = "recs.serving_learning_paths"
 #: Learners per export batch: bounds the memory of the export whatever the learner count.
 BATCH_LEARNERS = 50_000
 
@@ -39,10 +42,7 @@ _RECS_SQL = f"""
 _PATHS_SQL = f"""
     SELECT p.learner_id, p.step, p.course_id, c.title, p.reason, p.source
     FROM {tables.LEARNING_PATHS} p LEFT JOIN marts.dim_courses c ON c.course_id = p.course_id
-    WHERE p.run_id = ? AND p.learner_id BETWEEN ? AND ?
-      AND (p.source = 'llm' OR NOT EXISTS (
-            SELECT 1 FROM {tables.LEARNING_PATHS} q
-            WHERE q.run_id = p.run_id AND q.learner_id = p.learner_id AND q.source = 'llm'))
+    WHERE p.run_id = ? AND p.learner_id BETWEEN ? AND ? AND {tables.SERVED_PATH}
     ORDER BY p.learner_id, p.step"""
 
 REC_COLUMNS = (
@@ -95,11 +95,16 @@ def _rec_rows(batch: pa.Table) -> list[tuple]:
 
 
 def export_warehouse_table(warehouse: Warehouse) -> int:
-    """``recs.serving_recommendations`` = the current version, replaced in one statement."""
-    warehouse.execute(
-        f"CREATE OR REPLACE TABLE {SERVING_TABLE} AS SELECT r.*, c.title FROM recs.current_learner_recommendations r "
-        "LEFT JOIN marts.dim_courses c ON c.course_id = r.course_id"
-    )
+    """``recs.serving_recommendations`` and ``recs.serving_learning_paths`` (one path per learner)
+    = the current version, each replaced in one statement."""
+    for table, view in (
+        (SERVING_TABLE, "recs.current_learner_recommendations"),
+        (SERVING_PATHS_TABLE, "recs.current_learning_paths"),
+    ):
+        warehouse.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT r.*, c.title FROM {view} r "
+            "LEFT JOIN marts.dim_courses c ON c.course_id = r.course_id"
+        )
     return int(warehouse.scalar(f"SELECT count(*) FROM {SERVING_TABLE}"))
 
 

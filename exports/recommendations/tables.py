@@ -20,6 +20,14 @@ CURRENT = "recs.current_version"
 ALERTS = "ops.alerts"
 SERVED_LOG = "raw.served_recommendations"
 
+#: The one path a learner is served from a version: the Learning Path Agent's (``source = 'llm'``)
+#: where it wrote one, else the static path. A predicate over a ``recs.learning_paths`` row ``p``,
+#: shared by the current-version view, the serving export and the gate.
+SERVED_PATH = (
+    f"(p.source = 'llm' OR NOT EXISTS (SELECT 1 FROM {LEARNING_PATHS} q"
+    " WHERE q.run_id = p.run_id AND q.learner_id = p.learner_id AND q.source = 'llm'))"
+)
+
 RECOMMENDATION_SCHEMA = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
@@ -87,13 +95,13 @@ def ensure_tables(warehouse: Warehouse) -> None:
     ):
         if not warehouse.table_exists(name):
             warehouse.load_arrow(name, schema.empty_table())
-    for view, table in (
-        ("recs.current_learner_recommendations", RECOMMENDATIONS),
-        ("recs.current_learning_paths", LEARNING_PATHS),
+    for view, table, where in (
+        ("recs.current_learner_recommendations", RECOMMENDATIONS, "TRUE"),
+        ("recs.current_learning_paths", LEARNING_PATHS, SERVED_PATH),  # one path per learner
     ):
         warehouse.execute(
-            f"CREATE OR REPLACE VIEW {view} AS SELECT t.* FROM {table} t "
-            f"JOIN {CURRENT} c ON t.run_id = c.run_id"
+            f"CREATE OR REPLACE VIEW {view} AS SELECT p.* FROM {table} p "
+            f"JOIN {CURRENT} c ON p.run_id = c.run_id WHERE {where}"
         )
 
 

@@ -8,6 +8,12 @@ course teaching a target skill of the goal. Where the LLM is off, unavailable, o
 wrong, no LLM row is written and apps serve the static path (the product's fallback): readers
 prefer ``source = 'llm'`` for a learner and otherwise take ``'static'``.
 
+Before a path is written it is checked once more against what the publication gate checks (the
+same completions as the static paths, ``marts.fct_learner_course_interactions``, and the
+published prerequisites of ``marts.dim_courses`` besides the agent's own), so an LLM path can
+never fail the gate and hold back a night's recommendations: a path that would is dropped and the
+static one stays.
+
 Privacy: the prompt holds no personal data (no name, no ids). Default-tier learners get a path
 from what they declared (goal, role) only: their completions, being behavioural data, are not
 sent to the LLM.
@@ -16,6 +22,7 @@ sent to the LLM.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +41,8 @@ log = logging.getLogger(__name__)
 PROMPTS = Path(__file__).parent / "prompts"
 RULES_VERSION = "static-path"
 LEARNING_PATHS = "recs.learning_paths"
+COMPLETIONS = "marts.fct_learner_course_interactions"
+PUBLISHED_COURSES = "marts.dim_courses"
 MAX_CANDIDATES = 40
 
 PATH_SCHEMA = pa.schema(
@@ -64,7 +73,7 @@ class PathLearner:
     career_goal: str
     current_role: str | None
     data_tier: str  # default | opted_in
-    completed: frozenset[str]  # course ids; used only for opted-in learners
+    completed: frozenset[str]  # course ids; sent to the LLM for opted-in learners only
     static_path: tuple[str, ...]  # the static path's course ids, in order
 
 
@@ -74,6 +83,7 @@ class PathRunReport:
     llm_paths: int
     static_paths: int
     usage: dict[str, object]
+    rejected: int = 0  # valid LLM answers that failed the final check against the warehouse
 
 
 def _candidates(catalog: Catalog, target_skills: set[str], static_path: tuple[str, ...]) -> list[str]:
@@ -100,8 +110,10 @@ def validate_path(
     candidates: set[str],
     completed: frozenset[str],
     target_skills: set[str],
+    published_prerequisites: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """Raise ValueError unless the path is grounded in the catalogue and respects prerequisites."""
+    """Raise ValueError unless the path is grounded in the catalogue and respects prerequisites
+    (the catalogue's, plus ``published_prerequisites``: those the gate checks)."""
     if not steps:
         raise ValueError("empty path")
     if len(set(steps)) != len(steps):
@@ -112,7 +124,11 @@ def validate_path(
         raise ValueError(f"courses already completed: {done}")
     seen: set[str] = set(completed)
     for course_id in steps:
-        missing = [p for p in catalog.metadata(course_id).prerequisites if p not in seen]
+        required = [
+            *catalog.metadata(course_id).prerequisites,
+            *(published_prerequisites or {}).get(course_id, ()),
+        ]
+        missing = [p for p in dict.fromkeys(required) if p not in seen]
         if missing:
             raise ValueError(f"{course_id} comes before its prerequisite(s) {missing}")
         seen.add(course_id)
@@ -167,11 +183,9 @@ def _path_learners(warehouse: Warehouse, run_id: str) -> list[PathLearner]:
     ).to_pylist():
         static.setdefault(row["learner_id"], []).append(row["course_id"])
     completed: dict[str, set[str]] = {}
-    if warehouse.table_exists("raw.learner_events"):
+    if warehouse.table_exists(COMPLETIONS):  # the completions the static paths and the gate use
         for row in warehouse.query(
-            "select distinct e.learner_id, e.course_id from raw.learner_events e "
-            "join raw.learners l on l.learner_id = e.learner_id "
-            "where e.event_type = 'complete' and l.data_tier = 'opted_in'"
+            f"select distinct learner_id, course_id from {COMPLETIONS} where completed"
         ).to_pylist():
             completed.setdefault(row["learner_id"], set()).add(row["course_id"])
     learners = warehouse.query(
@@ -190,6 +204,42 @@ def _path_learners(warehouse: Warehouse, run_id: str) -> list[PathLearner]:
         for row in learners
         if row["learner_id"] in static
     ]
+
+
+def _published_prerequisites(warehouse: Warehouse) -> dict[str, tuple[str, ...]]:
+    """Prerequisites as published in ``marts.dim_courses`` (instructor's + latest inference)."""
+    if not warehouse.table_exists(PUBLISHED_COURSES):
+        return {}
+    rows = warehouse.query(f"select course_id, prerequisites from {PUBLISHED_COURSES}").to_pylist()
+    return {row["course_id"]: tuple(row["prerequisites"] or ()) for row in rows}
+
+
+def servable_steps(
+    catalog: Catalog,
+    learner: PathLearner,
+    steps: list[PathStep],
+    target_skills: set[str],
+    published_prerequisites: Mapping[str, Sequence[str]],
+) -> list[PathStep] | None:
+    """The LLM path as it may be served, or None (serve the static path).
+
+    A default-tier learner's completions were not sent to the LLM, so its path may name completed
+    courses: they are dropped here, as the static path drops them. The rest must pass the gate's
+    rules: completions and published prerequisites of the warehouse."""
+    kept = [s for s in steps if s.course_id not in learner.completed]
+    try:
+        validate_path(
+            catalog,
+            [s.course_id for s in kept],
+            set(catalog.courses),
+            learner.completed,
+            target_skills,
+            published_prerequisites,
+        )
+    except ValueError as exc:
+        log.warning("learner %s: LLM path not servable (%s); the static path stays", learner.learner_id, exc)
+        return None
+    return kept
 
 
 def plan_llm_learning_paths(
@@ -211,12 +261,20 @@ def plan_llm_learning_paths(
         row["career_goal"]: list(row["target_skill_ids"])
         for row in warehouse.query("select career_goal, target_skill_ids from raw.career_goals").to_pylist()
     }
+    published = _published_prerequisites(warehouse)
     rows: list[dict[str, object]] = []
+    rejected = 0
     learners = [p for p in _path_learners(warehouse, run_id) if p.career_goal in goals]
     for learner in learners:
         result = plan_path(gateway, catalog, learner, goals[learner.career_goal])
         if result.provenance != "llm":
             continue  # the static path stays the one served
+        steps = servable_steps(
+            catalog, learner, result.value.steps, set(goals[learner.career_goal]), published
+        )
+        if steps is None:
+            rejected += 1
+            continue
         rows.extend(
             {
                 "run_id": run_id,
@@ -227,7 +285,7 @@ def plan_llm_learning_paths(
                 "reason": step.reason,
                 "source": "llm",
             }
-            for i, step in enumerate(result.value.steps, start=1)
+            for i, step in enumerate(steps, start=1)
         )
     with warehouse.transaction():  # readers see the old LLM paths or the new ones, never a mix
         warehouse.execute(f"delete from {LEARNING_PATHS} where run_id = ? and source = 'llm'", [run_id])
@@ -237,4 +295,4 @@ def plan_llm_learning_paths(
             )
     n_llm = len({r["learner_id"] for r in rows})
     record_agent_run(warehouse, "learning_path", started, gateway.usage, items=len(learners))
-    return PathRunReport(len(learners), n_llm, len(learners) - n_llm, gateway.usage.as_dict())
+    return PathRunReport(len(learners), n_llm, len(learners) - n_llm, gateway.usage.as_dict(), rejected)

@@ -187,3 +187,32 @@ def test_default_tier_prompt_has_no_behavioural_data(
             # without completions, skipping the first prerequisite is invalid: static path
             assert result.provenance == "rules"
         assert "L1" not in sent
+
+
+@pytest.mark.integration
+def test_paths_are_checked_against_the_warehouse_before_writing(
+    llm_server: LLMServer, tmp_path: Path, warehouse, one_learner
+) -> None:
+    """The gate's rules hold for what is written: a default-tier learner's completed course (not
+    sent to the LLM) is dropped from its path; a path breaking a published prerequisite is not
+    written (the static path stays)."""
+    path, learner_id = one_learner["path"], one_learner["learner_id"]
+    warehouse.execute("update raw.learners set data_tier = 'default' where learner_id = ?", [learner_id])
+    warehouse.execute("create schema if not exists marts")
+    warehouse.load_arrow(
+        "marts.fct_learner_course_interactions",
+        pa.table({"learner_id": [learner_id], "course_id": [path[0]], "completed": [True]}),
+    )
+    llm_server.respond = lambda body: _steps(path)
+    settings = llm_settings(tmp_path, llm_server)
+    report = plan_llm_learning_paths(settings, warehouse, RUN_ID)
+    assert (report.llm_paths, report.rejected) == (1, 0)
+    assert "Courses already completed: none shared" in llm_server.prompts()[-1]
+    assert _stored(warehouse, "llm") == path[1:]
+
+    unrelated = next(c for c in sorted(one_learner["catalog"].courses) if c not in path)
+    published = {"course_id": [path[-1]], "prerequisites": [[unrelated]]}
+    warehouse.load_arrow("marts.dim_courses", pa.table(published))
+    report = plan_llm_learning_paths(settings, warehouse, RUN_ID)
+    assert (report.llm_paths, report.static_paths, report.rejected) == (0, 1, 1)
+    assert _stored(warehouse, "llm") == []

@@ -26,4 +26,10 @@ def test_demo_runs_the_dags_and_fills_the_warehouse(settings, capsys: pytest.Cap
         ).to_pylist()[0]
         assert landed["c"] == world.lines == landed["l"] + landed["q"] + landed["d"]
         assert wh.scalar("SELECT count(*) FROM raw.learner_events") == landed["l"] > 0
+        # the Learning Path Agent ran between precompute and the gate; on the rule-based provider
+        # it writes no LLM path, so the static paths are served, one per learner
+        assert wh.scalar("SELECT count(*) FROM ops.agent_runs WHERE agent = 'learning_path'") == 1
+        served = wh.query("SELECT learner_id, step, source FROM recs.current_learning_paths").to_pylist()
+        assert served and {r["source"] for r in served} == {"static"}
+        assert len({(r["learner_id"], r["step"]) for r in served}) == len(served)
     assert (settings.airflow_home / "airflow.db").exists()

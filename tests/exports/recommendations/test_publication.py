@@ -11,7 +11,7 @@ from exports.recommendations import steps, tables
 from exports.recommendations.gate import run_gate
 from exports.recommendations.precompute import precompute
 from exports.recommendations.publish import PublicationError, expire_versions, publish, rollback
-from exports.recommendations.serving import export_sqlite, lookup_sqlite
+from exports.recommendations.serving import export_sqlite, export_warehouse_table, lookup_sqlite
 from learnrec.contracts.product import RecommendationLog
 from learnrec.warehouse import connect_warehouse
 from ml.ranking.rules import RuleConfig
@@ -28,6 +28,16 @@ def version(warehouse, champion, content, run_id):
         warehouse, RUN_DATE, champion=champion, content=content, config=RuleConfig(top_n=TOP_N), run_id=run_id
     )
     return run_id
+
+
+def _llm_path(learner_id: str, *course_ids: str) -> str:
+    """SQL adding an LLM path (steps 1..n) for a learner to every version (tests narrow by run_id)."""
+    steps = " UNION ALL ".join(f"SELECT {i} AS step, '{c}' AS course_id" for i, c in enumerate(course_ids, 1))
+    return (
+        "INSERT INTO recs.learning_paths SELECT r.run_id, r.learner_id, 'goal', s.step, s.course_id, "
+        f"'llm step', 'llm' FROM recs.learner_recommendations r, ({steps}) s "
+        f"WHERE r.learner_id = '{learner_id}' AND r.rank = 1"
+    )
 
 
 def test_gate_passes_a_good_version_and_publish_switches_and_logs(warehouse, champion, content):
@@ -68,6 +78,13 @@ def test_gate_passes_a_good_version_and_publish_switches_and_logs(warehouse, cha
             "n_duplicates",
         ),
         ("DELETE FROM recs.learner_recommendations WHERE learner_id = 'l11'", "n_recs"),
+        # learning paths: the served one (an LLM path where there is one) obeys the same rules
+        (_llm_path("l02", "c07"), "n_path_completed"),
+        (_llm_path("l09", "c03"), "n_path_prerequisite_violations"),
+        (_llm_path("l09", "c99"), "n_path_unknown_courses"),
+        ("UPDATE recs.learning_paths SET step = step + 1 WHERE learner_id = 'l01'", "path_step_errors"),
+        ("UPDATE recs.learning_paths SET course_id = 'c01' WHERE learner_id = 'l03'", "n_path_duplicates"),
+        ("UPDATE recs.learning_paths SET learner_id = 'l30' WHERE learner_id = 'l01'", "is_active"),
     ],
 )
 def test_failing_gate_keeps_the_previous_version_and_alerts(
@@ -89,6 +106,29 @@ def test_failing_gate_keeps_the_previous_version_and_alerts(
     assert len(alerts) == 1 and alerts[0]["run_id"] == "bad" and failed_check in alerts[0]["message"]
     run_gate(warehouse, bad, top_n=TOP_N)  # a retried gate task does not alert twice
     assert warehouse.scalar("SELECT count(*) FROM ops.alerts") == 1
+
+
+def test_llm_path_is_preferred_and_each_learner_is_served_one_path(warehouse, champion, content, tmp_path):
+    run_id = version(warehouse, champion, content, "p1")
+    warehouse.execute(_llm_path("l01", "c02", "c03") + " AND r.run_id = 'p1'")  # l01 completed c01
+    assert run_gate(warehouse, run_id, top_n=TOP_N).success
+    publish(warehouse, run_id, keep_versions=3)
+    served = rows_of(warehouse, "SELECT learner_id, step, course_id, source FROM recs.current_learning_paths")
+    assert len({(r["learner_id"], r["step"]) for r in served}) == len(served)  # one path per learner
+    by_source = {r["learner_id"]: r["source"] for r in served}
+    assert by_source["l01"] == "llm" and set(by_source.values()) == {"llm", "static"}
+    assert [r["course_id"] for r in sorted(served, key=lambda r: r["step"]) if r["learner_id"] == "l01"] == [
+        "c02",
+        "c03",
+    ]
+    _, path_steps = lookup_sqlite(export_sqlite(warehouse, run_id, tmp_path / "s.sqlite").target, "l01")
+    assert [(s["course_id"], s["source"]) for s in path_steps] == [("c02", "llm"), ("c03", "llm")]
+    export_warehouse_table(warehouse)
+    assert rows_of(
+        warehouse,
+        "SELECT count(*) AS n, count(DISTINCT learner_id || ':' || step) AS keys "
+        "FROM recs.serving_learning_paths",
+    ) == rows_of(warehouse, "SELECT count(*) AS n, count(*) AS keys FROM recs.current_learning_paths")
 
 
 def test_keep_k_versions_and_rollback(warehouse, champion, content):
