@@ -1,6 +1,7 @@
 """Delivery events back from the providers into raw.notification_events, idempotently.
 
-Landing layout (a webhook receiver or an export job drops files; this step only reads them):
+Landing layout (the webhook receiver, ``exports/nudges/webhook.py``, or an export job drops
+files; this step only reads them):
 
 - ``<landing>/notification_events/sendgrid/*.json``: one SendGrid Event Webhook POST body per file
   (a JSON array of events; ``*.jsonl`` with one event per line is accepted too). Our
@@ -126,7 +127,7 @@ def ingest_notification_events(warehouse: Warehouse, landing: Path, *, now: date
     """Ingest every new file under ``landing`` (sendgrid/ and fcm/ subfolders)."""
     ensure_tables(warehouse)
     report = FeedbackReport()
-    files = [(p, "sendgrid") for p in sorted((landing / "sendgrid").glob("*.json*"))]
+    files = [(p, "sendgrid") for p in sorted(sendgrid_landing(landing).glob("*.json*"))]
     files += [(p, "firebase") for p in sorted((landing / "fcm").glob("*.jsonl"))]
     done = {
         (row["source_uri"], row["content_sha256"])
@@ -145,16 +146,27 @@ def ingest_notification_events(warehouse: Warehouse, landing: Path, *, now: date
     return report
 
 
+def sendgrid_landing(landing: Path) -> Path:
+    """Where SendGrid Event Webhook bodies land under the notification-events landing folder."""
+    return landing / "sendgrid"
+
+
+def sendgrid_body(content: bytes) -> list[Any]:
+    """The events of one SendGrid Event Webhook POST body; ValueError if it is not one (UTF-8
+    JSON array). Single events are judged at ingestion (bad ones are quarantined, not refused)."""
+    items = json.loads(content.decode("utf-8"))
+    if not isinstance(items, list):
+        raise ValueError("a SendGrid webhook body is a JSON array")
+    return items
+
+
 def _parse(content: bytes, path: Path, provider: str) -> _Parsed:
     parsed = _Parsed()
     try:
-        text = content.decode("utf-8")
         if path.suffix == ".json":
-            items = json.loads(text)
-            if not isinstance(items, list):
-                raise ValueError("a SendGrid webhook body is a JSON array")
-            payloads = [(json.dumps(item), item) for item in items]
+            payloads = [(json.dumps(item), item) for item in sendgrid_body(content)]
         else:
+            text = content.decode("utf-8")
             payloads = [(line, None) for line in text.splitlines() if line.strip()]
     except (UnicodeDecodeError, ValueError) as exc:
         parsed.quarantine.append((content.decode("utf-8", "replace")[:10_000], f"unreadable file: {exc}"))

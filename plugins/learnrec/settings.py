@@ -156,6 +156,11 @@ class Settings(BaseSettings):
     sendgrid_host: str = Field(
         "https://api.sendgrid.com", description="SendGrid API base URL (EU: https://api.eu.sendgrid.com)."
     )
+    sendgrid_webhook_public_key: str | None = Field(
+        None,
+        description="Verification key of SendGrid's Signed Event Webhook (Mail Settings; base64 "
+        "ECDSA public key as SendGrid shows it). `learnrec nudges webhook` refuses to run without it.",
+    )
     notify_timeout_seconds: float = Field(10.0, gt=0, description="Per HTTP call to SendGrid / FCM.")
     notify_max_attempts: int = Field(
         4, ge=1, le=10, description="Tries per send on 429, 5xx and refused connections (backoff between)."

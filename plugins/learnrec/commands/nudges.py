@@ -33,6 +33,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             step.add_argument(
                 "--now", type=iso_instant, help="evaluate quiet hours at this instant (default: now)"
             )
+    webhook = steps.add_parser(
+        "webhook",
+        help="receive SendGrid's signed Event Webhook into the landing folder (runs until stopped)",
+        description="Verifies each POST to /sendgrid/events with LEARNREC_SENDGRID_WEBHOOK_PUBLIC_KEY "
+        "and lands accepted batches for `ingest-events` (see exports/nudges/webhook.py).",
+    )
+    webhook.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    webhook.add_argument("--port", type=int, default=8025, help="port to bind (default 8025)")
     unsubscribe = steps.add_parser("unsubscribe", help="stop nudges to a learner (support, app requests)")
     unsubscribe.add_argument("learner_id")
     unsubscribe.add_argument("--channel", choices=("email", "push", "all"), default="all")
@@ -44,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from learnrec.settings import get_settings
 
     settings = get_settings()
+    if args.step == "webhook":
+        return _serve_webhook(settings, args.host, args.port)
     if args.step == "unsubscribe":
         from exports.nudges.pipeline import unsubscribe
 
@@ -63,4 +73,23 @@ def run(args: argparse.Namespace) -> int:
     if args.step in ("run", "deliver"):
         reports["deliver"] = deliver(settings, now=now)
     print(json.dumps(reports, indent=2, default=str))
+    return 0
+
+
+def _serve_webhook(settings, host: str, port: int) -> int:
+    from exports.nudges.webhook import WEBHOOK_PATH, make_server
+    from learnrec.cli import UsageError
+
+    try:
+        server = make_server(settings, host, port)
+    except (ValueError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    bound_host, bound_port = server.server_address[:2]
+    print(f"receiving SendGrid events on http://{bound_host}:{bound_port}{WEBHOOK_PATH}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0
