@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from ml.data import OPTED_IN, TrainingData
-from ml.models import BlendModel, IdIndex, Recommender, positive_mask
+from ml.models import BlendModel, IdIndex, Recommender, pair_matrix, positive_mask
 
 
 @dataclass(frozen=True)
@@ -58,18 +58,19 @@ def fit_blend(
         raise ValueError("the validation window has no positive interactions of opted-in learners")
     if len(learners) > max_learners:
         learners = np.sort(rng.choice(learners, max_learners, replace=False))
-    seen = train.interactions.groupby("learner_id")["course_id"].agg(list)
-    wanted = positives.groupby("learner_id")["course_id"].agg(list)
+    sample = IdIndex(learners)  # sorted like ``learners``
+    seen = pair_matrix(train.interactions, sample, courses)
+    wanted = pair_matrix(positives, sample, courses)
     xs, ys = [], []
     for start in range(0, len(learners), 512):
         ids = learners[start : start + 512]
         feats = probe.features(list(ids))
-        for i, learner in enumerate(ids):
+        for i in range(len(ids)):
+            row = start + i
             label = np.zeros(len(courses), dtype=bool)
-            label[courses.positions(wanted[learner])] = True
+            label[wanted.indices[wanted.indptr[row] : wanted.indptr[row + 1]]] = True
             allowed = np.ones(len(courses), dtype=bool)
-            if learner in seen.index:
-                allowed[courses.positions(seen[learner])] = False
+            allowed[seen.indices[seen.indptr[row] : seen.indptr[row + 1]]] = False
             candidates = np.flatnonzero(allowed & ~label)
             if len(candidates) > negatives_per_learner:
                 candidates = rng.choice(candidates, negatives_per_learner, replace=False)

@@ -133,13 +133,21 @@ def opted_in_only(data: TrainingData) -> TrainingData:
     )
 
 
+def _day_after(day: date) -> pd.Timestamp:
+    """UTC midnight after ``day``: ``date(t) <= day`` is ``t < _day_after(day)`` for UTC instants."""
+    return pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
+
+
 def interactions_between(frame: pd.DataFrame, start: date | None, end: date) -> pd.DataFrame:
-    """Rows of an interaction frame whose first event falls in ``(start, end]`` (UTC dates)."""
-    first = pd.to_datetime(frame["first_event_at"], utc=True).dt.date
-    keep = first <= end
+    """Rows of an interaction frame whose first event falls in ``(start, end]`` (UTC dates).
+
+    Compared as instants against day boundaries (vectorised), not through ``.dt.date``, which
+    builds a Python date per row (~1 s per million rows, and every model windows three cuts)."""
+    first = pd.to_datetime(frame["first_event_at"], utc=True)
+    keep = first < _day_after(end)
     if start is not None:
-        keep &= first > start
-    return frame.loc[keep].reset_index(drop=True)
+        keep &= first >= _day_after(start)
+    return frame.loc[keep.to_numpy()].reset_index(drop=True)
 
 
 def published_by(courses: pd.DataFrame, end: date) -> pd.DataFrame:

@@ -15,7 +15,7 @@ that appears in anyone's top k.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from ml.data import TrainingData
-from ml.models import IdIndex, Recommender, positive_mask
+from ml.models import BlendModel, IdIndex, Recommender, pair_matrix, positive_mask
 
 DEFAULT_K = 10
 CHUNK = 1024
@@ -33,16 +33,6 @@ RANKING_METRICS = ("precision", "recall", "ndcg", "map")
 
 class SplitOverlapError(ValueError):
     """The test interactions share learner x course pairs with training: the split is broken."""
-
-
-def _pairs(frame: pd.DataFrame, learners: IdIndex, courses: IdIndex) -> sp.csr_matrix:
-    rows = learners.positions(frame["learner_id"].to_numpy())
-    cols = courses.positions(frame["course_id"].to_numpy())
-    keep = (rows >= 0) & (cols >= 0)
-    data = np.ones(int(keep.sum()), dtype=np.float32)
-    matrix = sp.csr_matrix((data, (rows[keep], cols[keep])), shape=(len(learners), len(courses)))
-    matrix.data[:] = 1.0
-    return matrix
 
 
 def learner_segments(train: TrainingData) -> pd.DataFrame:
@@ -78,65 +68,146 @@ def evaluate_ranking(
     seed: int = 7,
 ) -> pd.DataFrame:
     """Long frame ``model, segment, metric, value, n_learners`` for every model on the split."""
-    courses = IdIndex(train.courses["course_id"])
-    learners = IdIndex(train.learners["learner_id"])
-    seen = _pairs(train.interactions, learners, courses)
-    test = _pairs(test_interactions.loc[positive_mask(test_interactions)], learners, courses)
-    if seen.multiply(test).nnz:
-        raise SplitOverlapError(f"{seen.multiply(test).nnz} test pairs were already in training")
-    test_rows = np.flatnonzero(np.diff(test.indptr) > 0)
-    if max_learners is not None and len(test_rows) > max_learners:
-        test_rows = np.sort(np.random.default_rng(seed).choice(test_rows, max_learners, replace=False))
-    ids = learners.ids[test_rows]
-    segments = learner_segments(train).reindex(ids)
-    masks = segment_masks(segments)
-    out = []
+    split = _Split(train, test_interactions, max_learners=max_learners, seed=seed)
+    if split.seen.multiply(split.test).nnz:
+        raise SplitOverlapError(f"{split.seen.multiply(split.test).nnz} test pairs were already in training")
     for name, model in models.items():
-        if list(model.course_ids) != list(courses.ids):
+        if list(model.course_ids) != list(split.courses.ids):
             raise ValueError(f"model {name!r} scores another catalogue than the split's")
-        per_learner, top = _rank_metrics(model, ids, test_rows, seen, test, k)
+    segments = learner_segments(train).reindex(split.ids)
+    masks = segment_masks(segments)
+    results = split.rank_metrics(models, k)
+    out = []
+    for name, (per_learner, top) in results.items():
         for segment, mask in masks.items():
             chosen = mask.to_numpy(bool)
             n = int(chosen.sum())
             for metric in RANKING_METRICS:
                 value = float(per_learner[metric][chosen].mean()) if n else float("nan")
                 out.append((name, segment, f"{metric}@{k}", value, n))
-            covered = np.unique(top[chosen]).size / len(courses) if n else float("nan")
+            covered = np.unique(top[chosen]).size / len(split.courses) if n else float("nan")
             out.append((name, segment, f"coverage@{k}", covered, n))
     return pd.DataFrame(out, columns=["model", "segment", "metric", "value", "n_learners"])
 
 
-def _rank_metrics(
+class _Split:
+    """Learners sampled for a ranking evaluation, their already-touched and held-out pairs."""
+
+    def __init__(
+        self,
+        train: TrainingData,
+        held_out: pd.DataFrame,
+        *,
+        max_learners: int | None,
+        seed: int,
+        among: set[str] | None = None,
+    ) -> None:
+        self.courses = IdIndex(train.courses["course_id"])
+        learners = IdIndex(train.learners["learner_id"])
+        self.seen = pair_matrix(train.interactions, learners, self.courses)
+        self.test = pair_matrix(held_out.loc[positive_mask(held_out)], learners, self.courses)
+        rows = np.flatnonzero(np.diff(self.test.indptr) > 0)
+        if among is not None:
+            rows = rows[pd.Index(learners.ids[rows]).isin(list(among))]
+        if max_learners is not None and len(rows) > max_learners:
+            rows = np.sort(np.random.default_rng(seed).choice(rows, max_learners, replace=False))
+        self.rows, self.ids = rows, learners.ids[rows]
+
+    def rank_metrics(
+        self, models: Mapping[str, Recommender], k: int
+    ) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
+        """Per model: per-learner metrics and top-k course positions. Scored chunk by chunk, each
+        chunk's component scores computed once and reused by a blend built on the same objects."""
+        out = {
+            name: (
+                {m: np.zeros(len(self.ids)) for m in RANKING_METRICS},
+                np.zeros((len(self.ids), k), np.int64),
+            )
+            for name in models
+        }
+        for start in range(0, len(self.ids), CHUNK):
+            sl = slice(start, start + CHUNK)
+            chunk = list(self.ids[sl])
+            block_seen = self.seen[self.rows[sl]]
+            truth = self.test[self.rows[sl]]
+            cache: dict[str, np.ndarray] = {}
+            for name, model in models.items():
+                if isinstance(model, BlendModel):
+                    parts = {
+                        part: _scored(models, part, component, chunk, cache)
+                        for part, component in model.components.items()
+                    }
+                    scores = model.combine(parts, chunk)
+                else:
+                    scores = _scored(models, name, model, chunk, cache)
+                metrics, tops = out[name]
+                _chunk_metrics(scores, block_seen, truth, k, {m: v[sl] for m, v in metrics.items()}, tops[sl])
+        return out
+
+
+def _scored(
+    models: Mapping[str, Recommender],
+    name: str,
     model: Recommender,
-    ids: np.ndarray,
-    rows: np.ndarray,
-    seen: sp.csr_matrix,
-    test: sp.csr_matrix,
+    chunk: list[str],
+    cache: dict[str, np.ndarray],
+) -> np.ndarray:
+    """``model``'s scores of ``chunk``, computed once per chunk when it is one of ``models``."""
+    if models.get(name) is not model:  # a blend's own component that is not evaluated itself
+        return model.score(chunk)
+    if name not in cache:
+        cache[name] = model.score(chunk)
+    return cache[name]
+
+
+def _chunk_metrics(
+    scores: np.ndarray,
+    block_seen: sp.csr_matrix,
+    truth: sp.csr_matrix,
     k: int,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    metrics: dict[str, np.ndarray],
+    tops: np.ndarray,
+) -> None:
+    """Fill ``metrics`` (views, one value per learner) and ``tops`` for one chunk of learners."""
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    metrics = {m: np.zeros(len(ids)) for m in RANKING_METRICS}
-    tops = np.zeros((len(ids), k), dtype=np.int64)
-    for start in range(0, len(ids), CHUNK):
-        sl = slice(start, start + CHUNK)
-        scores = model.score(list(ids[sl])).astype(np.float64)
-        block_seen = seen[rows[sl]]
-        scores[block_seen.nonzero()] = -np.inf
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.take_along_axis(scores, top, axis=1).argsort(axis=1)[:, ::-1]
-        top = np.take_along_axis(top, order, axis=1)
-        truth = test[rows[sl]]
-        hits = np.asarray(truth[np.arange(truth.shape[0])[:, None], top].todense()) > 0
-        n_true = np.asarray(truth.sum(axis=1)).ravel()
-        n_hits = hits.sum(axis=1)
-        metrics["precision"][sl] = n_hits / k
-        metrics["recall"][sl] = n_hits / n_true
-        ideal = np.array([discounts[: min(int(t), k)].sum() for t in n_true])
-        metrics["ndcg"][sl] = (hits * discounts).sum(axis=1) / ideal
-        precision_at = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
-        metrics["map"][sl] = (precision_at * hits).sum(axis=1) / np.minimum(n_true, k)
-        tops[sl] = top
-    return metrics, tops
+    scores = np.array(scores, dtype=np.float32)
+    scores[block_seen.nonzero()] = -np.inf
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.take_along_axis(scores, top, axis=1).argsort(axis=1, kind="stable")[:, ::-1]
+    top = np.take_along_axis(top, order, axis=1)
+    hits = np.asarray(truth[np.arange(truth.shape[0])[:, None], top].todense()) > 0
+    n_true = np.asarray(truth.sum(axis=1)).ravel()
+    n_hits = hits.sum(axis=1)
+    metrics["precision"][:] = n_hits / k
+    metrics["recall"][:] = n_hits / n_true
+    ideal = np.cumsum(discounts)[np.minimum(n_true, k).astype(int) - 1]
+    metrics["ndcg"][:] = (hits * discounts).sum(axis=1) / ideal
+    precision_at = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
+    metrics["map"][:] = (precision_at * hits).sum(axis=1) / np.minimum(n_true, k)
+    tops[:] = top
+
+
+def held_out_ndcg(
+    train: TrainingData,
+    held_out: pd.DataFrame,
+    *,
+    k: int = DEFAULT_K,
+    max_learners: int = 2000,
+    seed: int = 7,
+    among: set[str] | None = None,
+) -> Callable[[Recommender], float] | None:
+    """``model -> mean NDCG@k`` on ``held_out`` (interactions first seen after ``train`` ends) for
+    a fixed seeded sample of learners (optionally only ``among`` these ids): the early-stopping
+    signal of iterative models. ``None`` when the window holds no positive to measure."""
+    split = _Split(train, held_out, max_learners=max_learners, seed=seed, among=among)
+    if not len(split.ids):
+        return None
+
+    def ndcg(model: Recommender) -> float:
+        metrics, _ = split.rank_metrics({"model": model}, k)["model"]
+        return float(metrics["ndcg"].mean())
+
+    return ndcg
 
 
 def metric_table(frame: pd.DataFrame, segment: str = "all") -> pd.DataFrame:

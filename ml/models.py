@@ -68,6 +68,18 @@ def interaction_matrix(
     return matrix
 
 
+def pair_matrix(frame: pd.DataFrame, learners: IdIndex, courses: IdIndex) -> sp.csr_matrix:
+    """Learners x courses 0/1 CSR of the pairs in ``frame`` (any weight; ids outside the indexes
+    dropped): "already touched" and "wanted" sets, row-sliceable without a Python group-by."""
+    rows = learners.positions(frame["learner_id"].to_numpy())
+    cols = courses.positions(frame["course_id"].to_numpy())
+    keep = (rows >= 0) & (cols >= 0)
+    data = np.ones(int(keep.sum()), dtype=np.float32)
+    matrix = sp.csr_matrix((data, (rows[keep], cols[keep])), shape=(len(learners), len(courses)))
+    matrix.data[:] = 1.0
+    return matrix
+
+
 def positive_mask(interactions: pd.DataFrame) -> pd.Series:
     """Pairs that count as the learner wanting the course: any weight (0 = explicit negative)."""
     return interactions["weight"] > 0
@@ -196,9 +208,24 @@ class RandomModel(Recommender):
 
 
 # --- collaborative ---------------------------------------------------------------------------------
+def _rows_from(previous: np.ndarray, positions: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+    """``fresh`` with the rows whose ``positions`` in ``previous`` are known (>= 0) copied over:
+    how an earlier cut's parameters, matched by id, start a later cut's fit."""
+    known = positions >= 0
+    fresh[known] = previous[positions[known]]
+    return fresh
+
+
 class ALSModel(Recommender):
     """Implicit ALS (Hu, Koren, Volinsky) on the confidence matrix: confidence = alpha * weight,
-    skips without watching as negative evidence with confidence ``skip_weight``."""
+    skips without watching as negative evidence with confidence ``skip_weight``.
+
+    Only learners with modelled behaviour are solved (the others keep zero factors: ALS would
+    drive them to zero anyway, at the cost of a solve per learner per iteration). A fit can warm
+    start from a model of an earlier cut (factors matched by learner / course id): the nightly
+    time split fits the validation cut from scratch with ``iterations`` and each later cut from
+    the one before with ``warm_iterations`` (ALS from a near-solution converges in a few sweeps).
+    """
 
     kind = "als"
     signals = ("collaborative",)
@@ -210,11 +237,13 @@ class ALSModel(Recommender):
         alpha: float = 4.0,
         skip_weight: float = 1.0,
         iterations: int = 15,
+        warm_iterations: int = 5,
         seed: int = 7,
         threads: int = 2,
     ) -> None:
         self.factors, self.regularization, self.alpha = factors, regularization, alpha
         self.skip_weight, self.iterations, self.seed, self.threads = skip_weight, iterations, seed, threads
+        self.warm_iterations = warm_iterations
 
     def params(self) -> dict[str, Any]:
         return {
@@ -223,11 +252,12 @@ class ALSModel(Recommender):
             "alpha": self.alpha,
             "skip_weight": self.skip_weight,
             "iterations": self.iterations,
+            "warm_iterations": self.warm_iterations,
             "seed": self.seed,
             "threads": self.threads,
         }
 
-    def fit(self, data: TrainingData) -> ALSModel:
+    def fit(self, data: TrainingData, warm_start: ALSModel | None = None) -> ALSModel:
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
 
@@ -236,19 +266,33 @@ class ALSModel(Recommender):
         matrix = interaction_matrix(
             data.interactions, self.learners, self.courses, skip_weight=self.skip_weight
         )
-
+        active = np.flatnonzero(np.diff(matrix.indptr) > 0)
+        rng = np.random.default_rng(self.seed)
+        users = rng.random((len(active), self.factors), dtype=np.float32) * np.float32(0.01)
+        items = rng.random((len(self.courses), self.factors), dtype=np.float32) * np.float32(0.01)
+        iterations = self.iterations
+        if warm_start is not None:
+            users = _rows_from(
+                warm_start.user_factors, warm_start.learners.positions(self.learners.ids[active]), users
+            )
+            items = _rows_from(warm_start.item_factors, warm_start.courses.positions(self.courses.ids), items)
+            iterations = self.warm_iterations
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads thrash
             als = AlternatingLeastSquares(
                 factors=self.factors,
                 regularization=self.regularization,
                 alpha=self.alpha,
-                iterations=self.iterations,
+                iterations=iterations,
                 random_state=self.seed,
                 num_threads=self.threads,
+                dtype=np.float32,
             )
-            als.fit(matrix, show_progress=False)
-        self.user_factors = np.asarray(als.user_factors, dtype=np.float32)
+            als.user_factors, als.item_factors = users, items
+            als.fit(matrix[active], show_progress=False)
+        self.user_factors = np.zeros((len(self.learners), self.factors), dtype=np.float32)
+        self.user_factors[active] = als.user_factors
         self.item_factors = np.asarray(als.item_factors, dtype=np.float32)
+        self.fit_log = {"iterations": iterations, "learners_solved": len(active)}
         return self
 
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -271,22 +315,40 @@ def _one_hot(rows: np.ndarray, values: pd.Series, prefix: str) -> tuple[np.ndarr
     return rows[keep], codes[keep], [f"{prefix}:{v}" for v in vocab]
 
 
-def _assemble(index: IdIndex, blocks: list[tuple[np.ndarray, np.ndarray, list[str]]]) -> sp.csr_matrix:
-    """Identity + feature blocks as one row-normalised CSR (rows in ``index`` order)."""
+@dataclass(frozen=True)
+class FeatureMatrix:
+    """LightFM features: columns are one identity per row of ``index`` (in index order), then
+    ``vocabulary`` (named features). The names let a later cut's model inherit an earlier one's
+    parameters column by column (warm start) although rows and vocabulary may have grown."""
+
+    matrix: sp.csr_matrix
+    index: IdIndex
+    vocabulary: tuple[str, ...]
+
+    def columns_in(self, previous: FeatureMatrix) -> np.ndarray:
+        """Position of each of this matrix's columns among ``previous``'s (-1 = new column)."""
+        identity = previous.index.positions(self.index.ids)
+        named = pd.Index(previous.vocabulary).get_indexer(list(self.vocabulary))
+        return np.concatenate([identity, np.where(named >= 0, named + len(previous.index), -1)])
+
+
+def _assemble(index: IdIndex, blocks: list[tuple[np.ndarray, np.ndarray, list[str]]]) -> FeatureMatrix:
+    """Identity + feature blocks as one row-normalised float32 CSR (rows in ``index`` order)."""
     n = len(index)
     rows, cols = [np.arange(n)], [np.arange(n)]
-    offset = n
+    vocabulary: list[str] = []
     for block_rows, block_cols, vocab in blocks:
         rows.append(block_rows)
-        cols.append(block_cols + offset)
-        offset += len(vocab)
+        cols.append(block_cols + n + len(vocabulary))
+        vocabulary.extend(vocab)
     r, c = np.concatenate(rows), np.concatenate(cols)
-    matrix = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n, offset))
+    matrix = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n, n + len(vocabulary)))
     norms = np.asarray(matrix.sum(axis=1)).ravel()
-    return (sp.diags(1.0 / np.maximum(norms, 1.0)).astype(np.float32) @ matrix).tocsr()
+    matrix = (sp.diags(1.0 / np.maximum(norms, 1.0)).astype(np.float32) @ matrix).tocsr()
+    return FeatureMatrix(matrix.astype(np.float32), index, tuple(vocabulary))
 
 
-def learner_feature_matrix(data: TrainingData, index: IdIndex) -> sp.csr_matrix:
+def learner_feature_matrix(data: TrainingData, index: IdIndex) -> FeatureMatrix:
     """LightFM learner features: career goal, role, interest area, preferred format and a level
     bucket (lo/mid/hi) for each skill the learner has above zero. Vectorised: 1M learners x 107
     skills is a few numpy passes."""
@@ -317,7 +379,7 @@ def learner_feature_matrix(data: TrainingData, index: IdIndex) -> sp.csr_matrix:
     return _assemble(index, blocks)
 
 
-def course_feature_matrix(data: TrainingData, index: IdIndex) -> sp.csr_matrix:
+def course_feature_matrix(data: TrainingData, index: IdIndex) -> FeatureMatrix:
     """LightFM course features: skill tags, format, difficulty (rounded), domain and level."""
     courses = data.courses
     rows = index.positions(courses["course_id"].to_numpy())
@@ -336,10 +398,33 @@ def course_feature_matrix(data: TrainingData, index: IdIndex) -> sp.csr_matrix:
     )
 
 
+#: LightFM's trainable arrays: (embeddings, biases) x (parameters, adagrad accumulators, momentum)
+_LIGHTFM_STATE = (
+    "embeddings",
+    "embedding_gradients",
+    "embedding_momentum",
+    "biases",
+    "bias_gradients",
+    "bias_momentum",
+)
+
+#: ``monitor(model) -> metric`` (higher = better) on held-out interactions: the early-stopping signal
+Monitor = Callable[["LightFMModel"], float]
+
+
 class LightFMModel(Recommender):
     """LightFM hybrid with WARP loss: learner and course embeddings are sums of identity and
     feature embeddings, so learners with few interactions still get a representation from their
-    goal, role, format and skills (the cold-start case)."""
+    goal, role, format and skills (the cold-start case).
+
+    Epochs are not a fixed guess: a fit from scratch runs up to ``epochs`` and, given a
+    ``monitor`` (NDCG@k on the validation window, see :func:`ml.training.fit_stages`), stops
+    ``patience`` epochs after the best one and keeps the best state. A fit with ``warm_start``
+    (the model of the previous, earlier cut) inherits its parameters and adagrad state feature by
+    feature (new learners, courses and feature values start fresh) and runs ``warm_epochs`` over
+    its own cut: the nightly time split pays for convergence once, not at every cut.
+    ``max_sampled`` bounds WARP's negative sampling per positive (its cost grows as the model
+    improves)."""
 
     kind = "lightfm"
     signals = ("collaborative", "skills")
@@ -348,14 +433,19 @@ class LightFMModel(Recommender):
         self,
         components: int = 32,
         epochs: int = 20,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.1,
         item_alpha: float = 1e-6,
         user_alpha: float = 1e-6,
+        max_sampled: int = 10,
+        patience: int = 2,
+        warm_epochs: int = 2,
         seed: int = 7,
         threads: int = 2,
     ) -> None:
         self.components, self.epochs, self.learning_rate = components, epochs, learning_rate
         self.item_alpha, self.user_alpha, self.seed, self.threads = item_alpha, user_alpha, seed, threads
+        self.max_sampled, self.patience, self.warm_epochs = max_sampled, patience, warm_epochs
+        self._state: tuple[Any, FeatureMatrix, FeatureMatrix] | None = None
 
     def params(self) -> dict[str, Any]:
         return {
@@ -364,44 +454,105 @@ class LightFMModel(Recommender):
             "learning_rate": self.learning_rate,
             "item_alpha": self.item_alpha,
             "user_alpha": self.user_alpha,
+            "max_sampled": self.max_sampled,
+            "patience": self.patience,
+            "warm_epochs": self.warm_epochs,
             "seed": self.seed,
             "threads": self.threads,
         }
 
-    def fit(self, data: TrainingData) -> LightFMModel:
+    def fit(
+        self, data: TrainingData, warm_start: LightFMModel | None = None, monitor: Monitor | None = None
+    ) -> LightFMModel:
         from lightfm import LightFM
 
         self._set_index(data.learners["learner_id"], data.courses["course_id"])
         data = opted_in_only(data)  # privacy tiers: behaviour and inferred features of opted-in learners
-        user_features = learner_feature_matrix(data, self.learners)
-        item_features = course_feature_matrix(data, self.courses)
+        users = learner_feature_matrix(data, self.learners)
+        items = course_feature_matrix(data, self.courses)
         positive = data.interactions.loc[positive_mask(data.interactions)]
         matrix = interaction_matrix(positive, self.learners, self.courses).tocoo()
+        binary = sp.coo_matrix((np.ones_like(matrix.data), (matrix.row, matrix.col)), shape=matrix.shape)
+        weights = sp.coo_matrix((np.log1p(matrix.data), (matrix.row, matrix.col)), shape=matrix.shape)
         model = LightFM(
             no_components=self.components,
             loss="warp",
             learning_rate=self.learning_rate,
             item_alpha=self.item_alpha,
             user_alpha=self.user_alpha,
+            max_sampled=self.max_sampled,
             random_state=self.seed,
         )
-        binary = sp.coo_matrix((np.ones_like(matrix.data), (matrix.row, matrix.col)), shape=matrix.shape)
-        model.fit(
+        model._initialize(self.components, items.matrix.shape[1], users.matrix.shape[1])
+        warm = warm_start is not None and warm_start._state is not None
+        if warm:
+            assert warm_start is not None and warm_start._state is not None
+            previous, previous_users, previous_items = warm_start._state
+            warm_start._state = None  # handed over: the earlier cut's training state is not kept twice
+            for side, now, before in (("user", users, previous_users), ("item", items, previous_items)):
+                columns = now.columns_in(before)
+                for name in _LIGHTFM_STATE:
+                    attr = f"{side}_{name}"
+                    setattr(model, attr, _rows_from(getattr(previous, attr), columns, getattr(model, attr)))
+        self._model, self._users, self._items = model, users, items
+        if warm:
+            self._train(binary, weights, self.warm_epochs)
+            self.fit_log = {"epochs": self.warm_epochs, "warm_start": 1}
+        else:
+            self.fit_log = self._fit_early_stopping(binary, weights, monitor)
+        self._state = (model, users, items)
+        del self._model, self._users, self._items
+        return self
+
+    def _train(self, binary: sp.coo_matrix, weights: sp.coo_matrix, epochs: int) -> None:
+        self._model.fit_partial(
             binary,
-            user_features=user_features,
-            item_features=item_features,
-            sample_weight=sp.coo_matrix(
-                (np.log1p(matrix.data), (matrix.row, matrix.col)), shape=matrix.shape
-            ),
-            epochs=self.epochs,
+            user_features=self._users.matrix,
+            item_features=self._items.matrix,
+            sample_weight=weights,
+            epochs=epochs,
             num_threads=self.threads,
         )
-        _, self.user_embeddings = model.get_user_representations(user_features)
-        self.item_biases, self.item_embeddings = model.get_item_representations(item_features)
-        self.user_embeddings = self.user_embeddings.astype(np.float32)
-        self.item_embeddings = self.item_embeddings.astype(np.float32)
-        self.item_biases = self.item_biases.astype(np.float32)
-        return self
+        _, users = self._model.get_user_representations(self._users.matrix)
+        biases, items = self._model.get_item_representations(self._items.matrix)
+        self.user_embeddings = users.astype(np.float32)
+        self.item_embeddings = items.astype(np.float32)
+        self.item_biases = biases.astype(np.float32)
+
+    def _fit_early_stopping(
+        self, binary: sp.coo_matrix, weights: sp.coo_matrix, monitor: Monitor | None
+    ) -> dict[str, float]:
+        if monitor is None:
+            self._train(binary, weights, self.epochs)
+            return {"epochs": self.epochs}
+        best, best_epoch, best_state = -np.inf, 0, None
+        for epoch in range(1, self.epochs + 1):
+            self._train(binary, weights, 1)
+            value = monitor(self)
+            if value > best:
+                best, best_epoch = value, epoch
+                best_state = self._snapshot()
+            elif epoch - best_epoch >= self.patience:
+                break
+        if best_state is not None and best_epoch != epoch:
+            self._restore(best_state)
+        return {"epochs": best_epoch, "epochs_run": epoch, "monitor_best": float(best)}
+
+    def _snapshot(self) -> dict[str, np.ndarray]:
+        state = {
+            f"{side}_{name}": getattr(self._model, f"{side}_{name}").copy()
+            for side in ("user", "item")
+            for name in _LIGHTFM_STATE
+        }
+        state.update(user_out=self.user_embeddings, item_out=self.item_embeddings, bias_out=self.item_biases)
+        return state
+
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        self.user_embeddings = state.pop("user_out")
+        self.item_embeddings = state.pop("item_out")
+        self.item_biases = state.pop("bias_out")
+        for attr, value in state.items():
+            setattr(self._model, attr, value)
 
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
         users = np.zeros((len(rows), self.item_embeddings.shape[1]), dtype=np.float32)
@@ -554,19 +705,36 @@ class BlendModel(Recommender):
         blend.history = np.log1p(history.reindex(blend.learners.ids).fillna(0).to_numpy(np.float32))
         return blend
 
-    def features(self, learner_ids: Sequence[str]) -> np.ndarray:
-        """[n_learners, n_courses, n_features]: z-scores, then z-scores x log(1 + history)."""
+    def _history(self, learner_ids: Sequence[str]) -> np.ndarray:
         rows = self.learners.positions(list(learner_ids))
         # unknown learners (row -1) read the appended 0: also right when no learner was known at fit time
-        history = np.append(self.history, np.float32(0.0))[rows].astype(np.float32)
+        return np.append(self.history, np.float32(0.0))[rows].astype(np.float32)
+
+    def features(self, learner_ids: Sequence[str]) -> np.ndarray:
+        """[n_learners, n_courses, n_features]: z-scores, then z-scores x log(1 + history)."""
+        history = self._history(learner_ids)
         z = [standardise(self.components[name].score(learner_ids)) for name in self.component_names]
         return np.stack(z + [zi * history[:, None] for zi in z], axis=2)
+
+    def combine(self, component_scores: dict[str, np.ndarray], learner_ids: Sequence[str]) -> np.ndarray:
+        """The blend score from the components' scores of these learners (``features @ weights +
+        bias`` without materialising the feature stack; lets an evaluation that has already
+        scored the components reuse them)."""
+        history = self._history(learner_ids)[:, None]
+        n = len(self.component_names)
+        out: np.ndarray | None = None
+        for j, name in enumerate(self.component_names):
+            term = standardise(component_scores[name]) * (self.weights[j] + self.weights[n + j] * history)
+            out = term if out is None else out + term
+        assert out is not None, "a blend needs components"
+        return (out + np.float32(self.bias)).astype(np.float32)
 
     def score_rows(self, rows: np.ndarray) -> np.ndarray:  # pragma: no cover - score() is overridden
         raise NotImplementedError
 
     def score(self, learner_ids: Sequence[str]) -> np.ndarray:
-        return (self.features(learner_ids) @ self.weights + self.bias).astype(np.float32)
+        scores = {name: self.components[name].score(learner_ids) for name in self.component_names}
+        return self.combine(scores, learner_ids)
 
     def params(self) -> dict[str, Any]:
         return {
