@@ -1,14 +1,24 @@
-"""Benchmark suite ``features``: one event day through the whole feature run on ``local[2]``.
+"""Benchmark suite ``features``: a steady-state nightly feature run on ``local[2]``, 5M and 50M events.
 
-A synthetic day is written straight into the lake in the ingest layout (Arrow, vectorised numpy,
-``raw_event_schema``; one file per hour), with 1M learners and a catalogue from the synthetic
-world. Each scale runs in a fresh process, so the figure includes starting Spark (the JVM), as a
-nightly task does: ``day_seconds`` = Spark start + ``run_features`` (state, rollups, features,
-great-expectations gate, lake publish, warehouse load). Two shapes per scale:
+What is measured is what a night costs in production: a fresh process starts Spark (the JVM) and
+runs ``run_features`` for run date D (fold the day into the lifetime state, build the day's
+rollups, compute the features from the 30-day window of rollups + the state, great-expectations
+gate, lake publish, warehouse load). ``steady_day_seconds`` = Spark start + that run.
 
-* ``first day``: an empty lake (no state, no rollups), the day alone;
-* ``steady``: the same, but the window already holds 29 earlier days of rollups (copies of the
-  day's own rollups) and a lifetime state, i.e. what a nightly run reads in production.
+The lake is written directly, not through ingest or a first run over history:
+
+* the events of D and D-1 as 24 hourly files each (ingest's layout, ``raw_event_schema``),
+  generated vectorised from the synthetic world's distributions (see :func:`write_day`): a 50M
+  day in well under a minute;
+* the history: a separate process runs the incremental preparation of D-1 (the state and rollups
+  of that day, untimed) and copies D-1's rollups to the 28 days before, so the window of D is
+  full (30 days of rollups of ~1M learners each) and the state holds the learner base.
+
+Each scale runs in fresh child processes (``python -m spark_jobs.bench``), so the figure includes
+starting Spark as a nightly task does, and peak memory is the child's own. With
+``LEARNREC_BENCH_FEATURES_BASELINE=<source tree>`` (e.g. ``git archive`` of an older commit) the
+smallest scale also runs that tree's ``run_features`` on a copy of the same lake, in the same
+benchmark run, and records the speed-up: before/after on the same machine and load.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -31,28 +42,44 @@ import pyarrow.parquet as pq
 
 from learnrec.benchmarks import Recorder
 from learnrec.contracts.events import raw_event_schema
+from learnrec.settings import PROJECT_ROOT
 
 DAY = date(2026, 10, 30)
 #: label -> (events, learners)
 SCALES = {"5M events": (5_000_000, 1_000_000), "50M events": (50_000_000, 1_000_000)}
 QUICK_SCALES = {"200k events": (200_000, 20_000)}
 N_COURSES = 5_000
-COURSES_PER_LEARNER_DAY = 3
-EVENT_TYPES = np.array(["click", "watch", "skip", "complete", "search", "quiz_score"])
-EVENT_SHARES = np.array([0.25, 0.40, 0.05, 0.05, 0.15, 0.10])
 TARGET_SECONDS = 300
+DRIVER_MEMORY = "6g"
+BASELINE_ENV = "LEARNREC_BENCH_FEATURES_BASELINE"
+
+# Shapes measured on the synthetic world (a medium world's day): event type shares, the share of
+# a learner's sessions spent on their main course, and the gaps between events of a session.
+EVENT_TYPES = np.array(["click", "watch", "skip", "complete", "search", "quiz_score"])
+EVENT_SHARES = np.array([0.167, 0.480, 0.084, 0.045, 0.091, 0.133])
+EVENTS_PER_SESSION = 6.0
+MEAN_GAP_SECONDS = 240.0
+COURSE_SLOT_SHARES = np.array([0.80, 0.15, 0.05])
+#: Gamma shape of the learners' activity: a few heavy learners, many light ones, some idle days.
+ACTIVITY_SHAPE = 0.5
 
 
-def write_catalog(settings, seed: int = 7) -> None:
-    """raw.courses and raw.skills from the synthetic world's generator."""
-    from learnrec.contracts.sources import SKILLS
-    from learnrec.warehouse import connect_warehouse
+def world_catalog(seed: int = 7):
+    """The synthetic world's taxonomy and a catalogue of N_COURSES courses (deterministic)."""
     from learnrec.world.catalog import generate_catalog
     from learnrec.world.taxonomy import build_taxonomy
 
     tax = build_taxonomy()
     start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC) - timedelta(days=30)
-    catalog = generate_catalog(tax, N_COURSES, start, 30, np.random.default_rng(seed))
+    return tax, generate_catalog(tax, N_COURSES, start, 30, np.random.default_rng(seed))
+
+
+def write_catalog(settings) -> None:
+    """raw.courses and raw.skills from the synthetic world's generator."""
+    from learnrec.contracts.sources import SKILLS
+    from learnrec.warehouse import connect_warehouse
+
+    tax, catalog = world_catalog()
     skills = pa.table(
         {
             "skill_id": tax.skill_ids.tolist(),
@@ -68,129 +95,242 @@ def write_catalog(settings, seed: int = 7) -> None:
         warehouse.load_arrow("raw.skills", skills, mode="replace")
 
 
-def write_day(lake_root: str, n_events: int, n_learners: int, day: date = DAY, seed: int = 11) -> int:
-    """Write ``n_events`` events of ``day`` as 24 hourly files; returns bytes written."""
+def _draw(rng: np.random.Generator, weights: np.ndarray, size) -> np.ndarray:
+    """Indices drawn with probability proportional to ``weights`` (inverse CDF: fast at 50M)."""
+    cdf = np.cumsum(weights, dtype=np.float64)
+    drawn = np.searchsorted(cdf, rng.random(size) * cdf[-1], side="right")
+    return np.minimum(drawn, len(weights) - 1).astype(np.int32)
+
+
+def _sessions(rng: np.random.Generator, n_events: int, n_learners: int, day_start: int):
+    """Sessions of the day: (learner, start micros, size) with sizes summing to ``n_events``."""
+    from learnrec.world.learners import TIMEZONES, session_hour_probabilities
+
+    activity = rng.gamma(ACTIVITY_SHAPE, 1.0 / ACTIVITY_SHAPE, n_learners)
+    n_sessions = max(1, int(n_events / EVENTS_PER_SESSION))
+    learner = np.searchsorted(np.cumsum(activity), rng.uniform(0, activity.sum(), n_sessions))
+    learner = np.minimum(learner, n_learners - 1).astype(np.int32)
+    size = rng.geometric(1.0 / EVENTS_PER_SESSION, n_sessions)
+    size = np.maximum(1, np.round(size * n_events / size.sum())).astype(np.int64)
+    size[-1] += n_events - size.sum()  # exact total (the last session absorbs the rounding)
+    while size[-1] < 1:  # rounding up overshot: take the excess from the largest sessions
+        big = np.argmax(size[:-1])
+        take = min(size[big] - 1, 1 - size[-1])
+        size[big] -= take
+        size[-1] += take
+    # local session hours (morning, lunch and evening peaks) in the learner's timezone
+    offsets = np.array([t[1] for t in TIMEZONES])
+    tz_p = np.array([t[2] for t in TIMEZONES])
+    tz = _draw(rng, tz_p, n_learners)
+    local_hour = _draw(rng, session_hour_probabilities(), n_sessions)
+    utc_hour = np.mod(local_hour - offsets[tz[learner]], 24.0)
+    start = day_start + ((utc_hour + rng.random(n_sessions)) * 3_600_000_000).astype(np.int64)
+    return learner, start, size
+
+
+def write_day(
+    lake_root: str,
+    n_events: int,
+    n_learners: int,
+    course_ids: np.ndarray,
+    popularity: np.ndarray,
+    day: date = DAY,
+    seed: int = 11,
+) -> int:
+    """Write ``n_events`` events of ``day`` into the lake as 24 hourly files; returns bytes written.
+
+    Shaped like the synthetic world, at a volume it cannot simulate quickly: learners' activity
+    is skewed (gamma), events come in sessions (about six events a few minutes apart, starting at
+    the world's local-time peaks), a learner spends most sessions of a day on one course (course
+    popularity long-tailed as in the catalogue), event types in the world's shares.
+    """
     rng = np.random.default_rng(seed)
-    learners = pc.cast(pa.array(np.arange(n_learners)), pa.string())
-    learners = pc.binary_join_element_wise("L", pc.utf8_lpad(learners, 7, "0"), "")
-    ranks = np.arange(1, N_COURSES + 1, dtype=np.float64)
-    course_p = 1.0 / ranks**0.9
-    course_p /= course_p.sum()
-    courses = pa.array([f"C{j + 1:05d}" for j in rng.permutation(N_COURSES)])
-    # a learner works on a few courses a day (popular ones more often), not on a random one per event
-    slots = rng.choice(N_COURSES, size=(n_learners, COURSES_PER_LEARNER_DAY), p=course_p)
-    types = pa.array(EVENT_TYPES.tolist())
-    constants = {"source": pa.array(["files"]), "batch": pa.array(["bench-batch"])}
     day_start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1_000_000)
-    written = 0
-    per_hour = np.full(24, n_events // 24)
-    per_hour[: n_events % 24] += 1
-    offset = 0
-    for hour, n in enumerate(per_hour.tolist()):
-        kind = rng.choice(len(EVENT_TYPES), size=n, p=EVENT_SHARES)
-        is_watch, is_quiz = kind == 1, kind == 5
-        micros = day_start + hour * 3_600_000_000 + rng.integers(0, 3_600_000_000, n)
-        watch = np.where(is_watch, rng.integers(30, 3600, n), 0).astype(np.int32)
-        quiz = np.where(is_quiz, np.round(rng.uniform(0, 100, n), 1), 0.0)
+    learner_s, start_s, size_s = _sessions(rng, n_events, n_learners, day_start)
+    # each learner's courses of the day (slot 0 = main), popular courses more often
+    slots = _draw(rng, popularity, (n_learners, len(COURSE_SLOT_SHARES)))
+    course_s = slots[learner_s, _draw(rng, COURSE_SLOT_SHARES, len(size_s))]
+    session = np.repeat(np.arange(len(size_s), dtype=np.int32), size_s)
+    first = np.cumsum(size_s) - size_s
+    gaps = rng.exponential(MEAN_GAP_SECONDS * 1e6, n_events).astype(np.int64)
+    gaps[first] = 0
+    elapsed = np.cumsum(gaps)
+    micros = start_s[session] + elapsed - elapsed[first][session]
+    micros = np.minimum(micros, day_start + 86_400_000_000 - 1)  # a session ends at midnight UTC
+    hours = ((micros - day_start) // 3_600_000_000).astype(np.int8)
+    order = np.argsort(hours, kind="stable")  # radix sort on int8: files by hour, sessions kept together
+    micros, session = micros[order], session[order]
+    learner, course = learner_s[session], course_s[session]
+    kind = _draw(rng, EVENT_SHARES, n_events)
+    bounds = np.searchsorted(hours[order], np.arange(25))
+
+    learner_ids = pc.binary_join_element_wise(
+        "L", pc.utf8_lpad(pc.cast(pa.array(np.arange(n_learners)), pa.string()), 7, "0"), ""
+    )
+    courses = pa.array(course_ids.tolist())
+    types = pa.array(EVENT_TYPES.tolist())
+    event_date = (day - date(1970, 1, 1)).days
+    schema = raw_event_schema()
+
+    def coded(indices: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), values)
+
+    def hour_table(hour: int) -> pa.Table:
+        lo, hi = int(bounds[hour]), int(bounds[hour + 1])
+        n, part = hi - lo, slice(lo, hi)
+        is_watch, is_quiz = kind[part] == 1, kind[part] == 5
+        watch = np.zeros(n, dtype=np.int32)
+        watch[is_watch] = rng.lognormal(6.8, 0.7, int(is_watch.sum())).clip(10, 7200)
+        quiz = np.zeros(n)
+        quiz[is_quiz] = np.round(rng.beta(4.0, 1.8, int(is_quiz.sum())) * 100, 1)
         zeros = np.zeros(n, dtype=np.int32)
-        ids = pc.binary_join_element_wise(
-            "bench-", pc.cast(pa.array(np.arange(offset, offset + n)), pa.string()), ""
-        )
-        learner = rng.integers(0, n_learners, n)
-        course = slots[learner, rng.integers(0, COURSES_PER_LEARNER_DAY, n)]
-        table = pa.table(
-            {
-                "event_id": ids,
-                "learner_id": learners.take(pa.array(learner)),
-                "event_type": types.take(pa.array(kind)),
-                "course_id": courses.take(pa.array(course)),
-                "event_at": pa.array(micros, pa.timestamp("us", tz="UTC")),
-                "event_date": pa.array(
-                    np.full(n, (day - date(1970, 1, 1)).days, dtype=np.int32), pa.date32()
-                ),
-                "watch_duration_seconds": pa.array(watch, mask=~is_watch),
-                "quiz_score": pa.array(quiz, mask=~is_quiz),
-                "module_id": pa.nulls(n, pa.string()),
-                "metadata": pa.nulls(n, pa.string()),
-                "source": constants["source"].take(pa.array(zeros)),
-                "source_uri": constants["source"].take(pa.array(zeros)),
-                "source_partition": pa.nulls(n, pa.int32()),
-                "source_offset": pa.array(np.arange(offset + 1, offset + n + 1)),
-                "batch_id": constants["batch"].take(pa.array(zeros)),
-                "ingested_at": pa.array(micros + 3_600_000_000, pa.timestamp("us", tz="UTC")),
-            },
-            schema=raw_event_schema(),
-        )
+        columns = {
+            "event_id": pc.binary_join_element_wise(
+                f"bench-{day.isoformat()}-", pc.cast(pa.array(np.arange(lo, hi)), pa.string()), ""
+            ),
+            "learner_id": learner_ids.take(pa.array(learner[part])),
+            "event_type": coded(kind[part], types),
+            "course_id": coded(course[part], courses),
+            "event_at": pa.array(micros[part], pa.timestamp("us", tz="UTC")),
+            "event_date": pa.array(np.full(n, event_date, dtype=np.int32), pa.date32()),
+            "watch_duration_seconds": pa.array(watch, mask=~is_watch),
+            "quiz_score": pa.array(quiz, mask=~is_quiz),
+            "module_id": pa.nulls(n, pa.string()),
+            "metadata": pa.nulls(n, pa.string()),
+            "source": coded(zeros, pa.array(["files"])),
+            "source_uri": coded(zeros, pa.array(["bench"])),
+            "source_partition": pa.nulls(n, pa.int32()),
+            "source_offset": pa.array(np.arange(lo + 1, hi + 1)),
+            "batch_id": coded(zeros, pa.array(["bench-batch"])),
+            "ingested_at": pa.array(micros[part] + 3_600_000_000, pa.timestamp("us", tz="UTC")),
+        }
+        # ingest's schema, strings dictionary-coded: the same Parquet (dictionary pages), less CPU
+        return pa.table([columns[f.name] for f in schema], names=schema.names)
+
+    def write(hour: int, table: pa.Table) -> int:
         folder = Path(lake_root) / "events" / f"event_date={day.isoformat()}" / f"hour={hour:02d}"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "bench-batch.parquet"
         pq.write_table(table, path, compression="zstd")
-        written += path.stat().st_size
-        offset += n
+        return path.stat().st_size
+
+    # build an hour's table while the previous one is compressed and written (Arrow frees the GIL)
+    written = 0
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = [pool.submit(write, hour, hour_table(hour)) for hour in range(24)]
+        written = sum(f.result() for f in pending)
     return written
 
 
-def seed_history(lake_root: str, day: date, days: int = 29) -> None:
-    """Make the window look lived-in: copies of ``day``'s rollups for the ``days`` before it,
-    and the state of ``day`` as the state of the day before (a later run date then reads them)."""
+def seed_history(lake_root: str, day: date, days: int = 28) -> None:
+    """Fill the window before ``day``: copies of ``day``'s rollups for the ``days`` before it,
+    recorded as built from no event files (their days have none in this lake)."""
+    from spark_jobs.lake import Lake
+
     root = Path(lake_root) / "features"
     for table in ("daily_learner", "daily_course"):
         source = root / table / f"event_date={day.isoformat()}"
         for back in range(1, days + 1):
             shutil.copytree(source, root / table / f"event_date={(day - timedelta(days=back)).isoformat()}")
+    for back in range(1, days + 1):
+        Lake(lake_root).record_daily(day - timedelta(days=back), frozenset())
 
 
-def _measure(n_events: int, n_learners: int, home: Path) -> dict:
-    """Child process: write catalogue and day, then time Spark start + run_features."""
+def _settings(home: Path):
     from learnrec.settings import load_settings
-    from spark_jobs.features import run_features
-    from spark_jobs.lake import Lake
+
+    return load_settings(home=home, spark_master="local[2]", spark_driver_memory=DRIVER_MEMORY)
+
+
+def prepare_lake(n_events: int, n_learners: int, home: Path) -> dict:
+    """Child process 1: catalogue, the events of D-1 and D, the history up to D-1 (untimed run)."""
+    from learnrec.warehouse import connect_warehouse
+    from spark_jobs.catalog import load_catalog
+    from spark_jobs.incremental import prepare
     from spark_jobs.session import build_spark
 
-    settings = load_settings(home=home, spark_master="local[2]", spark_driver_memory="4g")
+    settings = _settings(home)
     write_catalog(settings)
+    _, catalog = world_catalog()
     started = time.perf_counter()
-    size = write_day(settings.lake_root, n_events, n_learners)
+    size = write_day(settings.lake_root, n_events, n_learners, catalog.course_ids, catalog.popularity)
     generate = time.perf_counter() - started
-
+    previous = DAY - timedelta(days=1)
+    size += write_day(
+        settings.lake_root, n_events, n_learners, catalog.course_ids, catalog.popularity, previous, seed=12
+    )
     started = time.perf_counter()
+    with connect_warehouse(settings) as warehouse:
+        resolved = load_catalog(warehouse)
+    from spark_jobs.lake import Lake
+
     spark = build_spark(settings)
-    spark_start = time.perf_counter() - started
-    report = run_features(settings, DAY, spark=spark)
-    first_day = time.perf_counter() - started
-
-    # steady state: the next day, with 29 days of rollups before it in the window and a state
-    next_day = DAY + timedelta(days=1)
-    seed_history(settings.lake_root, DAY)
-    for back in range(1, 30):
-        Lake(settings.lake_root).record_daily(DAY - timedelta(days=back), frozenset())
-    size += write_day(settings.lake_root, n_events, n_learners, day=next_day, seed=12)
-    started = time.perf_counter()
-    steady_report = run_features(settings, next_day, spark=spark)
-    steady = time.perf_counter() - started
+    prepare(spark, Lake(settings.lake_root), resolved, previous)
     spark.stop()
+    seed_history(settings.lake_root, previous)
     return {
-        "events": n_events,
-        "learners": n_learners,
         "lake_bytes": size,
         "generate_seconds": generate,
-        "spark_start_seconds": spark_start,
-        "first_day_seconds": first_day,
-        "steady_seconds": steady,
-        "steady_with_start_seconds": steady + spark_start,
-        "feature_learners": steady_report.learners,
-        "active_learners": report.active_learners,
-        "load_avg_5m": os.getloadavg()[1],
+        "history_seconds": time.perf_counter() - started,
     }
+
+
+#: Child process 2, as a script so that it runs any source tree's ``run_features`` (a baseline's
+#: too: the working directory picks the tree). Prints one JSON line.
+MEASURE_SCRIPT = """
+import json, os, sys, time
+from datetime import date
+from learnrec.settings import load_settings
+from spark_jobs.features import run_features
+from spark_jobs.session import build_spark
+
+home, day, memory = sys.argv[1], date.fromisoformat(sys.argv[2]), sys.argv[3]
+settings = load_settings(home=home, spark_master="local[2]", spark_driver_memory=memory)
+started = time.perf_counter()
+spark = build_spark(settings)
+spark_start = time.perf_counter() - started
+started = time.perf_counter()
+report = run_features(settings, day, spark=spark)
+seconds = time.perf_counter() - started
+jvm = spark.sparkContext._gateway.proc.pid
+with open(f"/proc/{jvm}/status") as status:
+    jvm_peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+spark.stop()
+print(json.dumps({
+    "spark_start_seconds": spark_start,
+    "run_seconds": seconds,
+    "learners": report.learners,
+    "active_learners": report.active_learners,
+    "timings": getattr(report, "timings", {}),
+    "jvm_peak_mib": jvm_peak / 1024,
+    "load_avg_1m": os.getloadavg()[0],
+}))
+"""
+
+
+def _child(args: list[str], tree: str | Path = PROJECT_ROOT) -> dict:
+    """Run a child in ``tree``: its ``spark_jobs`` is the one imported (the working directory
+    comes first on ``sys.path``, before the installed project)."""
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=tree)
+    if out.returncode:
+        raise RuntimeError(f"features benchmark child {args[:2]} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(home: Path, tree: str | Path = PROJECT_ROOT) -> dict:
+    return _child(["-c", MEASURE_SCRIPT, str(home), DAY.isoformat(), DRIVER_MEMORY], tree)
 
 
 def run(recorder: Recorder, quick: bool) -> None:
     measured = {}
-    for label, (n_events, n_learners) in (QUICK_SCALES if quick else SCALES).items():
-        with tempfile.TemporaryDirectory(prefix="learnrec-bench-features-") as home:
-            out = subprocess.run(
+    baseline = os.environ.get(BASELINE_ENV)
+    sizes = QUICK_SCALES if quick else SCALES
+    for n, (label, (n_events, n_learners)) in enumerate(sizes.items()):
+        with tempfile.TemporaryDirectory(prefix="learnrec-bench-features-") as tmp:
+            home = Path(tmp) / "home"
+            lake = _child(
                 [
-                    sys.executable,
                     "-m",
                     "spark_jobs.bench",
                     "--events",
@@ -198,57 +338,72 @@ def run(recorder: Recorder, quick: bool) -> None:
                     "--learners",
                     str(n_learners),
                     "--home",
-                    home,
-                ],
-                capture_output=True,
-                text=True,
-                env={**os.environ, "PYSPARK_PYTHON": sys.executable},
+                    str(home),
+                ]
             )
-        if out.returncode:
-            raise RuntimeError(f"features benchmark at {label} failed:\n{out.stderr[-3000:]}")
-        result = json.loads(out.stdout.strip().splitlines()[-1])
+            before = None
+            if baseline and n == 0:
+                copy = Path(tmp) / "baseline"
+                shutil.copytree(home, copy)
+                before = measure(copy, baseline)
+                shutil.rmtree(copy)
+            result = measure(home)
         measured[label] = result
+        total = result["spark_start_seconds"] + result["run_seconds"]
         recorder.record(
-            "day_seconds",
-            result["first_day_seconds"],
+            "steady_day_seconds",
+            total,
             "s",
             label,
             events=n_events,
             learners=n_learners,
+            active_learners=result["active_learners"],
             spark_start_s=round(result["spark_start_seconds"], 1),
             master="local[2]",
-            shape="first day, empty lake",
+            driver_memory=DRIVER_MEMORY,
+            shape="run date with 30 days of rollups + lifetime state",
             target_s=TARGET_SECONDS,
-            machine_load_5m=round(result["load_avg_5m"], 1),  # the machine is shared: context
+            load_avg_1m=round(result["load_avg_1m"], 1),  # the machine is shared: context
+            **{f"{k}_s": round(v, 1) for k, v in result["timings"].items()},
         )
+        recorder.record("events_per_second", n_events / total, "events/s", label)
+        recorder.record("jvm_peak_rss", result["jvm_peak_mib"], "MiB", label)
         recorder.record(
-            "steady_day_seconds",
-            result["steady_with_start_seconds"],
+            "generate_lake_seconds",
+            lake["generate_seconds"],
             "s",
             label,
-            events=n_events,
-            shape="30-day window of rollups + lifetime state",
-            target_s=TARGET_SECONDS,
+            note="one day of events, Parquet, written directly",
+            lake_bytes_two_days=lake["lake_bytes"],
         )
-        recorder.record("events_per_second", n_events / result["steady_seconds"], "events/s", label)
+        if before is not None:
+            recorder.record(
+                "steady_day_speedup",
+                (before["spark_start_seconds"] + before["run_seconds"]) / total,
+                "x",
+                label,
+                baseline_s=round(before["spark_start_seconds"] + before["run_seconds"], 1),
+                baseline=baseline,
+            )
     if len(measured) == 2:
         (small, a), (large, b) = measured.items()
         recorder.record(
             "scaling",
-            b["steady_seconds"] / a["steady_seconds"],
+            (b["spark_start_seconds"] + b["run_seconds"]) / (a["spark_start_seconds"] + a["run_seconds"]),
             "x time",
             f"{small} -> {large}",
-            events_ratio=b["events"] / a["events"],
+            events_ratio=round(sizes[large][0] / sizes[small][0], 1),
+            run_only_ratio=round(b["run_seconds"] / a["run_seconds"], 2),
         )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="One scale of the features benchmark (child process).")
+    parser = argparse.ArgumentParser(description="Write the lake of one scale of the features benchmark.")
     parser.add_argument("--events", type=int, required=True)
     parser.add_argument("--learners", type=int, required=True)
     parser.add_argument("--home", type=Path, required=True)
     args = parser.parse_args(argv)
-    print(json.dumps(_measure(args.events, args.learners, args.home)))
+    print(json.dumps(prepare_lake(args.events, args.learners, args.home)))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from spark_jobs.window import PREVIOUS_DAYS, RECENT_DAYS
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 
 def _ratio(numerator, denominator):
@@ -28,8 +28,11 @@ def _ratio(numerator, denominator):
     return F.when(denominator > 0, numerator / denominator)
 
 
-def window_activity(daily_learner: DataFrame, run_date: date) -> DataFrame:
-    """Window features of learners with activity in the window (no days_since_last_activity)."""
+def window_aggregates(run_date: date) -> list[Column]:
+    """Per-learner aggregates over the window's daily_learner rollups (see :func:`window_columns`).
+
+    ``learner_features`` computes them in one pass with the other window features' aggregates.
+    """
     from pyspark.sql import functions as F
 
     age = F.datediff(F.lit(run_date), F.col("event_date"))
@@ -40,7 +43,7 @@ def window_activity(daily_learner: DataFrame, run_date: date) -> DataFrame:
         value = F.col(column) if when is None else F.when(when, F.col(column)).otherwise(0)
         return F.sum(value)
 
-    sums = daily_learner.groupBy("learner_id").agg(
+    return [
         total("n_events", recent).alias("activity_7d"),
         total("n_events", previous).alias("activity_prev_21d"),
         total("course_days").alias("course_days"),
@@ -54,11 +57,16 @@ def window_activity(daily_learner: DataFrame, run_date: date) -> DataFrame:
         total("quiz_sum", previous).alias("quiz_sum_previous"),
         total("sessions").alias("sessions_30d"),
         total("n_events").alias("events_30d"),
-    )
+    ]
+
+
+def window_columns() -> list[Column]:
+    """The window features of learners with activity in the window, from :func:`window_aggregates`."""
+    from pyspark.sql import functions as F
+
     r = F.col("activity_7d") / RECENT_DAYS
     p = F.col("activity_prev_21d") / PREVIOUS_DAYS
-    return sums.select(
-        "learner_id",
+    return [
         F.col("activity_7d").cast("long").alias("activity_7d"),
         F.col("activity_prev_21d").cast("long").alias("activity_prev_21d"),
         F.coalesce(_ratio(r - p, r + p), F.lit(0.0)).alias("activity_trend"),
@@ -71,7 +79,7 @@ def window_activity(daily_learner: DataFrame, run_date: date) -> DataFrame:
         ).alias("quiz_trend"),
         F.col("sessions_30d").cast("long").alias("sessions_30d"),
         F.col("events_30d").cast("long").alias("events_30d"),
-    )
+    ]
 
 
 def days_since_last_activity(state_learner: DataFrame, run_date: date) -> DataFrame:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from spark_jobs.window import WINDOW_DAYS
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column
 
 HALF_LIFE_DAYS = 7.0
 INTENSITY_SCALE = 10.0
@@ -28,8 +28,8 @@ WATCH_SECONDS_PER_EVENT = 600.0
 WEIGHT_TOTAL = sum(0.5 ** (age / HALF_LIFE_DAYS) for age in range(WINDOW_DAYS))
 
 
-def engagement_score(daily_learner: DataFrame, run_date: date) -> DataFrame:
-    """learner_id, engagement_score from the window's daily_learner rollups."""
+def aggregates(run_date: date) -> list[Column]:
+    """Per-learner aggregates over the window's daily_learner rollups (see :func:`columns`)."""
     from pyspark.sql import functions as F
 
     age = F.datediff(F.lit(run_date), F.col("event_date"))
@@ -37,6 +37,11 @@ def engagement_score(daily_learner: DataFrame, run_date: date) -> DataFrame:
         -(F.col("n_events") + F.col("watch_seconds") / WATCH_SECONDS_PER_EVENT) / INTENSITY_SCALE
     )
     weight = F.pow(F.lit(0.5), age / HALF_LIFE_DAYS)
-    return daily_learner.groupBy("learner_id").agg(
-        F.least(F.lit(1.0), F.sum(weight * intensity) / WEIGHT_TOTAL).alias("engagement_score")
-    )
+    return [F.sum(weight * intensity).alias("engagement_weighted")]
+
+
+def columns() -> list[Column]:
+    """engagement_score from :func:`aggregates`."""
+    from pyspark.sql import functions as F
+
+    return [F.least(F.lit(1.0), F.col("engagement_weighted") / WEIGHT_TOTAL).alias("engagement_score")]

@@ -5,24 +5,29 @@
 
 1. ``incremental.prepare``: fold the new event files into the state, rebuild stale rollups;
 2. the cores compute ``learner_features`` and ``course_features`` for the run date;
-3. both are written to a staging folder of the lake and validated there by the
-   great-expectations checkpoint (``quality``); a failure stops the run with the reasons and
-   publishes nothing;
+3. both are written once, to a staging folder of the lake; Spark reduces each to a one-row
+   profile that the great-expectations checkpoint validates (``quality``); a failure stops the
+   run with the reasons and publishes nothing;
 4. publish: the staging folders replace ``features/<table>/run_date=D/`` in the lake, then the
    warehouse's ``features.<table>`` rows of that feature_date are replaced in one transaction
-   (rerun = same rows, no duplicates).
+   in which the warehouse reads the partition's Parquet files itself (rerun = same rows, no
+   duplicates).
+
+The report carries seconds per step (``timings``): the profile of where a night goes.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
 from learnrec.settings import Settings
 from spark_jobs.lake import Lake
+from spark_jobs.timings import Timings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -33,7 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TABLES = ("learner_features", "course_features")
-LOAD_BATCH_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class FeatureReport:
     rebuilt_days: tuple[date, ...]
     new_files: int
     seconds: float
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (see Timings)
 
 
 def reprocess_dates(warehouse: Warehouse, run_date: date) -> list[date]:
@@ -76,32 +81,21 @@ def publish_lake(lake: Lake, table: str, run_date: date) -> None:
 def load_warehouse(warehouse: Warehouse, lake: Lake, table: str, run_date: date) -> int:
     """Replace the run date's rows of ``features.<table>`` with the lake partition, atomically.
 
-    The partition is streamed into a load table in batches (bounded memory), then one
-    transaction deletes the date's rows and inserts the new ones, so readers see the old or the
-    new day, never a mix. Written in SQL both DuckDB and Snowflake run.
+    The warehouse reads the partition's Parquet files itself (``load_parquet``: DuckDB's
+    ``read_parquet``, Snowflake's stage + ``COPY``) inside one transaction that first deletes
+    the date's rows, so readers see the old or the new day, never a mix. The table is created
+    (empty, from the files' schema) before the transaction: Snowflake commits on DDL.
     """
     import pyarrow.dataset as ds
 
     _, path = lake._resolve(lake.output_path(table, run_date))
     dataset = ds.dataset(path, format="parquet", filesystem=lake.fs)
-    target, load = f"features.{table}", f"features.{table}__load"
-    rows, mode = 0, "replace"
-    for batch in dataset.to_batches(batch_size=LOAD_BATCH_ROWS):
-        import pyarrow as pa
-
-        rows += warehouse.load_arrow(load, pa.Table.from_batches([batch]), mode=mode)  # type: ignore[arg-type]
-        mode = "append"
-    if mode == "replace":  # no rows: still replace the date (with nothing)
-        warehouse.load_arrow(load, dataset.schema.empty_table(), mode="replace")
-    columns = ", ".join(dataset.schema.names)
+    target = f"features.{table}"
+    if not warehouse.table_exists(target):
+        warehouse.load_arrow(target, dataset.schema.empty_table(), mode="replace")
     with warehouse.transaction():
-        if warehouse.table_exists(target):
-            warehouse.execute(f"DELETE FROM {target} WHERE feature_date = DATE '{run_date.isoformat()}'")
-            warehouse.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {load}")
-        else:
-            warehouse.execute(f"CREATE TABLE {target} AS SELECT {columns} FROM {load}")
-    warehouse.execute(f"DROP TABLE IF EXISTS {load}")
-    return rows
+        warehouse.execute(f"DELETE FROM {target} WHERE feature_date = DATE '{run_date.isoformat()}'")
+        return warehouse.load_parquet(target, dataset.files, mode="append") if dataset.files else 0
 
 
 def compute(
@@ -118,32 +112,31 @@ def compute(
     from spark_jobs.course_features import course_features
     from spark_jobs.incremental import prepare
     from spark_jobs.learner_features import learner_features
-    from spark_jobs.quality import Expected, run_checkpoint, validation_frame
+    from spark_jobs.quality import Expected, profile, run_checkpoint
 
     start = time.perf_counter()
     inputs = prepare(spark, lake, catalog, run_date, reprocess)
+    timings = inputs.timings
     builders = {
         "learner_features": lambda: learner_features(inputs),
         "course_features": lambda: course_features(inputs.daily_course, inputs.catalog, run_date),
     }
     staged: dict[str, DataFrame] = {}
     for table in tables:
-        builders[table]().write.mode("overwrite").parquet(lake.uri(_staging(table, run_date)))
+        with timings.step(f"write_{table}"):
+            builders[table]().write.mode("overwrite").parquet(lake.uri(_staging(table, run_date)))
         staged[table] = spark.read.parquet(lake.uri(_staging(table, run_date)))
-    expected = Expected(
-        n_learners=inputs.state_learner.count(),
-        n_active_learners=inputs.daily_learner.where(F.col("event_date") == F.lit(run_date))
-        .select("learner_id")
-        .distinct()
-        .count(),
-        n_courses=catalog.courses.num_rows,
-        n_skills=catalog.n_skills,
-    )
-    run_checkpoint(
-        {table: validation_frame(table, frame) for table, frame in staged.items()},
-        expected,
-        f"run date {run_date}",
-    )
+    with timings.step("quality_profile"):
+        expected = Expected(
+            n_learners=inputs.state_learner.count(),
+            # one rollup row per learner and day
+            n_active_learners=inputs.daily_learner.where(F.col("event_date") == F.lit(run_date)).count(),
+            n_courses=catalog.courses.num_rows,
+            n_skills=catalog.n_skills,
+        )
+        profiles = {table: profile(table, frame, expected) for table, frame in staged.items()}
+    with timings.step("quality_checkpoint"):
+        run_checkpoint(profiles, expected, f"run date {run_date}")
     report = FeatureReport(
         run_date=run_date,
         learners=expected.n_learners,
@@ -153,6 +146,7 @@ def compute(
         rebuilt_days=tuple(inputs.rebuilt_days),
         new_files=inputs.new_files,
         seconds=time.perf_counter() - start,
+        timings=timings,
     )
     return staged, report
 
@@ -170,6 +164,7 @@ def run_features(
     from spark_jobs.session import build_spark
 
     start = time.perf_counter()
+    _import_in_background("great_expectations")  # ~20 s of imports, overlapped with Spark's work
     lake = Lake(settings.lake_root)
     # catalogue first: a missing catalogue fails before a JVM starts
     with connect_warehouse(settings) as warehouse:
@@ -177,15 +172,26 @@ def run_features(
         marked = reprocess_dates(warehouse, run_date)
     spark = spark or build_spark(settings)
     _, report = compute(spark, lake, catalog, run_date, marked, tables)
-    for table in tables:
-        publish_lake(lake, table, run_date)
+    timings = Timings(report.timings)
+    with timings.step("publish_lake"):
+        for table in tables:
+            publish_lake(lake, table, run_date)
     if load:
-        with connect_warehouse(settings) as warehouse:
+        with timings.step("load_warehouse"), connect_warehouse(settings) as warehouse:
             for table in tables:
                 load_warehouse(warehouse, lake, table, run_date)
-    report = FeatureReport(**{**report.__dict__, "seconds": time.perf_counter() - start})
+    report = replace(report, seconds=time.perf_counter() - start, timings=dict(timings))
     log.info("features %s: %s", run_date, report)
     return report
+
+
+def _import_in_background(module: str) -> None:
+    """Start importing ``module`` in a thread: the later ``import`` waits for it (import lock)."""
+    import importlib
+    import threading
+
+    if module not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,6 +31,7 @@ from learnrec.contracts.events import raw_event_schema
 from spark_jobs import aggregates
 from spark_jobs.catalog import CourseCatalog
 from spark_jobs.lake import Lake, LakeError
+from spark_jobs.timings import Timings
 from spark_jobs.window import window_days
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class PreparedInputs:
     folded_days: list[date] = field(default_factory=list)  # days with new files folded into the state
     rebuilt_days: list[date] = field(default_factory=list)  # window days whose rollups were rebuilt
     new_files: int = 0
+    timings: Timings = field(default_factory=lambda: Timings())
 
 
 def event_struct():
@@ -77,13 +79,21 @@ def event_struct():
     return from_arrow_schema(raw_event_schema())
 
 
-def read_events(spark: SparkSession, uris: list[str]) -> DataFrame:
-    """Raw events of the given lake files (an empty frame of the same shape if none)."""
-    if not uris:
-        events = spark.createDataFrame([], event_struct())
-    else:
-        events = spark.read.schema(event_struct()).parquet(*uris)
-    return events.select(*EVENT_COLUMNS)
+def read_events(spark: SparkSession, new_uris: list[str], old_uris: list[str] = ()) -> DataFrame:
+    """Raw events of the given lake files (an empty frame of the same shape if none), with
+    ``new`` telling the files the lifetime state has not folded from those it has. One scan:
+    each file is in one of the two lists."""
+    from pyspark.sql import functions as F
+
+    parts = [
+        spark.read.schema(event_struct()).parquet(*uris).select(*EVENT_COLUMNS, F.lit(new).alias("new"))
+        for uris, new in ((new_uris, True), (list(old_uris), False))
+        if uris
+    ]
+    if not parts:
+        empty = spark.createDataFrame([], event_struct()).select(*EVENT_COLUMNS)
+        return empty.withColumn("new", F.lit(True))
+    return parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
 
 
 def _read_rollups(
@@ -118,46 +128,34 @@ def prepare(
     reprocess_dates: Iterable[date] = (),
 ) -> PreparedInputs:
     """Update state and rollups for ``run_date`` in the lake and return the features' inputs."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
     catalog_df = catalog.to_spark(spark)
-    empty_events = read_events(spark, [])
-    empty_learner_rollup, empty_course_rollup = aggregates.daily_rollups(empty_events, catalog_df)
-    empty_state_learner, empty_state_pairs = aggregates.lifetime_deltas(empty_events)
+    empty_blocks = aggregates.blocks(read_events(spark, []), catalog_df)
+    empty_learner_rollup, empty_course_rollup = aggregates.daily_rollups(empty_blocks)
+    empty_state_learner, empty_state_pairs = aggregates.lifetime_deltas(empty_blocks)
+    timings = Timings()
 
     previous = lake.latest_state_before(run_date)
     folded = lake.state_files(previous) if previous else {}
     files_now: dict[date, frozenset[str]] = {}
     new_by_day: dict[date, frozenset[str]] = {}
-    for day in candidate_days(lake, run_date, previous, reprocess_dates):
-        now = lake.event_files(day)
-        before = folded.get(day, frozenset())
-        if before - now:
-            gone = sorted(before - now)[:3]
-            raise LakeError(
-                f"event files of {day} that run {previous} folded are gone ({gone}...): the lake's "
-                "event history must be append-only; rebuild features from scratch (empty the "
-                "features/state folder) after restoring or rewriting history"
-            )
-        files_now[day] = now
-        if now - before:
-            new_by_day[day] = now - before
-
-    # 1. lifetime state of run_date = previous snapshot + aggregates of the new files
-    state_learner, state_pairs = empty_state_learner, empty_state_pairs
-    if previous is not None:
-        state_learner = spark.read.parquet(lake.uri(lake.state_path(aggregates.STATE_LEARNER, previous)))
-        state_pairs = spark.read.parquet(lake.uri(lake.state_path(aggregates.STATE_LEARNER_COURSE, previous)))
-    new_uris = [uri for day, files in sorted(new_by_day.items()) for uri in lake.event_file_uris(day, files)]
-    delta_learner, delta_pairs = aggregates.lifetime_deltas(read_events(spark, new_uris))
-    state_learner = aggregates.fold_learner(state_learner, delta_learner)
-    state_pairs = aggregates.fold_learner_course(state_pairs, delta_pairs)
-    for table, frame in (
-        (aggregates.STATE_LEARNER, state_learner),
-        (aggregates.STATE_LEARNER_COURSE, state_pairs),
-    ):
-        frame.write.mode("overwrite").parquet(lake.uri(lake.state_path(table, run_date)))
-    lake.record_state(run_date, folded | {d: files for d, files in files_now.items() if files})
-
-    # 2. rollups of window days built from other files than the day holds now
+    with timings.step("list_files"):
+        for day in candidate_days(lake, run_date, previous, reprocess_dates):
+            now = lake.event_files(day)
+            before = folded.get(day, frozenset())
+            if before - now:
+                gone = sorted(before - now)[:3]
+                raise LakeError(
+                    f"event files of {day} that run {previous} folded are gone ({gone}...): the lake's "
+                    "event history must be append-only; rebuild features from scratch (empty the "
+                    "features/state folder) after restoring or rewriting history"
+                )
+            files_now[day] = now
+            if now - before:
+                new_by_day[day] = now - before
+    # window days whose rollups were built from other files than the day holds now
     window = window_days(run_date)
     rebuild = []
     for day in window:
@@ -166,16 +164,48 @@ def prepare(
             raise LakeError(f"event files of {day} that its rollups were built from are gone")
         if now and built_from != now:
             rebuild.append(day)
+
+    # one scan of the events: the new files (for the state) and the rest of the rebuilt days'
+    # files (for their rollups), aggregated once into blocks that every output derives from
+    new_uris = [uri for day, files in sorted(new_by_day.items()) for uri in lake.event_file_uris(day, files)]
+    old_uris = [
+        uri for d in rebuild for uri in lake.event_file_uris(d, files_now[d] - new_by_day.get(d, frozenset()))
+    ]
+    blocks = aggregates.blocks(read_events(spark, new_uris, old_uris), catalog_df).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+
+    # 1. lifetime state of run_date = previous snapshot + aggregates of the new files
+    state_learner, state_pairs = empty_state_learner, empty_state_pairs
+    if previous is not None:
+        state_learner = spark.read.parquet(lake.uri(lake.state_path(aggregates.STATE_LEARNER, previous)))
+        state_pairs = spark.read.parquet(lake.uri(lake.state_path(aggregates.STATE_LEARNER_COURSE, previous)))
+    delta_learner, delta_pairs = aggregates.lifetime_deltas(blocks)
+    state_learner = aggregates.fold_learner(state_learner, delta_learner)
+    state_pairs = aggregates.fold_learner_course(state_pairs, delta_pairs)
+    for table, frame in (
+        (aggregates.STATE_LEARNER, state_learner),
+        (aggregates.STATE_LEARNER_COURSE, state_pairs),
+    ):
+        with timings.step(f"state_{table}"):
+            frame.write.mode("overwrite").parquet(lake.uri(lake.state_path(table, run_date)))
+    lake.record_state(run_date, folded | {d: files for d, files in files_now.items() if files})
+
+    # 2. rollups of the rebuilt days
     if rebuild:
-        uris = [uri for d in rebuild for uri in lake.event_file_uris(d, files_now[d])]
-        learner_rollup, course_rollup = aggregates.daily_rollups(read_events(spark, uris), catalog_df)
+        rebuilt = blocks.where(F.col("event_date").isin(*rebuild))
+        learner_rollup, course_rollup = aggregates.daily_rollups(rebuilt)
         for table, frame in (
             (aggregates.DAILY_LEARNER, learner_rollup),
             (aggregates.DAILY_COURSE, course_rollup),
         ):
-            frame.write.mode("overwrite").partitionBy("event_date").parquet(lake.uri(lake.rollup_root(table)))
+            with timings.step(f"rollup_{table}"):
+                frame.write.mode("overwrite").partitionBy("event_date").parquet(
+                    lake.uri(lake.rollup_root(table))
+                )
         for d in rebuild:
             lake.record_daily(d, files_now[d])
+    blocks.unpersist()
     # a day without events has no rollup partition
     built = [d for d in window if lake.exists(lake.rollup_path(aggregates.DAILY_LEARNER, d))]
     removed = lake.prune(
@@ -205,6 +235,7 @@ def prepare(
         folded_days=sorted(new_by_day),
         rebuilt_days=rebuild,
         new_files=len(new_uris),
+        timings=timings,
     )
 
 

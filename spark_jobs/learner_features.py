@@ -3,7 +3,8 @@
 Learners are everyone with at least one event up to the run date (the lifetime state), so a
 learner who went quiet keeps a row whose days_since_last_activity grows: exactly the learners the
 dropout model and the nudges care about. Columns (INTERFACES.md) come from the cores:
-``skill_vectors``, ``engagement``, ``learning_style`` and ``dropout_features``; a learner without
+``skill_vectors``, ``engagement``, ``learning_style`` and ``dropout_features`` (the window
+features as aggregates of one pass over the rollups); a learner without
 activity in the window gets zero counts, engagement 0, no rates, and the ``mixed`` style.
 """
 
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from spark_jobs.dropout_features import days_since_last_activity, window_activity
-from spark_jobs.engagement import engagement_score
-from spark_jobs.learning_style import NO_EVIDENCE_FORMAT, learning_style
+from spark_jobs import engagement, learning_style
+from spark_jobs.dropout_features import days_since_last_activity, window_aggregates, window_columns
+from spark_jobs.learning_style import NO_EVIDENCE_FORMAT
 from spark_jobs.skill_vectors import skill_vectors, zero_vector
 
 if TYPE_CHECKING:
@@ -47,13 +48,14 @@ def learner_features(inputs: PreparedInputs) -> DataFrame:
 
     day = inputs.run_date
     learners = days_since_last_activity(inputs.state_learner, day)
-    joined = (
-        learners.join(window_activity(inputs.daily_learner, day), "learner_id", "left")
-        .join(engagement_score(inputs.daily_learner, day), "learner_id", "left")
-        .join(learning_style(inputs.daily_learner), "learner_id", "left")
-        .join(
-            skill_vectors(inputs.state_learner_course, inputs.catalog, inputs.n_skills), "learner_id", "left"
-        )
+    # every window feature in one aggregation: the 30 days of rollups are read and shuffled once
+    window = (
+        inputs.daily_learner.groupBy("learner_id")
+        .agg(*window_aggregates(day), *engagement.aggregates(day), *learning_style.aggregates())
+        .select("learner_id", *window_columns(), *engagement.columns(), *learning_style.columns())
+    )
+    joined = learners.join(window, "learner_id", "left").join(
+        skill_vectors(inputs.state_learner_course, inputs.catalog, inputs.n_skills), "learner_id", "left"
     )
     zero = F.lit(0)
     return joined.select(

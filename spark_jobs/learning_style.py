@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import Column
 
 VIDEO_THRESHOLD = 2.0 / 3.0
 TEXT_THRESHOLD = 1.0 / 3.0
@@ -49,21 +49,26 @@ def style_columns(video_seconds: Column, text_seconds: Column) -> tuple[Column, 
     return preferred, affinity
 
 
-def learning_style(daily_learner: DataFrame) -> DataFrame:
-    """learner_id, preferred_format, affinity_score, style_updated_at from the window's rollups."""
+def aggregates() -> list[Column]:
+    """Per-learner aggregates over the window's daily_learner rollups (see :func:`columns`)."""
     from pyspark.sql import functions as F
 
-    sums = daily_learner.groupBy("learner_id").agg(
+    return [
         F.sum("video_seconds").alias("video_seconds"),
         F.sum("text_seconds").alias("text_seconds"),
-        F.max("last_watch_at").alias("style_updated_at"),
-    )
+        F.max("last_watch_at").alias("last_watch_at"),
+    ]
+
+
+def columns() -> list[Column]:
+    """preferred_format, affinity_score, style_updated_at from :func:`aggregates`."""
+    from pyspark.sql import functions as F
+
     preferred, affinity = style_columns(F.col("video_seconds"), F.col("text_seconds"))
-    return sums.select(
-        "learner_id",
+    return [
         preferred.alias("preferred_format"),
         affinity.alias("affinity_score"),
-        F.when(F.col("video_seconds") + F.col("text_seconds") > 0, F.col("style_updated_at"))
+        F.when(F.col("video_seconds") + F.col("text_seconds") > 0, F.col("last_watch_at"))
         .cast("timestamp")
         .alias("style_updated_at"),
-    )
+    ]

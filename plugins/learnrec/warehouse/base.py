@@ -16,6 +16,8 @@ import pyarrow as pa
 from learnrec.settings import Settings
 
 LoadMode = Literal["append", "replace"]
+#: Rows per ``load_arrow`` call when the fallback ``load_parquet`` streams Parquet files.
+PARQUET_BATCH_ROWS = 250_000
 #: Schemas of the warehouse layout (DESIGN.md): created on first connect.
 SCHEMAS = ("raw", "features", "recs", "ops")
 
@@ -39,6 +41,26 @@ class Warehouse(abc.ABC):
 
         ``replace`` swaps the table's content in one transaction. Returns the rows written.
         """
+
+    def load_parquet(self, table: str, files: Sequence[str], mode: LoadMode = "append") -> int:
+        """Bulk-load Parquet files (paths or URIs) into ``schema.table``, as :meth:`load_arrow` does.
+
+        This fallback streams the files through :meth:`load_arrow` in batches of
+        ``PARQUET_BATCH_ROWS`` (bounded memory) inside one transaction (Snowflake: a stage and a
+        ``COPY`` per batch); adapters whose engine reads Parquet itself override it (DuckDB).
+        """
+        import pyarrow.dataset as ds
+
+        dataset = ds.dataset(list(files), format="parquet")
+        rows = 0
+        with self.transaction():
+            for batch in dataset.to_batches(batch_size=PARQUET_BATCH_ROWS):
+                rows += self.load_arrow(
+                    table, pa.Table.from_batches([batch]), mode if rows == 0 else "append"
+                )
+            if rows == 0:
+                self.load_arrow(table, dataset.schema.empty_table(), mode)
+        return rows
 
     @abc.abstractmethod
     def table_exists(self, table: str) -> bool:

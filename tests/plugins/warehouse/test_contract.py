@@ -108,6 +108,25 @@ def test_append_and_replace(warehouse: Warehouse) -> None:
     assert warehouse.table_exists("raw.t") and warehouse.scalar("SELECT count(*) FROM raw.t") == 0
 
 
+def test_load_parquet_files(warehouse: Warehouse, tmp_path) -> None:
+    """Parquet files load like their Arrow content, into an existing table inside a transaction
+    (how features are published), in a folder named like a hive partition (not a column)."""
+    import pyarrow.parquet as pq
+
+    features = feature_rows()
+    folder = tmp_path / "run_date=2026-11-01"
+    folder.mkdir()
+    files = [str(folder / "part-0.parquet"), str(folder / "part-1.parquet")]
+    pq.write_table(features.slice(0, 2), files[0])
+    pq.write_table(features.slice(2), files[1])
+    warehouse.load_arrow("features.learner_features", features.schema.empty_table())
+    with warehouse.transaction():
+        assert warehouse.load_parquet("features.learner_features", files) == 3
+    assert_same_table(
+        warehouse.query("SELECT * FROM features.learner_features ORDER BY learner_id"), features
+    )
+
+
 def test_transaction_rollback_leaves_nothing(warehouse: Warehouse) -> None:
     # tables exist before the transaction (Snowflake's DDL would commit it: see test_snowflake)
     warehouse.load_arrow("raw.learner_events", raw_events().slice(0, 0))
