@@ -142,28 +142,32 @@ class WarehouseVectorIndex:
         return [(str(frame["course_id"].iloc[i]), float(sims[i])) for i in top]
 
 
+def connect_weaviate(settings: Settings):  # -> weaviate.WeaviateClient (import kept lazy)
+    """A connected weaviate-client v4: REST at ``LEARNREC_WEAVIATE_URL``, gRPC on the same host at
+    ``LEARNREC_WEAVIATE_GRPC_PORT``, TLS on both when the URL is https."""
+    from urllib.parse import urlparse
+
+    import weaviate
+    from weaviate.classes.init import Auth
+
+    url = urlparse(settings.weaviate_url or "")
+    auth = Auth.api_key(settings.weaviate_api_key.get_secret_value()) if settings.weaviate_api_key else None
+    return weaviate.connect_to_custom(
+        http_host=url.hostname,
+        http_port=url.port or (443 if url.scheme == "https" else 80),
+        http_secure=url.scheme == "https",
+        grpc_host=url.hostname,
+        grpc_port=settings.weaviate_grpc_port,
+        grpc_secure=url.scheme == "https",
+        auth_credentials=auth,
+    )
+
+
 class WeaviateVectorIndex:
     """Production: a Weaviate collection with one object per course (vector supplied by us)."""
 
     def __init__(self, settings: Settings) -> None:
-        from urllib.parse import urlparse
-
-        import weaviate
-        from weaviate.classes.init import Auth
-
-        url = urlparse(settings.weaviate_url or "")
-        auth = (
-            Auth.api_key(settings.weaviate_api_key.get_secret_value()) if settings.weaviate_api_key else None
-        )
-        self.client = weaviate.connect_to_custom(
-            http_host=url.hostname,
-            http_port=url.port or (443 if url.scheme == "https" else 80),
-            http_secure=url.scheme == "https",
-            grpc_host=url.hostname,
-            grpc_port=50051,
-            grpc_secure=url.scheme == "https",
-            auth_credentials=auth,
-        )
+        self.client = connect_weaviate(settings)
         if not self.client.collections.exists(WEAVIATE_COLLECTION):
             from weaviate.classes.config import Configure
 

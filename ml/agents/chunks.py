@@ -2,9 +2,20 @@
 
 The ML stage indexes whole courses (``features.course_embeddings``); answering a question needs
 finer pieces: an overview chunk (title and description) and syllabus chunks of a few modules
-each. ``features.course_chunks`` holds them with MiniLM embeddings (384 floats, unit length, so
-cosine similarity is a dot product). Chunk ids are uuid5 of course, position and content hash:
-a course is re-chunked only when its content hash changes, and a rerun writes nothing.
+each, embedded with MiniLM (384 floats, unit length, so cosine similarity is a dot product).
+Chunk ids are uuid5 of course, position and content hash: a course is re-chunked only when its
+content hash changes, and a rerun writes nothing.
+
+Where chunks live follows ``LEARNREC_VECTOR_INDEX`` (as course embeddings do, ``ml/embeddings.py``):
+
+* ``warehouse`` (default): the table ``features.course_chunks``; a course's chunks are swapped in
+  one transaction; questions search all of them in memory (:class:`ChunkIndex`, exact cosine);
+* ``weaviate``: the collection ``CourseChunk``, one object per chunk (uuid = chunk id, our vector;
+  a re-import of the same chunk overwrites it). Weaviate has no transactions, so a changed course's
+  new chunks are written first and its old ones deleted after: a question meanwhile sees old or
+  both, never none, and a crash in between leaves two content hashes for the course, which the
+  next run treats as changed. Questions run Weaviate's near-vector search, filtered to the asked
+  courses (:class:`WeaviateChunkIndex`).
 """
 
 from __future__ import annotations
@@ -12,9 +23,10 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +38,9 @@ from ml.agents.catalog import Catalog, Course
 log = logging.getLogger(__name__)
 
 CHUNKS_TABLE = "features.course_chunks"
+WEAVIATE_COLLECTION = "CourseChunk"
+#: Chunks per Weaviate insert request (a gRPC message stays well under its size limit).
+WEAVIATE_BATCH = 500
 MODULES_PER_CHUNK = 4
 MODEL_NAME = "all-MiniLM-L6-v2"
 NAMESPACE = uuid.UUID("6c1f3a52-93a4-4f7e-9a0e-0c1d5e7a2b11")
@@ -88,6 +103,136 @@ class IndexReport:
     chunks_written: int
 
 
+class ChunkStore(Protocol):
+    """Where chunks are kept (``LEARNREC_VECTOR_INDEX``)."""
+
+    def stored_hashes(self) -> dict[str, str | None]:
+        """course_id -> content hash of its stored chunks (None: mixed hashes, an interrupted run)."""
+        ...
+
+    def apply(self, rows: list[dict[str, Any]], changed: dict[str, str], gone: Sequence[str]) -> None:
+        """Store ``rows`` (the chunks of the ``changed`` courses, at their new content hash), then
+        drop those courses' other chunks and every chunk of the ``gone`` courses."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _hashes(pairs: list[tuple[str, str]]) -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for course_id, digest in pairs:
+        found[course_id] = digest if found.get(course_id, digest) == digest else None
+    return found
+
+
+class WarehouseChunkStore:
+    """Embedded default: ``features.course_chunks``; each run's changes in one transaction."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def stored_hashes(self) -> dict[str, str | None]:
+        if not self.warehouse.table_exists(CHUNKS_TABLE):
+            return {}
+        rows = self.warehouse.query(
+            f"select distinct course_id, content_hash from {CHUNKS_TABLE}"
+        ).to_pylist()
+        return _hashes([(row["course_id"], row["content_hash"]) for row in rows])
+
+    def apply(self, rows: list[dict[str, Any]], changed: dict[str, str], gone: Sequence[str]) -> None:
+        if not self.warehouse.table_exists(CHUNKS_TABLE):
+            self.warehouse.load_arrow(CHUNKS_TABLE, CHUNK_SCHEMA.empty_table())
+        stale = [*changed, *gone]
+        if stale:
+            with self.warehouse.transaction():  # questions see a course's old chunks or its new ones
+                self.warehouse.execute(
+                    f"delete from {CHUNKS_TABLE} where course_id in ({', '.join('?' for _ in stale)})", stale
+                )
+                if rows:
+                    self.warehouse.load_arrow(CHUNKS_TABLE, pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA))
+
+    def close(self) -> None:
+        pass
+
+
+class WeaviateChunkStore:
+    """Production: the ``CourseChunk`` collection, one object per chunk (see the module doc)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from ml.embeddings import connect_weaviate
+
+        self.client = connect_weaviate(settings)
+        try:
+            self.collection = _chunk_collection(self.client)
+        except Exception:
+            self.client.close()
+            raise
+
+    def stored_hashes(self) -> dict[str, str | None]:
+        objects = self.collection.iterator(return_properties=["course_id", "content_hash"])
+        return _hashes([(o.properties["course_id"], o.properties["content_hash"]) for o in objects])
+
+    def apply(self, rows: list[dict[str, Any]], changed: dict[str, str], gone: Sequence[str]) -> None:
+        from weaviate.classes.data import DataObject
+        from weaviate.classes.query import Filter
+
+        for start in range(0, len(rows), WEAVIATE_BATCH):
+            objects = [
+                DataObject(
+                    uuid=row["chunk_id"],
+                    vector=list(row["embedding_vector"]),
+                    properties={k: v for k, v in row.items() if k not in ("chunk_id", "embedding_vector")},
+                )
+                for row in rows[start : start + WEAVIATE_BATCH]
+            ]
+            result = self.collection.data.insert_many(objects)
+            if result.has_errors:  # nothing is deleted below: the old chunks keep serving
+                first = next(iter(result.errors.values()))
+                raise RuntimeError(f"Weaviate refused {len(result.errors)} chunk(s), e.g. {first.message}")
+        course = Filter.by_property("course_id")
+        for course_id, digest in changed.items():
+            self.collection.data.delete_many(
+                where=course.equal(course_id) & Filter.by_property("content_hash").not_equal(digest)
+            )
+        if gone:
+            self.collection.data.delete_many(where=course.contains_any(list(gone)))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _chunk_collection(client):  # -> weaviate Collection
+    """The ``CourseChunk`` collection, created on first use. Ids and hashes are tokenized as whole
+    fields so that filters on them match exactly; the vector is ours (cosine distance)."""
+    if not client.collections.exists(WEAVIATE_COLLECTION):
+        from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
+
+        exact = {"data_type": DataType.TEXT, "tokenization": Tokenization.FIELD}
+        client.collections.create(
+            WEAVIATE_COLLECTION,
+            vector_config=Configure.Vectors.self_provided(
+                vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE)
+            ),
+            properties=[
+                Property(name="course_id", **exact),
+                Property(name="chunk_index", data_type=DataType.INT),
+                Property(name="kind", **exact),
+                Property(name="text", data_type=DataType.TEXT),
+                Property(name="content_hash", **exact),
+                Property(name="model", **exact),
+                Property(name="indexed_at", data_type=DataType.DATE),
+            ],
+        )
+    return client.collections.get(WEAVIATE_COLLECTION)
+
+
+def chunk_store(settings: Settings, warehouse: Warehouse) -> ChunkStore:
+    """The configured store (``LEARNREC_VECTOR_INDEX``)."""
+    if settings.vector_index == "weaviate":
+        return WeaviateChunkStore(settings)
+    return WarehouseChunkStore(warehouse)
+
+
 def index_course_chunks(
     settings: Settings,
     warehouse: Warehouse,
@@ -96,16 +241,18 @@ def index_course_chunks(
     now: datetime | None = None,
 ) -> IndexReport:
     """(Re)index the chunks of new and changed courses; drop chunks of courses that left the catalogue."""
-    del settings  # the embedded default needs nothing from settings; Weaviate would
     catalog = Catalog.load(warehouse)
-    stored: dict[str, str] = {}
-    if warehouse.table_exists(CHUNKS_TABLE):
-        stored = {
-            row["course_id"]: row["content_hash"]
-            for row in warehouse.query(
-                f"select distinct course_id, content_hash from {CHUNKS_TABLE}"
-            ).to_pylist()
-        }
+    store = chunk_store(settings, warehouse)
+    try:
+        return _index(catalog, store, embedder, now)
+    finally:
+        store.close()
+
+
+def _index(
+    catalog: Catalog, store: ChunkStore, embedder: Embedder | None, now: datetime | None
+) -> IndexReport:
+    stored = store.stored_hashes()
     todo = [c for cid, c in catalog.courses.items() if stored.get(cid) != c.content_hash]
     gone = sorted(set(stored) - set(catalog.courses))
     rows: list[dict[str, object]] = []
@@ -130,16 +277,7 @@ def index_course_chunks(
                     "indexed_at": at,
                 }
             )
-    if not warehouse.table_exists(CHUNKS_TABLE):
-        warehouse.load_arrow(CHUNKS_TABLE, CHUNK_SCHEMA.empty_table())
-    stale = [c.course_id for c in todo] + gone
-    if stale:
-        with warehouse.transaction():  # questions see a course's old chunks or its new ones
-            warehouse.execute(
-                f"delete from {CHUNKS_TABLE} where course_id in ({', '.join('?' for _ in stale)})", stale
-            )
-            if rows:
-                warehouse.load_arrow(CHUNKS_TABLE, pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA))
+    store.apply(rows, {c.course_id: c.content_hash for c in todo}, gone)
     log.info("course chunks: %d courses re-indexed, %d removed, %d chunks", len(todo), len(gone), len(rows))
     return IndexReport(len(catalog.courses), len(todo), len(gone), len(rows))
 
@@ -183,3 +321,59 @@ class ChunkIndex:
             for i in order
             if np.isfinite(scores[i])
         ]
+
+    def close(self) -> None:
+        pass
+
+
+class ChunkSearch(Protocol):
+    """What Course Q&A needs from a chunk index: course titles and a (filtered) nearest search."""
+
+    titles: dict[str, str]
+
+    def search(
+        self, query: np.ndarray, k: int, course_ids: list[str] | None = None
+    ) -> list[tuple[str, str, float]]: ...
+
+    def close(self) -> None: ...
+
+
+class WeaviateChunkIndex:
+    """Production: Weaviate's near-vector search over ``CourseChunk``, filtered to the asked courses."""
+
+    def __init__(self, store: WeaviateChunkStore, titles: dict[str, str]) -> None:
+        self.store = store
+        self.titles = titles
+
+    @classmethod
+    def load(cls, settings: Settings, warehouse: Warehouse) -> WeaviateChunkIndex:
+        titles = warehouse.query("select course_id, title from raw.courses").to_pylist()
+        return cls(WeaviateChunkStore(settings), {row["course_id"]: row["title"] for row in titles})
+
+    def search(
+        self, query: np.ndarray, k: int, course_ids: list[str] | None = None
+    ) -> list[tuple[str, str, float]]:
+        """Best ``k`` chunks as (course_id, text, cosine), optionally only of ``course_ids``."""
+        from weaviate.classes.query import Filter, MetadataQuery
+
+        found = self.store.collection.query.near_vector(
+            near_vector=np.asarray(query, dtype=float).tolist(),
+            limit=k,
+            filters=Filter.by_property("course_id").contains_any(course_ids) if course_ids else None,
+            return_properties=["course_id", "text"],
+            return_metadata=MetadataQuery(distance=True),
+        )
+        return [
+            (o.properties["course_id"], o.properties["text"], 1.0 - float(o.metadata.distance))
+            for o in found.objects
+        ]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def load_chunk_index(settings: Settings, warehouse: Warehouse) -> ChunkSearch:
+    """The configured chunk index for questions (``LEARNREC_VECTOR_INDEX``)."""
+    if settings.vector_index == "weaviate":
+        return WeaviateChunkIndex.load(settings, warehouse)
+    return ChunkIndex.load(warehouse)

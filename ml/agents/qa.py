@@ -1,6 +1,7 @@
 """Course Q&A (RAG): retrieve course chunks, answer with the gateway, within a 2-second budget.
 
-The pipeline (embed the question, exact cosine search over ``features.course_chunks``, generate)
+The pipeline (embed the question, search the chunk index: exact cosine over
+``features.course_chunks`` by default, Weaviate with ``LEARNREC_VECTOR_INDEX=weaviate``; generate)
 runs in a worker thread while the caller waits at most ``LEARNREC_QA_DEADLINE_SECONDS`` (2 s).
 Past the deadline the caller gets the product's partial answer: "Based on available course
 information..." built from whatever the pipeline had retrieved by then (or from the courses the
@@ -28,7 +29,7 @@ from pydantic import BaseModel, Field
 from learnrec.llm import LLMGateway, load_prompt
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse
-from ml.agents.chunks import ChunkIndex, Embedder
+from ml.agents.chunks import ChunkSearch, Embedder
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class CourseQA:
     def __init__(
         self,
         settings: Settings,
-        index: ChunkIndex,
+        index: ChunkSearch,
         embedder: Embedder,
         gateway: LLMGateway | None = None,
     ) -> None:
@@ -78,12 +79,13 @@ class CourseQA:
 
     @classmethod
     def load(cls, settings: Settings, warehouse: Warehouse, embedder: Embedder | None = None) -> CourseQA:
-        from ml.agents.chunks import MiniLMEmbedder
+        from ml.agents.chunks import MiniLMEmbedder, load_chunk_index
 
-        return cls(settings, ChunkIndex.load(warehouse), embedder or MiniLMEmbedder())
+        return cls(settings, load_chunk_index(settings, warehouse), embedder or MiniLMEmbedder())
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.index.close()
 
     def partial_answer(self, hits: list[tuple[str, str, float]], course_ids: list[str] | None) -> QAOutput:
         """The product's partial answer: excerpts found so far and a pointer to the full syllabus."""

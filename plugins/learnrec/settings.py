@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     # --- vector index -------------------------------------------------------------------------
     vector_index: Literal["warehouse", "weaviate"] = "warehouse"
     weaviate_url: str | None = None
+    weaviate_grpc_port: int = Field(
+        50051,
+        ge=1,
+        le=65535,
+        description="Weaviate's gRPC port (batch import and search), on the URL's host.",
+    )
     weaviate_api_key: SecretStr | None = None
 
     # --- LLM ----------------------------------------------------------------------------------
@@ -174,11 +180,13 @@ class Settings(BaseSettings):
         ("email", "push"),
         min_length=1,
         description="Channels in order of preference; the first the learner consented to and can "
-        "be reached on is used. JSON list in the environment, e.g. '[\"push\", \"email\"]'.",
+        'be reached on is used. JSON list in the environment, e.g. \'["push", "email"]\'.',
     )
     nudge_max_per_day: int = Field(1, ge=0, description="Nudges per learner per nudge date.")
     nudge_max_per_week: int = Field(3, ge=0, description="Nudges per learner in 7 nudge dates.")
-    nudge_quiet_hours_start: int = Field(21, ge=0, le=23, description="Quiet hours begin (learner-local hour).")
+    nudge_quiet_hours_start: int = Field(
+        21, ge=0, le=23, description="Quiet hours begin (learner-local hour)."
+    )
     nudge_quiet_hours_end: int = Field(8, ge=0, le=23, description="Quiet hours end (learner-local hour).")
     nudge_max_delivery_runs: int = Field(
         3, ge=1, description="Delivery runs that may retry a transiently failed nudge before it fails."
@@ -191,13 +199,19 @@ class Settings(BaseSettings):
         2, ge=0, description="Not sent by this many days after its nudge date: suppressed as expired."
     )
     nudge_record_batch: int = Field(
-        50, ge=1, description="Sent nudges recorded per warehouse transaction (a crash loses at most these records)."
+        50,
+        ge=1,
+        description="Sent nudges recorded per warehouse transaction (a crash loses at most these records).",
     )
 
     # --- recommendations (exports/recommendations) ----------------------------------------------
     recs_top_n: int = Field(20, ge=1, description="Recommendations precomputed per active learner.")
-    recs_diversity_k: int = Field(3, ge=1, description="At most this many courses of one skill cluster in the top 10.")
-    recs_keep_versions: int = Field(5, ge=2, description="Recommendation versions kept (rollback reaches back this far).")
+    recs_diversity_k: int = Field(
+        3, ge=1, description="At most this many courses of one skill cluster in the top 10."
+    )
+    recs_keep_versions: int = Field(
+        5, ge=2, description="Recommendation versions kept (rollback reaches back this far)."
+    )
     recs_chunk_size: int = Field(2048, ge=1, description="Learners scored at once (bounds memory).")
     serving_store: Literal["sqlite", "postgres"] = Field(
         "sqlite", description="App-facing store: SQLite file under <home>/serving, or Postgres."
