@@ -54,8 +54,9 @@ def feedback_events(warehouse) -> list[tuple]:
     ]
 
 
-def test_sendgrid_webhook_batch_is_ingested_once(settings, warehouse, landing) -> None:
-    batch = [
+def webhook_batch() -> list[dict]:
+    """One Event Webhook POST: ignored, status and unsubscribing events of four learners."""
+    return [
         sendgrid_event("processed"),
         sendgrid_event("delivered", offset=1),
         sendgrid_event("open", offset=60),
@@ -65,6 +66,10 @@ def test_sendgrid_webhook_batch_is_ingested_once(settings, warehouse, landing) -
         sendgrid_event("unsubscribe", "L4", offset=5),
         sendgrid_event("deferred", offset=3),
     ]
+
+
+def test_sendgrid_webhook_batch_is_ingested_once(settings, warehouse, landing) -> None:
+    batch = webhook_batch()
     (landing / "sendgrid" / "batch-0001.json").write_text(json.dumps(batch))
     report = ingest_notification_events(warehouse, landing, now=LATER)
     assert (report.files, report.events, report.quarantined) == (1, 5, 0)

@@ -24,7 +24,7 @@ from exports.nudges.pipeline import ingest_events
 from exports.nudges.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_PATH, make_server
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
-from tests.nudges.test_feedback import sendgrid_event
+from tests.nudges.test_feedback import webhook_batch
 
 pytestmark = pytest.mark.integration  # a real HTTP server on loopback
 
@@ -78,16 +78,7 @@ def landed(settings: Settings) -> list[Path]:
 
 
 def batch() -> bytes:
-    events = [
-        sendgrid_event("processed"),
-        sendgrid_event("delivered", offset=1),
-        sendgrid_event("open", offset=60),
-        sendgrid_event("click", offset=90, url="https://learnrec.example/c/C1"),
-        sendgrid_event("bounce", "L2", offset=2, type="bounce", reason="550 5.1.1 unknown user"),
-        sendgrid_event("dropped", "L3", offset=3, reason="Invalid"),
-        sendgrid_event("unsubscribe", "L4", offset=5),
-    ]
-    return json.dumps(events, separators=(",", ":")).encode()
+    return json.dumps(webhook_batch(), separators=(",", ":")).encode()
 
 
 def test_signed_batch_lands_and_is_ingested_by_the_feedback_step(receiver, signer) -> None:
@@ -95,7 +86,7 @@ def test_signed_batch_lands_and_is_ingested_by_the_feedback_step(receiver, signe
     body = batch()
     response = requests.post(url, data=body, headers=signer.headers(body), timeout=10)
     assert response.status_code == 200, response.text
-    assert "7 events accepted" in response.text
+    assert "8 events accepted" in response.text
     files = landed(settings)
     assert [f.suffix for f in files] == [".json"] and files[0].read_bytes() == body  # verbatim, no .tmp
     report = ingest_events(settings)
@@ -112,7 +103,7 @@ def test_signed_batch_lands_and_is_ingested_by_the_feedback_step(receiver, signe
         ("L1", "delivered"),
         ("L1", "opened"),
         ("L2", "bounced"),
-        ("L3", "failed"),
+        ("L3", "bounced"),  # blocked: a soft bounce, the address stays usable
     ]
     assert [(r["learner_id"], r["reason"]) for r in blocked] == [("L2", "hard_bounce"), ("L4", "unsubscribe")]
     # SendGrid redelivers the same batch (it got no 2xx in time): landed again, ingested as nothing new
