@@ -5,7 +5,8 @@ minutes on 2 cores. Mart-shaped tables are generated here (vectorised) with the 
 synthetic world's marts (measured on the ``learnrec evaluate`` world): ~46% opted-in learners,
 ~42% of pairs skipped without watching (weight 0), 15% without onboarding (no goal), ~4 of 107
 skills per learner, 1-3 skill tags per course, tastes grouped by career goal with a mild long
-tail of course popularity inside a group, first touches spread over 30 days. They are loaded
+tail of course popularity inside a group, first touches spread over each learner's active span
+in 30 days (40% join during the window, 30% stop before its end: the dropout labels). They are loaded
 into a scratch DuckDB warehouse and the nightly functions run on them exactly as the DAG calls
 them: ``train_model`` per component (every cut of the time split), ``evaluate_and_promote`` and
 ``train_dropout``. The total is what a night costs when the tasks run one after another (as they
@@ -42,6 +43,7 @@ N_SKILLS = 107  # the taxonomy's size
 OPTED_IN_SHARE = 0.46
 SKIPPED_SHARE = 0.42  # pairs skipped without watching (weight 0)
 NO_ONBOARDING_SHARE = 0.15
+DROPPED_SHARE = 0.3  # learners whose activity stops inside the window
 CHANGED_COURSES_SHARE = 0.01  # courses new or edited since yesterday's embedding sync
 
 
@@ -83,7 +85,11 @@ def synthetic_marts(
     skipped = rng.random(n) < SKIPPED_SHARE
     weight = np.where(skipped, 0.0, rng.gamma(2.5, 2.0, n))
     start = datetime.combine(RUN_DATE - timedelta(days=DAYS - 1), datetime.min.time(), tzinfo=UTC)
-    offsets = rng.integers(0, DAYS * 86400, n) * 1_000_000
+    # each learner is active over [joined, left): 30% leave before the window ends (dropout labels)
+    joined = np.where(rng.random(n_learners) < 0.6, 0.0, rng.uniform(0, DAYS - 2, n_learners))
+    left = np.where(rng.random(n_learners) < DROPPED_SHARE, rng.uniform(joined + 1, DAYS), DAYS)
+    seconds = (joined[learner] + rng.random(n) * (left - joined)[learner]) * 86400
+    offsets = seconds.astype(np.int64) * 1_000_000
     first = pa.array(offsets + int(start.timestamp() * 1_000_000), pa.timestamp("us", tz="UTC"))
     lid, cid = _ids("L", n_learners, 7), _ids("C", n_courses, 5)
     learner_ids, course_ids = lid.take(pa.array(learner)), cid.take(pa.array(course))
