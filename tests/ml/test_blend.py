@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from ml.blend import build_blend, fit_blend
+from ml.blend import BlendFit, build_blend, fit_blend
 from ml.data import load_training_data
 from ml.evaluation import evaluate_ranking, metric_value
 from ml.models import LightFMModel, PopularityModel, RandomModel, load_model
@@ -37,3 +37,13 @@ def test_blend_learns_to_trust_the_informative_model(warehouse, tmp_path) -> Non
         {"blend": blend, "noise": components["noise"]}, train, data.window(cut, RUN_DATE).interactions, k=3
     )
     assert metric_value(frame, "blend", "ndcg@3") > metric_value(frame, "noise", "ndcg@3")
+
+
+def test_combine_is_the_linear_ranker_over_the_features(warehouse) -> None:
+    data = load_training_data(warehouse, RUN_DATE)
+    components = {"popularity": PopularityModel().fit(data), "random": RandomModel(5).fit(data)}
+    weights = np.array([0.7, -0.2, 0.3, 0.1], np.float32)
+    blend = build_blend(components, data, BlendFit(weights, 0.25, 0, 0, ("a", "b", "c", "d")))
+    ids = [*data.learners["learner_id"].tolist()[:7], "nobody"]
+    expected = blend.features(ids) @ weights + 0.25
+    np.testing.assert_allclose(blend.score(ids), expected, rtol=1e-5, atol=1e-5)

@@ -10,8 +10,14 @@ import pandas as pd
 import pytest
 
 from ml.data import TrainingData
-from ml.evaluation import SplitOverlapError, classification_metrics, evaluate_ranking, metric_value
-from ml.models import Recommender
+from ml.evaluation import (
+    SplitOverlapError,
+    classification_metrics,
+    evaluate_ranking,
+    held_out_ndcg,
+    metric_value,
+)
+from ml.models import RandomModel, Recommender
 
 
 class FixedScores(Recommender):
@@ -83,3 +89,16 @@ def test_classification_metrics() -> None:
     assert good["brier"] == pytest.approx((0.01 + 0.04 + 0.04 + 0.01) / 4)
     with pytest.raises(ValueError, match="both classes"):
         classification_metrics([1, 1], [0.2, 0.3])
+
+
+def test_held_out_ndcg_is_the_evaluations_ndcg_on_the_same_learners() -> None:
+    train = _train([("A", "c1"), ("B", "c2")])
+    held_out = _frame([("A", "c2"), ("B", "c3")], when="2026-03-05T10:00:00")
+    model = RandomModel(3).fit(train)
+    ndcg = held_out_ndcg(train, held_out, k=2)
+    assert ndcg is not None
+    full = evaluate_ranking({"m": model}, train, held_out, k=2)
+    assert ndcg(model) == pytest.approx(metric_value(full, "m", "ndcg@2"))
+    only_a = held_out_ndcg(train, held_out, k=2, among={"A"})
+    assert only_a is not None and 0.0 <= only_a(model) <= 1.0
+    assert held_out_ndcg(train, held_out.iloc[:0], k=2) is None  # nothing to measure: no early stopping

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
 
@@ -107,3 +109,48 @@ def test_default_tier_behaviour_does_not_train_collaborative_models(name: str, w
     again, _ = _fit(name, warehouse)
     probe = data.learners.loc[data.learners["data_tier"] == "opted_in", "learner_id"].head(5).tolist()
     np.testing.assert_allclose(again.score(probe), model.score(probe), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["als", "lightfm"])
+def test_warm_start_inherits_the_earlier_cut_by_id(name: str, warehouse) -> None:
+    """With no further training (0 warm iterations/epochs) a warm-started fit on a later window
+    scores exactly like the model it started from: every parameter was carried over by learner,
+    course and feature id, although the later window has more pairs (and learners)."""
+    data = load_training_data(warehouse, RUN_DATE)
+    early = data.window(None, RUN_DATE - timedelta(days=4))
+    assert len(early.interactions) < len(data.interactions)
+    if name == "als":
+        first = ALSModel(factors=8, iterations=10, threads=1).fit(early)
+        warm = ALSModel(factors=8, iterations=10, warm_iterations=0, threads=1).fit(data, warm_start=first)
+        solved_before = np.flatnonzero(np.abs(first.user_factors).sum(axis=1) > 0)
+        ids = first.learners.ids[solved_before].tolist()
+    else:
+        first = LightFMModel(components=8, epochs=10, threads=1).fit(early)
+        warm = LightFMModel(components=8, warm_epochs=0, threads=1).fit(data, warm_start=first)
+        ids = data.learners["learner_id"].tolist()
+        assert first._state is None  # the training state was handed over, not kept twice
+    assert warm.fit_log.get("iterations", warm.fit_log.get("epochs")) == 0
+    np.testing.assert_allclose(warm.score(ids), first.score(ids), rtol=1e-5, atol=1e-5)
+    # and warm training then moves it on
+    if name == "als":
+        moved = ALSModel(factors=8, warm_iterations=3, threads=1).fit(data, warm_start=first)
+    else:
+        again = LightFMModel(components=8, epochs=10, threads=1).fit(early)
+        moved = LightFMModel(components=8, warm_epochs=3, threads=1).fit(data, warm_start=again)
+    assert not np.allclose(moved.score(ids), first.score(ids), atol=1e-4)
+
+
+def test_lightfm_stops_early_and_keeps_its_best_epoch(warehouse) -> None:
+    data = load_training_data(warehouse, RUN_DATE)
+    seen: list[float] = []
+    # a monitor that peaks at epoch 3: training stops `patience` epochs later, state of epoch 3 kept
+    curve = [0.1, 0.2, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0]
+
+    def monitor(model: LightFMModel) -> float:
+        seen.append(float(model.score(["L000"]).sum()))
+        return curve[len(seen) - 1]
+
+    model = LightFMModel(components=8, epochs=8, patience=2, threads=1).fit(data, monitor=monitor)
+    assert model.fit_log == {"epochs": 3, "epochs_run": 5, "monitor_best": 0.5}
+    assert len(seen) == 5
+    assert float(model.score(["L000"]).sum()) == pytest.approx(seen[2], rel=1e-5)
