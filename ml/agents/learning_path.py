@@ -266,6 +266,8 @@ def plan_llm_learning_paths(
     rejected = 0
     learners = [p for p in _path_learners(warehouse, run_id) if p.career_goal in goals]
     for learner in learners:
+        if not gateway.llm_budget_left:  # LLM off or budget spent: the rest keep their static path
+            break
         result = plan_path(gateway, catalog, learner, goals[learner.career_goal])
         if result.provenance != "llm":
             continue  # the static path stays the one served

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from learnrec.settings import Settings
+from learnrec.settings import Settings, load_settings
 from ml.agents.catalog import Catalog
 from ml.agents.learning_path import LEARNING_PATHS, PATH_SCHEMA, plan_llm_learning_paths, validate_path
 
@@ -216,3 +216,23 @@ def test_paths_are_checked_against_the_warehouse_before_writing(
     report = plan_llm_learning_paths(settings, warehouse, RUN_ID)
     assert (report.llm_paths, report.static_paths, report.rejected) == (0, 1, 1)
     assert _stored(warehouse, "llm") == []
+
+
+@pytest.mark.integration
+def test_no_prompt_is_prepared_once_the_llm_budget_is_spent(
+    llm_server: LLMServer, tmp_path: Path, warehouse, one_learner, monkeypatch
+) -> None:
+    """Preparing a prompt scans the catalogue: with the LLM off (rules) or its per-run budget spent
+    the agent stops asking, instead of building prompts whose answer is the static path anyway."""
+    import ml.agents.learning_path as agent
+
+    asked: list[str] = []
+    real = agent.plan_path
+    monkeypatch.setattr(agent, "plan_path", lambda *a, **k: asked.append(a[2].learner_id) or real(*a, **k))
+    for settings in (
+        llm_settings(tmp_path, llm_server, llm_max_calls_per_run=0),
+        load_settings(home=tmp_path),
+    ):
+        report = plan_llm_learning_paths(settings, warehouse, RUN_ID)
+        assert (report.learners, report.llm_paths, report.static_paths) == (1, 0, 1)
+    assert asked == [] and llm_server.requests == []

@@ -141,6 +141,13 @@ class LLMGateway:
     def llm_enabled(self) -> bool:
         return self.provider is not None
 
+    @property
+    def llm_budget_left(self) -> bool:
+        """Whether this run may still call the LLM (a provider is set and the per-run budget is
+        not spent): once it may not, every answer is the fallback, so callers can stop preparing
+        prompts."""
+        return self.llm_enabled and self.usage.llm_calls < self.settings.llm_max_calls_per_run
+
     def run(
         self,
         prompt: PromptTemplate,
