@@ -242,38 +242,29 @@ def servable_steps(
     return kept
 
 
-def plan_llm_learning_paths(
-    settings: Settings,
+def _llm_path_rows(
+    gateway: LLMGateway,
     warehouse: Warehouse,
     run_id: str,
-    *,
-    gateway: LLMGateway | None = None,
-    now: datetime | None = None,
-) -> PathRunReport:
-    """Write the LLM paths of ``run_id`` beside its static paths (rerun replaces them)."""
-    gateway = gateway or LLMGateway.from_settings(settings)
-    started = now or datetime.now(UTC)
-    if not warehouse.table_exists(LEARNING_PATHS):
-        log.info("no %s yet: nothing to personalise", LEARNING_PATHS)
-        return PathRunReport(0, 0, 0, gateway.usage.as_dict())
-    catalog = Catalog.load(warehouse)
-    goals = {
-        row["career_goal"]: list(row["target_skill_ids"])
-        for row in warehouse.query("select career_goal, target_skill_ids from raw.career_goals").to_pylist()
-    }
-    published = _published_prerequisites(warehouse)
+    learners: list[PathLearner],
+    goals: dict[str, list[str]],
+) -> tuple[list[dict[str, object]], int]:
+    """Rows of the servable LLM paths, and how many valid answers were not servable. Asks while
+    the LLM may be called: with it off (rules) or its budget spent, nothing is even prepared."""
     rows: list[dict[str, object]] = []
     rejected = 0
-    learners = [p for p in _path_learners(warehouse, run_id) if p.career_goal in goals]
+    if not gateway.llm_budget_left:
+        return rows, rejected
+    catalog = Catalog.load(warehouse)
+    published = _published_prerequisites(warehouse)
     for learner in learners:
-        if not gateway.llm_budget_left:  # LLM off or budget spent: the rest keep their static path
+        if not gateway.llm_budget_left:  # the rest keep their static path
             break
-        result = plan_path(gateway, catalog, learner, goals[learner.career_goal])
+        targets = goals[learner.career_goal]
+        result = plan_path(gateway, catalog, learner, targets)
         if result.provenance != "llm":
             continue  # the static path stays the one served
-        steps = servable_steps(
-            catalog, learner, result.value.steps, set(goals[learner.career_goal]), published
-        )
+        steps = servable_steps(catalog, learner, result.value.steps, set(targets), published)
         if steps is None:
             rejected += 1
             continue
@@ -289,6 +280,29 @@ def plan_llm_learning_paths(
             }
             for i, step in enumerate(steps, start=1)
         )
+    return rows, rejected
+
+
+def plan_llm_learning_paths(
+    settings: Settings,
+    warehouse: Warehouse,
+    run_id: str,
+    *,
+    gateway: LLMGateway | None = None,
+    now: datetime | None = None,
+) -> PathRunReport:
+    """Write the LLM paths of ``run_id`` beside its static paths (rerun replaces them)."""
+    gateway = gateway or LLMGateway.from_settings(settings)
+    started = now or datetime.now(UTC)
+    if not warehouse.table_exists(LEARNING_PATHS):
+        log.info("no %s yet: nothing to personalise", LEARNING_PATHS)
+        return PathRunReport(0, 0, 0, gateway.usage.as_dict())
+    goals = {
+        row["career_goal"]: list(row["target_skill_ids"])
+        for row in warehouse.query("select career_goal, target_skill_ids from raw.career_goals").to_pylist()
+    }
+    learners = [p for p in _path_learners(warehouse, run_id) if p.career_goal in goals]
+    rows, rejected = _llm_path_rows(gateway, warehouse, run_id, learners, goals)
     with warehouse.transaction():  # readers see the old LLM paths or the new ones, never a mix
         warehouse.execute(f"delete from {LEARNING_PATHS} where run_id = ? and source = 'llm'", [run_id])
         if rows:
