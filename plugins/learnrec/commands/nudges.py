@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from learnrec.commands.argtypes import iso_date, iso_instant
+
+if TYPE_CHECKING:
+    from learnrec.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -76,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_webhook(settings, host: str, port: int) -> int:
+def _serve_webhook(settings: Settings, host: str, port: int) -> int:
+    """Serve until interrupted; a missing or unusable verification key is a usage error."""
     from exports.nudges.webhook import WEBHOOK_PATH, make_server
     from learnrec.cli import UsageError
 
