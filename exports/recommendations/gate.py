@@ -76,7 +76,7 @@ def _prerequisite_pairs(warehouse: Warehouse) -> None:
 
 
 def learner_summary(warehouse: Warehouse, run_id: str, run_date) -> pa.Table:
-    """One row per learner that is active or has recommendations in ``run_id``."""
+    """One row per learner that is active, or has recommendations or a learning path in ``run_id``."""
     _prerequisite_pairs(warehouse)
     return warehouse.query(
         f"""
