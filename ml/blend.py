@@ -31,7 +31,7 @@ class BlendFit:
 
 def interactions_per_learner(train: TrainingData) -> pd.Series:
     """Rows per learner in a training window: the blend's "how much history" input."""
-    return train.interactions.groupby("learner_id").size().astype(np.float32)
+    return train.interactions.groupby("learner_id", observed=True).size().astype(np.float32)
 
 
 def fit_blend(

@@ -19,6 +19,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from learnrec.warehouse import Warehouse
 
@@ -161,12 +163,17 @@ def _require(warehouse: Warehouse, table: str) -> None:
         raise MissingTableError(f"{table} does not exist yet: run dbt (marts) / Spark (features) first")
 
 
+def _select_arrow(
+    warehouse: Warehouse, table: str, columns: tuple[str, ...], where: str = "", params=None
+) -> pa.Table:
+    _require(warehouse, table)
+    return warehouse.query(f"select {', '.join(columns)} from {table} {where}", params)
+
+
 def _select(
     warehouse: Warehouse, table: str, columns: tuple[str, ...], where: str = "", params=None
 ) -> pd.DataFrame:
-    _require(warehouse, table)
-    sql = f"select {', '.join(columns)} from {table} {where}"
-    return warehouse.query(sql, params).to_pandas()
+    return _select_arrow(warehouse, table, columns, where, params).to_pandas()
 
 
 def load_training_data(warehouse: Warehouse, end: date, start: date | None = None) -> TrainingData:
@@ -176,7 +183,13 @@ def load_training_data(warehouse: Warehouse, end: date, start: date | None = Non
     if start is not None:
         where += " and cast(first_event_at as date) > ?"
         params.append(start)
-    interactions = _select(warehouse, INTERACTIONS, INTERACTION_COLUMNS, where, params)
+    table = _select_arrow(warehouse, INTERACTIONS, INTERACTION_COLUMNS, where, params)
+    for column in ("learner_id", "course_id"):
+        # categorical ids: no Python string per row (20M rows), and every id lookup downstream
+        # (matrices, tier filter) works on codes (see ml.models.IdIndex.positions)
+        position = table.schema.get_field_index(column)
+        table = table.set_column(position, column, pc.dictionary_encode(table[column].combine_chunks()))
+    interactions = table.to_pandas()
     interactions["weight"] = interactions["weight"].astype(np.float32)
     interactions["skipped"] = interactions["skipped"].fillna(False).astype(bool)
     interactions["completed"] = interactions["completed"].fillna(False).astype(bool)

@@ -38,7 +38,7 @@ class SplitOverlapError(ValueError):
 def learner_segments(train: TrainingData) -> pd.DataFrame:
     """Segment flags per learner as of the train cut: cold start (< 10 events before T), no
     onboarding, data tier."""
-    events = train.interactions.groupby("learner_id")["n_events"].sum()
+    events = train.interactions.groupby("learner_id", observed=True)["n_events"].sum()
     frame = train.learners[["learner_id", "onboarding_skipped", "data_tier"]].copy()
     frame["events_before_cut"] = frame["learner_id"].map(events).fillna(0).astype(int)
     frame["cold_start"] = frame["events_before_cut"] < 10

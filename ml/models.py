@@ -37,7 +37,12 @@ class IdIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def positions(self, ids: Sequence[str] | np.ndarray) -> np.ndarray:
+    def positions(self, ids: Sequence[str] | np.ndarray | pd.Series) -> np.ndarray:
+        if isinstance(ids, pd.Series) and isinstance(ids.dtype, pd.CategoricalDtype):
+            # the interactions' id columns are categorical (ml.data): look each category up once
+            # and gather by code instead of hashing 20M strings per call
+            by_category = self._lookup.get_indexer(ids.cat.categories.astype(object))
+            return np.append(by_category, -1)[ids.cat.codes.to_numpy()].astype(np.int64)
         return self._lookup.get_indexer(np.asarray(ids, dtype=object)).astype(np.int64)
 
 
@@ -55,8 +60,8 @@ def interaction_matrix(
     this confidence". Pairs outside the indexes are dropped (courses unpublished at the window
     end, learners unknown to the dimension).
     """
-    rows = learners.positions(interactions["learner_id"].to_numpy())
-    cols = courses.positions(interactions["course_id"].to_numpy())
+    rows = learners.positions(interactions["learner_id"])
+    cols = courses.positions(interactions["course_id"])
     weight = interactions["weight"].to_numpy(np.float32).copy()
     skipped = interactions["skipped"].to_numpy(bool) & (weight <= 0)
     weight[skipped] = -skip_weight
@@ -71,8 +76,8 @@ def interaction_matrix(
 def pair_matrix(frame: pd.DataFrame, learners: IdIndex, courses: IdIndex) -> sp.csr_matrix:
     """Learners x courses 0/1 CSR of the pairs in ``frame`` (any weight; ids outside the indexes
     dropped): "already touched" and "wanted" sets, row-sliceable without a Python group-by."""
-    rows = learners.positions(frame["learner_id"].to_numpy())
-    cols = courses.positions(frame["course_id"].to_numpy())
+    rows = learners.positions(frame["learner_id"])
+    cols = courses.positions(frame["course_id"])
     keep = (rows >= 0) & (cols >= 0)
     data = np.ones(int(keep.sum()), dtype=np.float32)
     matrix = sp.csr_matrix((data, (rows[keep], cols[keep])), shape=(len(learners), len(courses)))
@@ -164,7 +169,7 @@ class PopularityModel(Recommender):
     def fit(self, data: TrainingData) -> PopularityModel:
         self._set_index(data.learners["learner_id"], data.courses["course_id"])
         positive = data.interactions.loc[positive_mask(data.interactions)]
-        cols = self.courses.positions(positive["course_id"].to_numpy())
+        cols = self.courses.positions(positive["course_id"])
         counts = np.bincount(cols[cols >= 0], minlength=len(self.courses)).astype(np.float32)
         self.popularity = np.log1p(counts)
         return self
