@@ -443,7 +443,7 @@ class LightFMModel(Recommender):
         user_alpha: float = 1e-6,
         max_sampled: int = 10,
         patience: int = 2,
-        warm_epochs: int = 2,
+        warm_epochs: int = 1,
         seed: int = 7,
         threads: int = 2,
     ) -> None:
