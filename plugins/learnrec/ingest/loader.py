@@ -133,8 +133,8 @@ def load_batch(
         "is_late", first.column("is_late")
     )
     quarantine = _with_batch(verdict.quarantined, QUARANTINE_SCHEMA, batch_id, now, "quarantined_at")
-    warehouse.load_arrow(STAGE_EVENTS, staged, mode="replace")
-    warehouse.load_arrow(STAGE_QUARANTINE, quarantine, mode="replace")
+    stage_events = warehouse.stage_arrow(STAGE_EVENTS, staged)
+    stage_quarantine = warehouse.stage_arrow(STAGE_QUARANTINE, quarantine)
     step("staged")
 
     not_landed = (
@@ -142,15 +142,15 @@ def load_batch(
     )
     dates = pc.min_max(first.column("event_date")).as_py() if first.num_rows else {"min": None, "max": None}
     with warehouse.transaction():
-        already = warehouse.query(f"SELECT s.event_id FROM {STAGE_EVENTS} s WHERE NOT {not_landed}")
+        already = warehouse.query(f"SELECT s.event_id FROM {stage_events} s WHERE NOT {not_landed}")
         warehouse.execute(
-            f"INSERT INTO {EVENTS} ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM {STAGE_EVENTS} s "
+            f"INSERT INTO {EVENTS} ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM {stage_events} s "
             f"WHERE {not_landed}"
         )
         step("events_inserted")
         warehouse.execute(
             f"INSERT INTO {QUARANTINE} ({', '.join(QUARANTINE_SCHEMA.names)}) "
-            f"SELECT {', '.join(QUARANTINE_SCHEMA.names)} FROM {STAGE_QUARANTINE}"
+            f"SELECT {', '.join(QUARANTINE_SCHEMA.names)} FROM {stage_quarantine}"
         )
         loaded = warehouse.scalar(f"SELECT count(*) FROM {EVENTS} WHERE batch_id = ?", [batch_id])
         quarantined = warehouse.scalar(f"SELECT count(*) FROM {QUARANTINE} WHERE batch_id = ?", [batch_id])

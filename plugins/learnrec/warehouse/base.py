@@ -62,6 +62,16 @@ class Warehouse(abc.ABC):
                 self.load_arrow(table, dataset.schema.empty_table(), mode)
         return rows
 
+    def stage_arrow(self, table: str, data: pa.Table) -> str:
+        """Make ``data`` readable by this connection's SQL; returns the relation to read it from.
+
+        For a batch's working copy that later statements join or insert from. By default it is
+        loaded into ``table`` (replacing it); an engine that can read Arrow in place overrides
+        this and copies nothing (DuckDB). The relation lives until the next stage of ``table``.
+        """
+        self.load_arrow(table, data, mode="replace")
+        return table
+
     @abc.abstractmethod
     def table_exists(self, table: str) -> bool:
         """Whether ``schema.table`` exists."""

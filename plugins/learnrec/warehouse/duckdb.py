@@ -61,6 +61,12 @@ class DuckDBWarehouse(Warehouse):
             self.con.unregister("_learnrec_load")
         return data.num_rows
 
+    def stage_arrow(self, table: str, data: pa.Table) -> str:
+        """A view over the Arrow table itself: no copy into the database file."""
+        name = "_learnrec_stage_" + quote_table(table).replace('"', "").replace(".", "_")
+        self.con.register(name, data)
+        return name
+
     def load_parquet(self, table: str, files: Sequence[str], mode: LoadMode = "append") -> int:
         """DuckDB reads the files itself (``read_parquet``), in parallel, without an Arrow copy."""
         import pyarrow.parquet as pq
