@@ -205,6 +205,11 @@ def _write_sources(
     )
 
 
+def _or_nan(values: np.ndarray | None, n: int) -> np.ndarray:
+    """A hidden state recorded at the window end as float32 (NaN without a horizon)."""
+    return np.full(n, np.nan, np.float32) if values is None else values.astype(np.float32)
+
+
 def _write_ground_truth(
     folder: Path,
     config: WorldConfig,
@@ -221,11 +226,6 @@ def _write_ground_truth(
     dropout_date = pa.array(
         [None if d < 0 else window_start + timedelta(days=int(d)) for d in dropout], pa.date32()
     )
-    engagement = (
-        truth.engagement_at_window_end
-        if truth.engagement_at_window_end is not None
-        else np.full(pop.n_learners, np.nan)
-    )
     pq.write_table(
         pa.table(
             {
@@ -238,7 +238,9 @@ def _write_ground_truth(
                 "dropout_date": dropout_date,
                 "dropped_in_window": (dropout >= 0) & (dropout < config.days),
                 "dropped_in_horizon": dropout >= config.days,
-                "engagement_at_window_end": engagement.astype(np.float32),
+                "engagement_at_window_end": _or_nan(truth.engagement_at_window_end, pop.n_learners),
+                "fade_progress_at_window_end": _or_nan(truth.fade_progress_at_window_end, pop.n_learners),
+                "idle_days_at_window_end": _or_nan(truth.idle_days_at_window_end, pop.n_learners),
                 "true_interest_skill_ids": pa.array(
                     [[str(tax.skill_ids[k]) for k in targets] for targets in tax.goal_targets]
                 ).take(pa.array(pop.goal)),

@@ -11,9 +11,14 @@ The dynamics the pipeline has to learn from:
 * **quiz scores** rise with the learner's skill minus the course's difficulty, and fall with
   missing prerequisite skills (which also make learners abandon courses);
 * **long-tail popularity**: courses are found through a Zipf-like popularity within each skill;
-* **dropout**: a latent engagement rises with success and decays with inactivity, and fades
-  steadily once a learner starts losing interest; the daily hazard of dropping out rises steeply
-  as engagement falls, so falling activity precedes dropout and predicts it;
+* **dropout** is gradual, as real disengagement is: a latent engagement rises with success and
+  decays with inactivity. A learner starts *fading* (see :meth:`Simulator._update_engagement`)
+  mostly when struggle (skips, abandoned courses) meets low engagement, or when a silence passes
+  a few days; a fading learner has sessions less and less often, skips more, abandons more and
+  scores lower, and quits for good after a personal number of days unless a success wins them
+  back. Independently, a learner who has been silent for longer than their personal patience
+  while disengaged is gone. So declining sessions, rising skips, falling quizzes and longer gaps
+  precede dropout and predict it, through thresholds and interactions (not a linear score);
 * **cold start**: learners sign up throughout the window, the latest with fewer than 10 events.
 
 All state is arrays over learners (and a learners x skills matrix), so a day costs a few numpy
@@ -37,6 +42,8 @@ CLICK, WATCH, SKIP, COMPLETE, SEARCH, QUIZ = range(6)
 DAY_MS = 86_400_000
 MAX_SESSIONS_PER_DAY = 3
 SECOND_SESSION_SHARE = (1.0, 0.35, 0.12)
+#: how long a fade lasts before the learner quits (days, inclusive range)
+FADE_DAYS = (12, 28)
 
 
 @dataclass
@@ -116,6 +123,9 @@ class Truth:
     )  # learner, course, ts, gap, deficit, score
     ratings: list[tuple[np.ndarray, ...]] = field(default_factory=list)  # learner, course, ts, rating
     engagement_at_window_end: np.ndarray | None = None
+    #: hidden dropout state at the window end (fade progress 0..1, days since the last session)
+    fade_progress_at_window_end: np.ndarray | None = None
+    idle_days_at_window_end: np.ndarray | None = None
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -147,6 +157,11 @@ class Simulator:
         self.engagement = pop.engagement.copy()
         self.alive = np.ones(n, dtype=bool)
         self.fading = np.zeros(n, dtype=bool)
+        self.fade_days = np.zeros(n, dtype=np.int16)  # days since the learner started fading
+        self.fade_length = np.zeros(n, dtype=np.int16)  # days a fade lasts before the learner quits
+        self.idle_days = np.zeros(n, dtype=np.int16)  # days since the last session
+        self.strain = np.zeros(n, dtype=np.float32)  # smoothed failures (skips, abandoned courses)
+        self.patience = rng.integers(12, 25, n).astype(np.int16)  # silent days a disengaged learner lasts
         self.current = np.full(n, -1, dtype=np.int32)
         self.progress = np.zeros(n, dtype=np.int16)
         self.truth = Truth(dropout_day=np.full(n, -1, dtype=np.int32))
@@ -179,6 +194,8 @@ class Simulator:
         for day in range(self.days + self.horizon_days):
             if day == self.days:
                 self.truth.engagement_at_window_end = self.engagement.copy()
+                self.truth.fade_progress_at_window_end = self._fade_progress().astype(np.float32)
+                self.truth.idle_days_at_window_end = self.idle_days.copy()
             yield day, self._simulate_day(day)
 
     def _simulate_day(self, day: int) -> DayEvents:
@@ -189,7 +206,13 @@ class Simulator:
         weekday_factor = 0.8 if weekday >= 5 else 1.0
         eligible = self.alive & (pop.signup_day <= day)
         p_session = np.clip(
-            pop.base_rate * (0.15 + 0.85 * self.engagement) * weekday_factor * self.activity, 0, 0.97
+            pop.base_rate
+            * (0.15 + 0.85 * self.engagement)
+            * (1.0 - 0.8 * self._fade_progress())
+            * weekday_factor
+            * self.activity,
+            0,
+            0.97,
         )
         p_session[pop.signup_day == day] = 0.9  # a learner signing up starts a first session that day
 
@@ -225,7 +248,8 @@ class Simulator:
     ) -> np.ndarray:
         rng, cat = self.rng, self.cat
         clock = clock.copy()
-        continuing = (self.current[learners] >= 0) & (rng.random(len(learners)) < 0.8)
+        fade = self._fade_progress(learners)  # fading learners browse, skip and watch less
+        continuing = (self.current[learners] >= 0) & (rng.random(len(learners)) < 0.8 * (1.0 - 0.6 * fade))
 
         # --- discovery: search (sometimes), click, then enrol or skip -----------------------
         disc = np.flatnonzero(~continuing)
@@ -245,6 +269,7 @@ class Simulator:
             + 1.2 * fit["format"]
             + 1.5 * (cat.quality[chosen] - 0.7)
             - 0.6 * fit["deficit"]
+            - 1.5 * fade[disc]
         )
         enrol = rng.random(len(disc)) < p_enrol
         em.emit(lrn[~enrol], chosen[~enrol], SKIP, clock[disc[~enrol]])
@@ -265,7 +290,7 @@ class Simulator:
             + 0.05 * np.maximum(fit["gap"] - 1.0, 0.0)
             + 0.05 * (1.0 - fit["format"])
             + 0.08 * (1.0 - cat.quality[course])
-        ) * (1.3 - self.engagement[lrn])
+        ) * (1.3 - self.engagement[lrn] + self._fade_progress(lrn))
         abandon = (self.progress[lrn] > 0) & (rng.random(len(lrn)) < p_abandon)
         em.emit(
             lrn[abandon],
@@ -281,9 +306,14 @@ class Simulator:
         fit = {k: v[keep] for k, v in fit.items()}
 
         remaining = cat.n_modules[course] - self.progress[lrn]
-        n_watch = np.minimum(1 + rng.binomial(2, 0.45, len(lrn)), remaining)
+        fade = self._fade_progress(lrn)
+        n_watch = np.minimum(1 + rng.binomial(2, 0.45 * (1.0 - fade)), remaining)
         share_base = np.clip(
-            rng.beta(2.0 + 3.0 * self.engagement[lrn], 1.3) * (0.8 + 0.2 * fit["format"]), 0.05, 1.0
+            rng.beta(2.0 + 3.0 * self.engagement[lrn], 1.3)
+            * (0.8 + 0.2 * fit["format"])
+            * (1.0 - 0.5 * fade),
+            0.05,
+            1.0,
         )
         for j in range(int(n_watch.max(initial=0))):
             m = np.flatnonzero(n_watch > j)
@@ -435,21 +465,61 @@ class Simulator:
         chosen[(totals <= 0) | ~published[chosen]] = -1
         return chosen
 
+    def _fade_progress(self, learners: np.ndarray | None = None) -> np.ndarray:
+        """0 for learners not fading, rising to 1 as a fading learner nears quitting."""
+        rows = slice(None) if learners is None else learners
+        length = np.maximum(self.fade_length[rows], 1).astype(np.float32)
+        return np.where(self.fading[rows], np.minimum(self.fade_days[rows] / length, 1.0), 0.0)
+
     def _update_engagement(
         self, eligible: np.ndarray, had_session: np.ndarray, outcome: np.ndarray, day: int
     ) -> None:
-        e = self.engagement
+        """Engagement, the onset and course of fading, and dropout, after the day's sessions.
+
+        Onset of fading (daily hazard) is an interaction, not a sum: struggle raises it only in
+        a learner whose engagement is already low (newcomers most), and a silence raises it only
+        once it passes a few days. A fade lasts a personal ``FADE_DAYS`` days, during which
+        engagement drains and sessions thin out; a success may win the learner back. Dropout is
+        the end of a fade, or a silence longer than the learner's patience while disengaged, or
+        (rarely) a life event that gives no warning. Long fades are what make dropout visible
+        in advance: most learners who quit within two weeks were already fading.
+        """
+        rng, e = self.rng, self.engagement
+        n = len(e)
         active = eligible & had_session
         idle = eligible & ~had_session
         e[active] = 0.85 * e[active] + 0.15 * np.clip(0.55 + outcome[active], 0.0, 1.0)
         e[idle] = np.maximum(0.0, 0.99 * e[idle] - 0.008)
-        # Life gets in the way: some learners start losing interest for good, and their activity
-        # fades over the following days before they drop out (what a dropout model can see coming).
-        self.fading |= eligible & (self.rng.random(len(e)) < 0.01)
+        self.idle_days[active] = 0
+        self.idle_days[idle] += 1
+        failures = np.clip(-outcome, 0.0, 1.0)
+        self.strain[active] = 0.8 * self.strain[active] + 0.2 * failures[active]
+        self.strain[idle] *= 0.97
+
+        low = 1.0 - e
+        newcomer = np.clip(1.0 - (day - self.pop.signup_day) / 14.0, 0.0, 1.0)  # 1 on signup day
+        onset = (
+            0.002
+            + 0.2 * (self.strain > 0.12) * low**2 * (0.5 + newcomer)
+            + 0.1 * (self.idle_days >= 4) * low**3
+        )
+        starts = eligible & ~self.fading & (rng.random(n) < onset)
+        self.fading |= starts
+        self.fade_days[starts] = 0
+        self.fade_length[starts] = rng.integers(FADE_DAYS[0], FADE_DAYS[1] + 1, int(starts.sum()))
+
+        # a success can win a fading learner back
+        won_back = eligible & self.fading & (outcome > 0.5) & (rng.random(n) < 0.3)
+        self.fading[won_back] = False
         fading = eligible & self.fading
-        e[fading] = np.maximum(0.0, e[fading] * 0.9 - 0.02)
-        hazard = 0.001 + 0.06 * (1.0 - e) ** 4
-        drops = eligible & (self.rng.random(len(e)) < hazard)
+        self.fade_days[fading] += 1
+        e[fading] = np.maximum(0.0, e[fading] * 0.95 - 0.01)
+
+        drops = eligible & (
+            (fading & (self.fade_days >= self.fade_length))
+            | ((self.idle_days > self.patience) & (e < 0.25))
+            | (rng.random(n) < 0.0005)
+        )
         self.alive[drops] = False
         self.current[drops] = -1
         self.truth.dropout_day[drops] = day

@@ -167,6 +167,19 @@ def test_dropout_share_and_engagement_falls_before_dropout(world: World) -> None
     assert after == 0
 
 
+def test_dropout_is_announced_by_a_fade(world: World) -> None:
+    """Most learners who quit in the horizon were already fading at the window end (so behaviour
+    can reveal it), yet not all (no certainty), and a fade is rare among those who stay."""
+    truth = pq.read_table(world.truth / "learners.parquet").to_pandas()
+    alive = truth.loc[~truth["dropped_in_window"] & (truth["events_in_window"] > 0)]
+    fading = alive["fade_progress_at_window_end"] > 0
+    quit_ = alive["dropped_in_horizon"]
+    assert 0.05 < quit_.mean() < 0.35
+    assert 0.4 < fading[quit_].mean() < 0.95
+    assert fading[~quit_].mean() < 0.1
+    assert (alive["idle_days_at_window_end"] >= 0).all()
+
+
 def test_onboarding_skips_and_cold_start_learners(world: World) -> None:
     learners = pq.read_table(world.landing / "sources" / "learners.parquet").to_pandas()
     assert learners["career_goal"].isna().mean() == pytest.approx(0.15, abs=0.04)
