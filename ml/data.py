@@ -248,9 +248,8 @@ def load_daily_activity(warehouse: Warehouse, start: date, end: date) -> pd.Data
         where cast(event_date as date) between ? and ?
         group by 1, 2
     """
-    frame = warehouse.query(sql, [start, end]).to_pandas()
-    frame["event_date"] = pd.to_datetime(frame["event_date"]).dt.date
-    return frame
+    # Arrow's date32 arrives as datetime.date objects directly (not via datetime64 and back)
+    return warehouse.query(sql, [start, end]).to_pandas(date_as_object=True)
 
 
 def load_goal_texts(warehouse: Warehouse, goals: list[str]) -> list[str]:

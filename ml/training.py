@@ -395,13 +395,18 @@ def train_dropout(settings: Settings, run_date: date, config: TrainConfig | None
             )
             problems: list[str] = []
             auc = float("nan")
-            if len(dates) >= 2:
-                x_train, y_train = _at_most(
-                    *dropout_lib.labelled_rows(daily, dates[1:], horizon),
-                    config.dropout_max_rows,
-                    settings.seed,
+            # each as-of date's rows are built once and stacked for the held-out and final fits
+            rows = {d: dropout_lib.labelled_rows(daily, [d], horizon) for d in dates}
+
+            def stacked(chosen: list[date]) -> tuple[np.ndarray, np.ndarray]:
+                xs, ys = zip(*(rows[d] for d in chosen), strict=True)
+                return _at_most(
+                    np.concatenate(xs), np.concatenate(ys), config.dropout_max_rows, settings.seed
                 )
-                x_test, y_test = dropout_lib.labelled_rows(daily, dates[:1], horizon)
+
+            if len(dates) >= 2:
+                x_train, y_train = stacked(dates[1:])
+                x_test, y_test = rows[dates[0]]
                 held_out = dropout_lib.fit_dropout(x_train, y_train, horizon_days=horizon, seed=settings.seed)
                 baseline = dropout_lib.fit_baseline(x_train, y_train, seed=settings.seed)
                 torch_metrics = classification_metrics(y_test, held_out.predict(x_test))
@@ -418,9 +423,7 @@ def train_dropout(settings: Settings, run_date: date, config: TrainConfig | None
                 run.tag("promotion_reason", problems[-1])
                 run.finish()
                 return run.run_id
-            x_all, y_all = _at_most(
-                *dropout_lib.labelled_rows(daily, dates, horizon), config.dropout_max_rows, settings.seed
-            )
+            x_all, y_all = stacked(dates)
             model = dropout_lib.fit_dropout(x_all, y_all, horizon_days=horizon, seed=settings.seed)
             with tempfile.TemporaryDirectory() as tmp:
                 model.save(Path(tmp) / MODEL_ARTIFACT)
