@@ -8,14 +8,20 @@ event in the loaded history; learners with no event at all get no row (the produ
 the re-engagement agent uses its time-based rule for them).
 
 Features as of D come from daily activity (``marts.fct_learner_events`` aggregated per day) in
-the 28 days up to D: recency, active days and events in the last 7 vs the previous 21 days (the
-"fading engagement" trend), completions, skips, watch time, quiz scores and tenure. Training
-stacks several past as-of dates (D = run_date - N - 7j), whose labels are complete by the run
-date; the time split evaluates on the latest labelled date and trains on the earlier ones.
+the 28 days up to D, with the definitions of Spark's dropout features (``spark_jobs/
+dropout_features.py``: recency, activity in the last 7 vs the previous 21 days, skips, quiz
+trend) rebuilt for any past D, which training labels need: recency and the learner's own rhythm
+(rate ratio, silence against the usual and the longest gap), activity 3/7/28 days, completions,
+skip share (28 days and last 7), watch time and its per-active-day trend, quiz level and trend,
+tenure. Training stacks several past as-of dates (D = run_date - N - 7j), whose labels are
+complete by the run date; the time split evaluates on the latest labelled date and trains on
+the earlier ones.
 
-Model: wide & deep (a linear path plus a small ReLU MLP, standardised inputs), trained with BCE in torch and then calibrated by Platt
-scaling on a held-out slice, so ``dropout_probability`` is a probability (Brier score reported).
-Baseline: logistic regression on the same features, always reported beside it.
+Model: a cross-fitted ensemble of wide & deep nets (a linear path plus a small ReLU MLP on
+standardised inputs; one net per fold, early-stopped on its fold, BCE in torch); the averaged
+logits are Platt-calibrated on the out-of-fold logits, so ``dropout_probability`` is a
+probability of the target above (Brier score reported). Baseline: logistic regression on the
+same features, always reported beside it.
 """
 
 from __future__ import annotations
@@ -45,6 +51,11 @@ FEATURES = (
     "log_events_last_3",
     "rate_ratio_7",
     "gap_ratio",
+    "active_days_3",
+    "skip_share_7",
+    "quiz_trend",
+    "watch_day_trend",
+    "silence_vs_max_gap",
 )
 SCORES_TABLE = "features.dropout_scores"
 
@@ -90,7 +101,31 @@ def features_as_of(daily: pd.DataFrame, as_of: date, lookback: int = LOOKBACK_DA
     usual_rate = np.maximum(out["active_days_28"], 1.0) / observed
     out["rate_ratio_7"] = (out["active_days_7"] / np.minimum(observed, 7.0)) / usual_rate
     out["gap_ratio"] = np.minimum(out["days_since_last"] * usual_rate, 10.0)
+    # a fade shows inside the sessions too: more skips, falling quizzes, shorter watching
+    out["active_days_3"] = col(w3, "n_events", "count")
+    out["skip_share_7"] = col(w7, "n_skips") / np.maximum(events_7, 1.0)
+    quiz_7 = w7["avg_quiz_score"].mean().reindex(out.index).astype(float)
+    quiz_prev = prev["avg_quiz_score"].mean().reindex(out.index).astype(float)
+    out["quiz_trend"] = ((quiz_7 - quiz_prev) / 100.0).fillna(0.0)
+    watch_7 = col(w7, "watch_seconds") / 60.0 / np.maximum(out["active_days_7"], 1.0)
+    prev_days = np.maximum(out["active_days_28"] - out["active_days_7"], 1.0)
+    out["watch_day_trend"] = np.log1p(watch_7) - np.log1p(col(prev, "watch_seconds") / 60.0 / prev_days)
+    out["silence_vs_max_gap"] = np.minimum(
+        out["days_since_last"] / _longest_gap(recent, out.index, lookback), 5.0
+    )
     return out[list(FEATURES)].astype(np.float32)
+
+
+def _longest_gap(recent: pd.DataFrame, learners: pd.Index, lookback: int) -> pd.Series:
+    """Longest run of days between two active days in the window (``lookback`` with one active
+    day): the learner's longest usual silence, against which today's silence is measured."""
+    ordered = recent.sort_values(["learner_id", "age"])
+    same = ordered["learner_id"].to_numpy()[1:] == ordered["learner_id"].to_numpy()[:-1]
+    gaps = pd.Series(
+        np.diff(ordered["age"].to_numpy())[same], index=ordered["learner_id"].to_numpy()[1:][same]
+    )
+    longest = gaps.groupby(level=0).max() if len(gaps) else pd.Series(dtype=float)
+    return np.maximum(longest.reindex(learners).fillna(float(lookback)), 1.0)
 
 
 def labels_after(daily: pd.DataFrame, learners: pd.Index, as_of: date, horizon: int) -> pd.Series:
@@ -125,25 +160,20 @@ def labelled_rows(daily: pd.DataFrame, dates: list[date], horizon: int) -> tuple
 
 @dataclass
 class DropoutModel:
-    """Standardiser + MLP weights + Platt calibration; numpy-only at inference."""
+    """Standardiser + an ensemble of wide & deep nets + Platt calibration; numpy-only at inference.
+
+    ``members`` holds each net's linear layers: the deep path's layers, then the wide path's."""
 
     mean: np.ndarray
     std: np.ndarray
-    layers: list[tuple[np.ndarray, np.ndarray]]
+    members: list[list[tuple[np.ndarray, np.ndarray]]]
     platt: tuple[float, float]
     horizon_days: int
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """Deep path (ReLU MLP, all layers but the last) + wide path (the last: linear)."""
+        """Mean over the members of deep path (ReLU MLP) + wide path (linear)."""
         z = (x - self.mean) / self.std
-        h = z
-        deep = self.layers[:-1]
-        for i, (w, b) in enumerate(deep):
-            h = h @ w.T + b
-            if i < len(deep) - 1:
-                h = np.maximum(h, 0.0)
-        w_lin, b_lin = self.layers[-1]
-        return (h + z @ w_lin.T + b_lin).ravel()
+        return np.mean([_net_logits(z, layers) for layers in self.members], axis=0)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         from scipy.special import expit
@@ -154,12 +184,14 @@ class DropoutModel:
     def save(self, path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         arrays = {"mean": self.mean, "std": self.std}
-        for i, (w, b) in enumerate(self.layers):
-            arrays[f"w{i}"], arrays[f"b{i}"] = w, b
+        for m, layers in enumerate(self.members):
+            for i, (w, b) in enumerate(layers):
+                arrays[f"m{m}_w{i}"], arrays[f"m{m}_b{i}"] = w, b
         np.savez(path / "arrays.npz", **arrays)
         meta = {
             "kind": "dropout",
-            "n_layers": len(self.layers),
+            "n_members": len(self.members),
+            "n_layers": len(self.members[0]),
             "platt": list(self.platt),
             "horizon_days": self.horizon_days,
             "features": list(FEATURES),
@@ -171,8 +203,22 @@ class DropoutModel:
     def load(cls, path: Path) -> DropoutModel:
         meta = json.loads((path / "model.json").read_text())
         with np.load(path / "arrays.npz") as npz:
-            layers = [(npz[f"w{i}"], npz[f"b{i}"]) for i in range(meta["n_layers"])]
-            return cls(npz["mean"], npz["std"], layers, tuple(meta["platt"]), meta["horizon_days"])
+            members = [
+                [(npz[f"m{m}_w{i}"], npz[f"m{m}_b{i}"]) for i in range(meta["n_layers"])]
+                for m in range(meta["n_members"])
+            ]
+            return cls(npz["mean"], npz["std"], members, tuple(meta["platt"]), meta["horizon_days"])
+
+
+def _net_logits(z: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    h = z
+    deep = layers[:-1]
+    for i, (w, b) in enumerate(deep):
+        h = h @ w.T + b
+        if i < len(deep) - 1:
+            h = np.maximum(h, 0.0)
+    w_lin, b_lin = layers[-1]
+    return (h + z @ w_lin.T + b_lin).ravel()
 
 
 def wide_and_deep(n_features: int, hidden: int):
@@ -207,23 +253,48 @@ def fit_dropout(
     epochs: int = 200,
     hidden: int = 32,
     patience: int = 8,
+    folds: int = 5,
 ) -> DropoutModel:
-    """Train the MLP on 80% of the rows (seeded shuffle) with early stopping on the other 20%
-    (best held-out loss wins), then Platt-calibrate on those 20%."""
+    """Cross-fitted ensemble: the rows are split into ``folds`` (seeded); one net per fold is
+    trained on the other folds with early stopping on its own (best held-out loss wins). The
+    model averages the nets' logits, and Platt scaling is fitted on the out-of-fold logits (each
+    row scored by the net that never saw it): every row serves both training and an honest
+    calibration, and averaging removes most of a single small net's seed-to-seed variance."""
     import torch
 
-    torch.set_num_threads(1)  # tiny network: threads only add contention on shared cores
-    torch.manual_seed(seed)
+    torch.set_num_threads(1)  # tiny networks: threads only add contention on shared cores
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(y))
-    cut = int(0.8 * len(y))
-    fit_rows, cal_rows = order[:cut], order[cut:]
-    mean = x[fit_rows].mean(axis=0)
-    std = np.maximum(x[fit_rows].std(axis=0), 1e-6)
-    xt = torch.tensor((x[fit_rows] - mean) / std, dtype=torch.float32)
-    yt = torch.tensor(y[fit_rows], dtype=torch.float32)
-    xv = torch.tensor((x[cal_rows] - mean) / std, dtype=torch.float32)
-    yv = torch.tensor(y[cal_rows], dtype=torch.float32)
+    fold_of = rng.permutation(len(y)) % max(folds, 2)
+    mean = x.mean(axis=0)
+    std = np.maximum(x.std(axis=0), 1e-6)
+    z = ((x - mean) / std).astype(np.float32)
+    members, out_of_fold = [], np.zeros(len(y))
+    for k in range(max(folds, 2)):
+        held = fold_of == k
+        layers = _train_net(z[~held], y[~held], z[held], y[held], seed + k, epochs, hidden, patience)
+        out_of_fold[held] = _net_logits(z[held], layers)
+        members.append(layers)
+    model = DropoutModel(mean.astype(np.float32), std.astype(np.float32), members, (1.0, 0.0), horizon_days)
+    model.platt = _platt(out_of_fold, y)
+    return model
+
+
+def _train_net(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    seed: int,
+    epochs: int,
+    hidden: int,
+    patience: int,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One wide & deep net (BCE, Adam, minibatches) with early stopping on the validation rows."""
+    import torch
+
+    torch.manual_seed(seed)
+    xt, yt = torch.tensor(x), torch.tensor(y, dtype=torch.float32)
+    xv, yv = torch.tensor(x_val), torch.tensor(y_val, dtype=torch.float32)
     net = wide_and_deep(x.shape[1], hidden)
     optimiser = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-3)
     loss_fn = torch.nn.BCEWithLogitsLoss()
@@ -250,10 +321,7 @@ def fit_dropout(
     if best_state is not None:
         net.load_state_dict(best_state)
     linears = [m for m in net.deep if isinstance(m, torch.nn.Linear)] + [net.wide]
-    layers = [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linears]
-    model = DropoutModel(mean.astype(np.float32), std.astype(np.float32), layers, (1.0, 0.0), horizon_days)
-    model.platt = _platt(model.logits(x[cal_rows]), y[cal_rows])
-    return model
+    return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linears]
 
 
 def _platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
