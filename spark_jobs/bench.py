@@ -164,9 +164,7 @@ def write_day(
     kind = _draw(rng, EVENT_SHARES, n_events)
     bounds = np.searchsorted(hours[order], np.arange(25))
 
-    learner_ids = pc.binary_join_element_wise(
-        "L", pc.utf8_lpad(pc.cast(pa.array(np.arange(n_learners)), pa.string()), 7, "0"), ""
-    )
+    ids = learner_ids(n_learners)
     courses = pa.array(course_ids.tolist())
     types = pa.array(EVENT_TYPES.tolist())
     event_date = (day - date(1970, 1, 1)).days
@@ -188,7 +186,7 @@ def write_day(
             "event_id": pc.binary_join_element_wise(
                 f"bench-{day.isoformat()}-", pc.cast(pa.array(np.arange(lo, hi)), pa.string()), ""
             ),
-            "learner_id": learner_ids.take(pa.array(learner[part])),
+            "learner_id": ids.take(pa.array(learner[part])),
             "event_type": coded(kind[part], types),
             "course_id": coded(course[part], courses),
             "event_at": pa.array(micros[part], pa.timestamp("us", tz="UTC")),
@@ -222,9 +220,24 @@ def write_day(
     return written
 
 
-def seed_history(lake_root: str, day: date, days: int = 28) -> None:
-    """Fill the window before ``day``: copies of ``day``'s rollups for the ``days`` before it,
-    recorded as built from no event files (their days have none in this lake)."""
+def learner_ids(n_learners: int) -> pa.Array:
+    """The benchmark's learner ids, ``L0000000`` ... (position = learner index)."""
+    return pc.binary_join_element_wise(
+        "L", pc.utf8_lpad(pc.cast(pa.array(np.arange(n_learners)), pa.string()), 7, "0"), ""
+    )
+
+
+def seed_history(lake_root: str, day: date, n_learners: int, days: int = 28, seed: int = 13) -> None:
+    """Fill the lake before ``day`` as a nightly run finds it.
+
+    * the window: copies of ``day``'s rollups for the ``days`` before it, recorded as built from
+      no event files (their days have none in this lake);
+    * the learner base: the state of ``day`` holds the learners active on it; every other
+      learner of the population joins it as last seen 31-365 days earlier, so the state (and the
+      features, one row per learner) covers all ``n_learners``.
+    """
+    import pyarrow.dataset as ds
+
     from spark_jobs.lake import Lake
 
     root = Path(lake_root) / "features"
@@ -234,6 +247,25 @@ def seed_history(lake_root: str, day: date, days: int = 28) -> None:
             shutil.copytree(source, root / table / f"event_date={(day - timedelta(days=back)).isoformat()}")
     for back in range(1, days + 1):
         Lake(lake_root).record_daily(day - timedelta(days=back), frozenset())
+
+    state = root / "state" / "learner" / f"run_date={day.isoformat()}"
+    everyone = learner_ids(n_learners)
+    seen = ds.dataset(state, format="parquet").to_table(columns=["learner_id"]).column("learner_id")
+    missing = pc.filter(everyone, pc.invert(pc.is_in(everyone, value_set=seen.combine_chunks())))
+    rng = np.random.default_rng(seed)
+    n = len(missing)
+    day_start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1_000_000)
+    last = day_start - rng.integers(31, 366, n) * 86_400_000_000 + rng.integers(0, 86_400_000_000, n)
+    first = last - rng.integers(0, 200, n) * 86_400_000_000
+    old = pa.table(
+        {
+            "learner_id": missing,
+            "n_events": pa.array(rng.integers(1, 300, n), pa.int64()),
+            "first_event_at": pa.array(first, pa.timestamp("us", tz="UTC")),
+            "last_event_at": pa.array(last, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    pq.write_table(old, state / "part-bench-learner-base.parquet", compression="zstd")
 
 
 def _settings(home: Path):
@@ -267,7 +299,7 @@ def prepare_lake(n_events: int, n_learners: int, home: Path) -> dict:
     spark = build_spark(settings)
     prepare(spark, Lake(settings.lake_root), resolved, previous)
     spark.stop()
-    seed_history(settings.lake_root, previous)
+    seed_history(settings.lake_root, previous, n_learners)
     return {
         "lake_bytes": size,
         "generate_seconds": generate,
@@ -285,6 +317,7 @@ from spark_jobs.features import run_features
 from spark_jobs.session import build_spark
 
 home, day, memory = sys.argv[1], date.fromisoformat(sys.argv[2]), sys.argv[3]
+load_before = os.getloadavg()
 settings = load_settings(home=home, spark_master="local[2]", spark_driver_memory=memory)
 started = time.perf_counter()
 spark = build_spark(settings)
@@ -303,7 +336,8 @@ print(json.dumps({
     "active_learners": report.active_learners,
     "timings": getattr(report, "timings", {}),
     "jvm_peak_mib": jvm_peak / 1024,
-    "load_avg_1m": os.getloadavg()[0],
+    "load_before": load_before[:2],
+    "load_after_1m": os.getloadavg()[0],
 }))
 """
 
@@ -363,7 +397,10 @@ def run(recorder: Recorder, quick: bool) -> None:
             driver_memory=DRIVER_MEMORY,
             shape="run date with 30 days of rollups + lifetime state",
             target_s=TARGET_SECONDS,
-            load_avg_1m=round(result["load_avg_1m"], 1),  # the machine is shared: context
+            feature_learners=result["learners"],
+            # the machine is shared: load (1 and 5 min) before the run, and after it (with itself)
+            load_before=[round(x, 1) for x in result["load_before"]],
+            load_after_1m=round(result["load_after_1m"], 1),
             **{f"{k}_s": round(v, 1) for k, v in result["timings"].items()},
         )
         recorder.record("events_per_second", n_events / total, "events/s", label)
@@ -375,6 +412,7 @@ def run(recorder: Recorder, quick: bool) -> None:
             label,
             note="one day of events, Parquet, written directly",
             lake_bytes_two_days=lake["lake_bytes"],
+            history_prepare_s=round(lake["history_seconds"], 1),
         )
         if before is not None:
             recorder.record(
@@ -383,7 +421,9 @@ def run(recorder: Recorder, quick: bool) -> None:
                 "x",
                 label,
                 baseline_s=round(before["spark_start_seconds"] + before["run_seconds"], 1),
-                baseline=baseline,
+                baseline_spark_start_s=round(before["spark_start_seconds"], 1),
+                baseline=Path(baseline).name,
+                load_before=[round(x, 1) for x in before["load_before"]],
             )
     if len(measured) == 2:
         (small, a), (large, b) = measured.items()

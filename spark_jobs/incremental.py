@@ -132,8 +132,8 @@ def prepare(
     from pyspark.sql import functions as F
 
     catalog_df = catalog.to_spark(spark)
-    empty_blocks = aggregates.blocks(read_events(spark, []), catalog_df)
-    empty_learner_rollup, empty_course_rollup = aggregates.daily_rollups(empty_blocks)
+    empty_blocks = aggregates.blocks(read_events(spark, []))
+    empty_learner_rollup, empty_course_rollup = aggregates.daily_rollups(empty_blocks, catalog_df)
     empty_state_learner, empty_state_pairs = aggregates.lifetime_deltas(empty_blocks)
     timings = Timings()
 
@@ -171,9 +171,7 @@ def prepare(
     old_uris = [
         uri for d in rebuild for uri in lake.event_file_uris(d, files_now[d] - new_by_day.get(d, frozenset()))
     ]
-    blocks = aggregates.blocks(read_events(spark, new_uris, old_uris), catalog_df).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    blocks = aggregates.blocks(read_events(spark, new_uris, old_uris)).persist(StorageLevel.MEMORY_AND_DISK)
 
     # 1. lifetime state of run_date = previous snapshot + aggregates of the new files
     state_learner, state_pairs = empty_state_learner, empty_state_pairs
@@ -194,7 +192,7 @@ def prepare(
     # 2. rollups of the rebuilt days
     if rebuild:
         rebuilt = blocks.where(F.col("event_date").isin(*rebuild))
-        learner_rollup, course_rollup = aggregates.daily_rollups(rebuilt)
+        learner_rollup, course_rollup = aggregates.daily_rollups(rebuilt, catalog_df)
         for table, frame in (
             (aggregates.DAILY_LEARNER, learner_rollup),
             (aggregates.DAILY_COURSE, course_rollup),
