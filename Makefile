@@ -11,7 +11,10 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock setup.cfg pyproject.to
 # torch: the CPU build only. This kind of machine keeps the CPU wheel in /opt/wheels; elsewhere
 # the PyTorch CPU index serves it. PyPI's default Linux torch is a multi-GB CUDA build.
 TORCH_SOURCE := $(if $(wildcard /opt/wheels/torch-*),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
-UV_INSTALL := $(BIN)/uv pip sync --python $(BIN)/python --index-strategy unsafe-best-match $(TORCH_SOURCE)
+# Bytecode is compiled at install: these machines set PYTHONDONTWRITEBYTECODE, so without it every
+# process (each Airflow task, CLI call and test worker) recompiles what it imports (airflow.sdk:
+# 16 s -> 4 s to import).
+UV_INSTALL := $(BIN)/uv pip sync --compile-bytecode --python $(BIN)/python --index-strategy unsafe-best-match $(TORCH_SOURCE)
 PYTEST_ARGS ?=
 
 .PHONY: help install demo test test-fast bench lint format airflow lock clean-state
