@@ -50,6 +50,12 @@ def test_training_dates_have_complete_labels() -> None:
     assert all(d + timedelta(days=14) <= date(2026, 3, 31) for d in dates)
 
 
+def _reliability_gap(y: np.ndarray, probs: np.ndarray, bins: int = 5) -> float:
+    """Largest |mean predicted - observed rate| over equal-count bins of the predictions."""
+    order = np.argsort(probs)
+    return max(abs(probs[b].mean() - y[b].mean()) for b in np.array_split(order, bins))
+
+
 def test_torch_model_separates_and_is_calibrated(tmp_path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3000, len(dropout.FEATURES))).astype(np.float32)
@@ -60,11 +66,61 @@ def test_torch_model_separates_and_is_calibrated(tmp_path) -> None:
     metrics = classification_metrics(y[2000:], probs)
     assert metrics["roc_auc"] > 0.8
     assert abs(probs.mean() - y[2000:].mean()) < 0.05  # calibrated on average
+    assert _reliability_gap(y[2000:], probs) < 0.08  # and across the range
     assert metrics["brier"] < 0.2
     loaded = dropout.DropoutModel.load(model.save(tmp_path / "m"))
     np.testing.assert_allclose(loaded.predict(x[:10]), model.predict(x[:10]), rtol=1e-6)
     again = dropout.fit_dropout(x[:2000], y[:2000], horizon_days=14, seed=1, epochs=20)
     np.testing.assert_allclose(again.predict(x[:10]), model.predict(x[:10]), rtol=1e-5)  # seeded
+
+
+def test_torch_learns_a_threshold_interaction_the_baseline_cannot() -> None:
+    """The world's kind of effect: a long silence matters only for a disengaged learner. The
+    wide & deep net must find it; logistic regression on the same columns cannot."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4000, len(dropout.FEATURES))).astype(np.float32)
+    risky = (x[:, 0] > 0.5) & (x[:, 1] < 0.0)
+    y = (rng.random(4000) < np.where(risky, 0.9, 0.02)).astype(int)
+    model = dropout.fit_dropout(x[:3000], y[:3000], horizon_days=14, seed=2)
+    baseline = dropout.fit_baseline(x[:3000], y[:3000])
+    torch_auc = classification_metrics(y[3000:], model.predict(x[3000:]))["roc_auc"]
+    logistic_auc = classification_metrics(y[3000:], baseline.predict_proba(x[3000:])[:, 1])["roc_auc"]
+    assert torch_auc > logistic_auc + 0.02  # measured: 0.939 vs 0.907
+
+
+@pytest.mark.slow
+def test_on_a_generated_world_dropout_is_predicted_from_behaviour(tmp_path) -> None:
+    """End to end on a small synthetic world, as the nightly job trains: proxy labels from past
+    as-of dates, scored on the last day, judged against the world's own dropouts (never seen in
+    training). Seeded world and model: the figures below are reproducible, not a lucky draw."""
+    from learnrec.settings import load_settings
+    from learnrec.warehouse import connect_warehouse
+    from learnrec.world.config import WorldConfig
+    from learnrec.world.generate import generate_world
+    from ml.data import load_daily_activity
+    from ml.worldbench import load_world_marts
+
+    home = tmp_path / "home"
+    world = load_settings(home=home)
+    generate_world(WorldConfig(end_date=date(2026, 3, 30), n_learners=2000, n_courses=150, seed=5), world)
+    bench = load_settings(home=tmp_path / "bench", duckdb_path=tmp_path / "bench.duckdb")
+    with connect_warehouse(bench) as warehouse:
+        run_date = load_world_marts(warehouse, home)
+        daily = load_daily_activity(warehouse, run_date - timedelta(days=60), run_date)
+    dates = dropout.training_dates(run_date, daily["event_date"].min(), 14)
+    x, y = dropout.labelled_rows(daily, dates, 14)
+    model = dropout.fit_dropout(x, y, horizon_days=14, seed=7)
+    feats = dropout.features_as_of(daily, run_date)
+    truth = pd.read_parquet(world.world_path / "ground_truth" / "learners.parquet").set_index("learner_id")
+    truth = truth.reindex(feats.index)  # NaN: ids of corrupted lines (the bench does not quarantine)
+    alive = (truth["dropped_in_window"] == False).to_numpy(bool)  # noqa: E712 (NaN is neither)
+    quits = truth["dropped_in_horizon"].to_numpy()[alive].astype(int)
+    probs = model.predict(feats.to_numpy(np.float32)[alive])
+    metrics = classification_metrics(quits, probs)
+    assert metrics["roc_auc"] > 0.75  # measured 0.807 (base rate 0.144)
+    assert metrics["brier"] < quits.mean() * (1 - quits.mean())  # better than the base rate
+    again = dropout.fit_dropout(x, y, horizon_days=14, seed=7)
+    np.testing.assert_allclose(again.predict(x[:50]), model.predict(x[:50]), rtol=1e-5)
 
 
 def test_scores_replace_their_run_date(warehouse) -> None:
