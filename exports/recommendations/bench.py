@@ -24,6 +24,7 @@ import pyarrow as pa
 import torch
 
 from learnrec.benchmarks import Recorder, peak_rss_mb
+from ml.buffers import reuse_freed_buffers
 from ml.ranking.catalog import build_catalog
 from ml.ranking.explain import Reason, reasons
 from ml.ranking.rules import COMPLETED, IN_PROGRESS, ChunkState, RuleConfig, rank_chunk, row_scale
@@ -113,6 +114,7 @@ def measure(n_learners: int, *, seed: int = 0) -> dict[str, float]:
 
 def run(recorder: Recorder, quick: bool) -> None:
     torch.set_num_threads(os.cpu_count() or 1)
+    reuse_freed_buffers()  # as the precompute does
     for label, learners in (QUICK_SCALES if quick else SCALES).items():
         result = measure(learners)
         factor = FULL_LEARNERS / learners

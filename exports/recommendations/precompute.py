@@ -33,6 +33,7 @@ import torch
 from exports.recommendations import tables
 from exports.recommendations.inputs import RunInputs, load_inputs
 from learnrec.warehouse import Warehouse
+from ml.buffers import reuse_freed_buffers
 from ml.ranking.explain import Reason, reasons
 from ml.ranking.paths import static_paths
 from ml.ranking.privacy import COLD_START_SIGNALS, NO_RESULTS_SIGNALS, policy_for
@@ -390,6 +391,7 @@ def precompute(
     """
     started = datetime.now(UTC)
     config = config or RuleConfig()
+    reuse_freed_buffers()
     tables.ensure_tables(warehouse)
     inputs = load_inputs(warehouse, run_date)
     run_id = run_id or new_run_id(run_date)
