@@ -47,16 +47,9 @@ class DuckDBWarehouse(Warehouse):
         return relation.to_arrow_table() if relation is not None else pa.table({})
 
     def load_arrow(self, table: str, data: pa.Table, mode: LoadMode = "append") -> int:
-        name = quote_table(table)
         self.con.register("_learnrec_load", data)
         try:
-            with self.transaction():
-                if mode == "replace":
-                    self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _learnrec_load")
-                elif not self.table_exists(table):
-                    self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM _learnrec_load")
-                else:
-                    self.con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _learnrec_load")
+            self._write(table, "_learnrec_load", mode)
         finally:
             self.con.unregister("_learnrec_load")
         return data.num_rows
@@ -71,10 +64,14 @@ class DuckDBWarehouse(Warehouse):
         """DuckDB reads the files itself (``read_parquet``), in parallel, without an Arrow copy."""
         import pyarrow.parquet as pq
 
-        name = quote_table(table)
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         # the columns are the files' own: no hive partition columns from the path (run_date=...)
-        source = f"read_parquet([{listed}], hive_partitioning = false)"
+        self._write(table, f"read_parquet([{listed}], hive_partitioning = false)", mode)
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+    def _write(self, table: str, source: str, mode: LoadMode) -> None:
+        """Every row of ``source`` (a relation or table function) into ``table``, in one transaction."""
+        name = quote_table(table)
         with self.transaction():
             if mode == "replace":
                 self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {source}")
@@ -82,7 +79,6 @@ class DuckDBWarehouse(Warehouse):
                 self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")
             else:
                 self.con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {source}")
-        return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
     def table_exists(self, table: str) -> bool:
         schema, name = table.split(".")
