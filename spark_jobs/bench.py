@@ -382,6 +382,7 @@ def run(recorder: Recorder, quick: bool) -> None:
                 before = measure(copy, baseline)
                 shutil.rmtree(copy)
             result = measure(home)
+        print(f"  {label}: {json.dumps({'lake': lake, 'measured': result, 'baseline': before})}", flush=True)
         measured[label] = result
         total = result["spark_start_seconds"] + result["run_seconds"]
         recorder.record(
