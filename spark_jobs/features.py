@@ -164,6 +164,10 @@ def run_features(
     from spark_jobs.session import build_spark
 
     start = time.perf_counter()
+    # pyspark first, in this thread: great_expectations imports it too, and two threads
+    # initialising pyspark at once fail on its circular imports (seen in the demo's DAG run)
+    import pyspark.sql  # noqa: F401
+
     _import_in_background("great_expectations")  # ~20 s of imports, overlapped with Spark's work
     lake = Lake(settings.lake_root)
     # catalogue first: a missing catalogue fails before a JVM starts
