@@ -229,7 +229,7 @@ def write_report(
         auc, base_auc = truth_dropout["torch"]["roc_auc"], truth_dropout["logistic"]["roc_auc"]
         lines += [
             f"| dropout ROC-AUC >= 0.80 vs ground truth | {_fmt(auc, 3)} (reference: a model of the world's hidden state scores {_fmt(truth_dropout['oracle_hidden_state']['roc_auc'], 3)}) | {'yes' if auc >= TARGET_DROPOUT_AUC else '**no**'} |",
-            f"| dropout beats the logistic baseline | torch {_fmt(auc, 3)} vs logistic {_fmt(base_auc, 3)} | {'yes' if auc > base_auc else '**no**'} |",
+            f"| dropout beats the logistic baseline | torch {_fmt(auc, 4)} vs logistic {_fmt(base_auc, 4)} ROC-AUC (PR-AUC {_fmt(truth_dropout['torch']['pr_auc'], 3)} vs {_fmt(truth_dropout['logistic']['pr_auc'], 3)}) | {'yes' if auc > base_auc else '**no**'} |",
         ]
     bench = training_benchmark(RESULTS_DIR / "results.json")
     if bench is None:
