@@ -26,6 +26,8 @@ from ml.ranking.catalog import FORMAT_FIT, CourseCatalog
 OPEN, COMPLETED, IN_PROGRESS = 0, 1, 2
 #: Rows per block when the per-group adjustments are gathered onto the score matrix.
 ADJUST_BLOCK = 256
+#: Columns sampled per row to estimate its spread: runs x contiguous columns per run.
+SPREAD_RUNS, SPREAD_RUN = 8, 128
 
 
 @dataclass(frozen=True)
@@ -123,13 +125,23 @@ class RankedChunk:
         return (self.course >= 0).sum(axis=1)
 
 
+def _spread_sample(scores: torch.Tensor) -> torch.Tensor:
+    """About 1k columns in a few contiguous runs spread over the row: a strided sample touches
+    every cache line of the matrix (a full pass), runs read a tenth of it at 10k courses."""
+    n = scores.shape[1]
+    if n <= SPREAD_RUNS * SPREAD_RUN:
+        return scores
+    starts = torch.arange(SPREAD_RUNS) * (n // SPREAD_RUNS)
+    return scores.index_select(1, (starts[:, None] + torch.arange(SPREAD_RUN)).reshape(-1))
+
+
 def row_scale(scores: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Per-row standard deviation (the unit the rule weights are expressed in) and a mask of rows
     that carry no information (constant or non-finite): the "engine returned no results" case.
     Non-finite values of such rows are zeroed in place so they cannot win a top-k."""
-    # a strided sample of columns estimates the spread well at a fraction of the cost; a constant
-    # or all-NaN row is caught just the same (isolated NaNs are dropped later as non-finite)
-    std, mean = torch.std_mean(scores[:, :: max(1, scores.shape[1] // 1024)], dim=1)
+    # a sample of columns estimates the spread well at a fraction of the cost; a constant or
+    # all-NaN row is caught just the same (isolated NaNs are dropped later as non-finite)
+    std, mean = torch.std_mean(_spread_sample(scores), dim=1)
     empty = ~torch.isfinite(std) | ~torch.isfinite(mean) | (std <= 1e-12)
     if bool(empty.any()):
         bad = torch.nonzero(empty).squeeze(1)
