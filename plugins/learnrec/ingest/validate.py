@@ -2,7 +2,8 @@
 
 The rules are those of :class:`learnrec.contracts.events.LearnerEvent` (the reference, used one
 payload at a time by tests and docs); here they run as one columnar SQL pass in an in-process
-DuckDB over the Arrow batch, so that a million payloads cost seconds, whatever the warehouse. A
+DuckDB over the Arrow batch, then the learner and course ids are looked up in Arrow (hash sets of
+the snapshots), so that a million payloads cost seconds, whatever the warehouse. A
 test holds the two implementations to the same verdict on every kind of bad input.
 
 Each payload gets the first reason that applies, in the order of :data:`REASONS`; valid payloads
