@@ -15,6 +15,7 @@ from ml.ranking.rules import (
     ChunkState,
     RuleConfig,
     rank_chunk,
+    row_scale,
     standardise_rows,
 )
 
@@ -72,6 +73,15 @@ def test_missing_prerequisite_is_recommended_instead_of_the_course():
     status[0, 21] = COMPLETED
     ranked = rank_chunk(descending(1, 30), state(1, 30, status=status), cat, RuleConfig(top_n=5))
     assert ranked.course[0, 0] == 20 and ranked.unlocks[0, 0] == 0
+
+
+def test_a_chain_deeper_than_the_walk_is_left_out():
+    # c00 needs c20 needs c21 needs c22: three steps down
+    cat = catalog(prerequisites={0: [20], 20: [21], 21: [22]}, clusters=30)
+    deep = rank_chunk(descending(1, 30), state(1, 30), cat, RuleConfig(top_n=5, prerequisite_depth=3))
+    assert deep.course[0, 0] == 22 and deep.unlocks[0, 0] == 0
+    shallow = rank_chunk(descending(1, 30), state(1, 30), cat, RuleConfig(top_n=5, prerequisite_depth=2))
+    assert shallow.course[0].tolist() == [1, 2, 3, 4, 5]  # nothing on the way to c00 is offered
 
 
 def test_prerequisite_in_progress_leaves_the_course_out():
@@ -134,6 +144,18 @@ def test_constant_or_non_finite_rows_are_no_results():
     empty = standardise_rows(scores)
     assert empty.tolist() == [False, True, True]
     assert torch.isfinite(scores).all()
+
+
+def test_row_scale_is_the_spread_of_the_sampled_columns_whatever_the_offset():
+    # 5000 columns: the spread is estimated on runs of columns, far from 0 and at two scales
+    rng = np.random.default_rng(3)
+    raw = rng.standard_normal((4, 5000)) * np.array([[1.0], [0.01], [3.0], [0.0]]) + 1e4
+    scores = torch.from_numpy(raw.astype(np.float32))
+    std, empty = row_scale(scores)
+    assert empty.tolist() == [False, False, False, True]  # the constant row: no information
+    assert np.allclose(std[:3], [1.0, 0.01, 3.0], rtol=0.1)  # a sample of ~1k columns
+    sampled = torch.cat([scores[:, i * 625 : i * 625 + 128] for i in range(8)], dim=1).double()
+    assert np.allclose(std[:3], sampled.std(dim=1)[:3].numpy(), rtol=1e-3)
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 64])
