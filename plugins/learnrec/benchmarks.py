@@ -89,8 +89,14 @@ def stopwatch() -> Iterator[Callable[[], float]]:
     end.append(time.perf_counter())
 
 
-def merge_results(existing: list[dict[str, Any]], new: Sequence[BenchRecord]) -> list[dict[str, Any]]:
-    keyed = {(r["name"], r["scale"]): r for r in existing}
+def merge_results(
+    existing: list[dict[str, Any]], new: Sequence[BenchRecord], replace_suites: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Newest record per (benchmark, scale). A full run of a suite replaces all its old records,
+    so figures of scales or benchmarks the code no longer measures do not linger beside new ones;
+    a quick run only adds or updates its own rows."""
+    stale = tuple(f"{suite}." for suite in replace_suites)
+    keyed = {(r["name"], r["scale"]): r for r in existing if not r["name"].startswith(stale)}
     for rec in new:
         keyed[(rec.name, rec.scale)] = asdict(rec)
     return sorted(keyed.values(), key=lambda r: (r["name"], r["scale"]))
@@ -129,7 +135,8 @@ def run_suites(names: Sequence[str] | None, quick: bool, out_dir: Path = RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
     results_file = out_dir / "results.json"
     existing = json.loads(results_file.read_text()) if results_file.exists() else []
-    merged = merge_results(existing, records)
+    ran = [suite for suite in SUITES if not names or suite in names]
+    merged = merge_results(existing, records, replace_suites=() if quick else ran)
     results_file.write_text(json.dumps(merged, indent=2) + "\n")
     (out_dir / "RESULTS.md").write_text(render_markdown(merged))
     return records
