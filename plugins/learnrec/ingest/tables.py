@@ -18,10 +18,9 @@ BATCHES = "raw.ingest_batches"
 LANDED_FILES = "raw.ingest_files"
 KAFKA_OFFSETS = "raw.kafka_offsets"
 REPROCESS_DATES = "raw.reprocess_dates"
-#: Staging copies of a batch, replaced before each batch (single writer: the ingest DAG runs one
-#: batch at a time), read by the batch's transaction.
+#: The keys (event date and id) of a batch's events, staged for the dedup join against what has
+#: landed; replaced before each batch (single writer: the ingest DAG runs one batch at a time).
 STAGE_EVENTS = "raw.ingest_stage_events"
-STAGE_QUARANTINE = "raw.ingest_stage_quarantine"
 
 _UTC = pa.timestamp("us", tz="UTC")
 

@@ -2,12 +2,23 @@
 
 The rules are those of :class:`learnrec.contracts.events.LearnerEvent` (the reference, used one
 payload at a time by tests and docs); here they run as one columnar SQL pass in an in-process
-DuckDB over the Arrow batch, then the learner and course ids are looked up in Arrow (hash sets of
-the snapshots), so that a million payloads cost seconds, whatever the warehouse. A
-test holds the two implementations to the same verdict on every kind of bad input.
+DuckDB over the Arrow batch, the learner and course id checks included (a join with the
+snapshots' ids), so that a million payloads cost seconds, whatever the warehouse. A test holds
+the two implementations to the same verdict on every kind of bad input.
 
-Each payload gets the first reason that applies, in the order of :data:`REASONS`; valid payloads
-come out typed (the columns of ``raw.learner_events`` but the batch's own) with their event id.
+Two lanes, one set of checks. Producers write compact JSON in the contract's field order (the
+generator, the apps' serialisers): a payload in exactly that layout (:data:`CANONICAL_LAYOUT`,
+one regular expression and no JSON parse) is a JSON object holding only the contract's fields,
+each of its JSON type and without escapes, so its values are cut out of the text by position.
+Every other payload takes the general lane: a JSON parse that tells each value's type. Both
+lanes feed the same columns to the same checks (enums, metadata, ranges, timestamps, ids), so a
+payload's verdict cannot depend on its lane; the property test runs both layouts against the
+reference.
+
+Each payload gets the first reason that applies, in the order of :data:`REASONS`. Valid events
+come out typed (the columns of ``raw.learner_events`` but the batch's own) with their event id,
+deduplicated within the batch in SQL (the first arrival of an id wins), so that only the rows the
+warehouse needs leave DuckDB; the payload text leaves it only for quarantined rows.
 """
 
 from __future__ import annotations
@@ -48,7 +59,31 @@ REASONS: dict[str, str] = {
 }
 
 # ISO 8601 date-time with a mandatory offset (what LearnerEvent accepts, minus exotic forms).
-_ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}(:?\d{2})?)$"
+_ISO_TIMESTAMP_BODY = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}(:?\d{2})?)"
+_ISO_TIMESTAMP = f"^{_ISO_TIMESTAMP_BODY}$"
+
+
+def _canonical_layout() -> str:
+    """The fast lane's layout: ``json.dumps(payload, separators=(",", ":"))`` of a payload whose
+    fields come in contract order, strings without escapes or control characters, the timestamp
+    in ISO shape, metadata members in :data:`METADATA_FIELDS` order with JSON numbers of the
+    accepted kinds (integers of up to 18 digits, decimals without exponent)."""
+    text = r'"[^"\\\x00-\x1f]*"'
+    integer = r"-?(0|[1-9][0-9]{0,17})"
+    members = {
+        "watch_duration_seconds": integer,
+        "quiz_score": rf"{integer}(\.[0-9]{{1,17}})?",
+        "module_id": text,
+    }
+    # each metadata member optional, in order, comma-separated: a|a,b|a,c|a,b,c|b|b,c|c or none
+    w, q, m = (f'"{name}":({value})' for name, value in members.items())
+    metadata = rf"\{{({w}(,{q})?(,{m})?|{q}(,{m})?|{m})?\}}"
+    top = dict(zip(PAYLOAD_FIELDS, (text, text, text, f'"{_ISO_TIMESTAMP_BODY}"', metadata), strict=True))
+    return r"\{" + ",".join(f'"{name}":{value}' for name, value in top.items()) + r"\}"
+
+
+#: Payloads in this layout skip the JSON parse (their values are cut out by position).
+CANONICAL_LAYOUT = _canonical_layout()
 
 
 def _sql_list(values: tuple[str, ...] | list[str]) -> str:
@@ -87,22 +122,39 @@ def _string(text: str, kind: str) -> str:
         ELSE {text}[2:-2] END WHEN {kind} <> 'NULL' THEN {text} END"""
 
 
+def _lanes(fast: str, general: str) -> str:
+    """A value from the fast lane's cut or the general lane's parse (only one of them runs)."""
+    return f"CASE WHEN canonical THEN {fast} ELSE {general} END"
+
+
+#: The fast lane's parse: every value as text (a canonical payload's strings have no escapes and
+#: its numbers are JSON numbers of the accepted kinds, so no type needs telling apart).
+_CANONICAL_STRUCTURE = json.dumps(
+    {**dict.fromkeys(PAYLOAD_FIELDS[:-1], "VARCHAR"), "metadata": dict.fromkeys(METADATA_FIELDS, "VARCHAR")}
+)
+
+
 def _present(kind: str) -> str:
     """A metadata value given and not JSON null (null means absent, as in the contract)."""
     return f"({kind} <> 'NULL')"
 
 
-_VALIDATE_SQL = f"""
-WITH docs AS (
+_CHECK_SQL = f"""
+WITH lanes AS (
+    SELECT *, regexp_full_match(payload, '{CANONICAL_LAYOUT}') AS canonical FROM batch
+),
+docs AS (
     SELECT *,
-           json_valid(payload) AS is_json,
+           CASE WHEN canonical THEN TRUE ELSE json_valid(payload) END AS is_json,
            -- valid JSON is an object exactly when its first non-blank character is a brace
-           CASE WHEN json_valid(payload) AND ltrim(payload, ' ' || chr(9) || chr(10) || chr(13)) LIKE '{{%'
-                THEN payload END AS doc
-    FROM batch
+           CASE WHEN NOT canonical AND json_valid(payload)
+                     AND ltrim(payload, ' ' || chr(9) || chr(10) || chr(13)) LIKE '{{%'
+                THEN payload END AS doc,
+           from_json(CASE WHEN canonical THEN payload END, '{_CANONICAL_STRUCTURE}') AS c
+    FROM lanes
 ),
 parsed AS (
-    -- one parse of the document: every field as the text of its JSON value (absent: NULL)
+    -- general lane: one parse of the document, every field as the text of its JSON value
     SELECT *,
            from_json(doc, '{_TOP_STRUCTURE}') AS top,
            json_keys(doc) AS top_keys
@@ -114,56 +166,64 @@ fields AS (
            top.event_type::VARCHAR AS j_type,
            top.course_id::VARCHAR AS j_course,
            top.timestamp::VARCHAR AS j_ts,
-           top.metadata::VARCHAR AS j_meta,
+           -- a canonical payload's metadata object is its text from the key to the last brace
+           CASE WHEN NOT canonical THEN top.metadata::VARCHAR
+                WHEN c.metadata IS NOT DISTINCT FROM {{'watch_duration_seconds': NULL, 'quiz_score': NULL, 'module_id': NULL}}
+                THEN '{{}}'
+                ELSE payload[strpos(payload, ',"metadata":') + 12:-2] END AS j_meta,
            top.metadata IS NULL AND list_contains(top_keys, 'metadata') AS meta_is_null
     FROM parsed
 ),
 kinds AS (
     SELECT *,
-           {_kind("j_learner")} AS k_learner,
-           {_kind("j_type")} AS k_type,
-           {_kind("j_course")} AS k_course,
-           {_kind("j_ts")} AS k_ts,
-           {_kind("j_meta")} AS k_meta
+           {_lanes("'VARCHAR'", _kind("j_learner"))} AS k_learner,
+           {_lanes("'VARCHAR'", _kind("j_type"))} AS k_type,
+           {_lanes("'VARCHAR'", _kind("j_course"))} AS k_course,
+           {_lanes("'VARCHAR'", _kind("j_ts"))} AS k_ts,
+           {_lanes("'OBJECT'", _kind("j_meta"))} AS k_meta
     FROM fields
 ),
 meta AS (
     SELECT *,
-           CASE WHEN k_meta = 'OBJECT' THEN json_keys(j_meta) END AS meta_keys,
-           CASE WHEN k_meta = 'OBJECT' THEN from_json(j_meta, '{_META_STRUCTURE}') END AS m,
-           {_string("j_learner", "k_learner")} AS learner_id,
-           {_string("j_type", "k_type")} AS event_type,
-           {_string("j_course", "k_course")} AS course_id,
-           {_string("j_ts", "k_ts")} AS ts_text
+           CASE WHEN NOT canonical AND k_meta = 'OBJECT' THEN json_keys(j_meta) END AS meta_keys,
+           CASE WHEN NOT canonical AND k_meta = 'OBJECT' THEN from_json(j_meta, '{_META_STRUCTURE}') END AS m,
+           {_lanes("c.learner_id", _string("j_learner", "k_learner"))} AS learner_id,
+           {_lanes("c.event_type", _string("j_type", "k_type"))} AS event_type,
+           {_lanes("c.course_id", _string("j_course", "k_course"))} AS course_id,
+           {_lanes("c.timestamp", _string("j_ts", "k_ts"))} AS ts_text
     FROM kinds
 ),
 values_ AS (
     SELECT *,
-           m.watch_duration_seconds::VARCHAR AS j_watch,
-           m.quiz_score::VARCHAR AS j_quiz,
+           {_lanes("c.metadata.watch_duration_seconds", "m.watch_duration_seconds::VARCHAR")} AS j_watch,
+           {_lanes("c.metadata.quiz_score", "m.quiz_score::VARCHAR")} AS j_quiz,
            m.module_id::VARCHAR AS j_module
     FROM meta
 ),
 value_kinds AS (
-    SELECT *, {_kind("j_watch")} AS k_watch, {_kind("j_quiz")} AS k_quiz, {_kind("j_module")} AS k_module
+    SELECT *,
+           {_lanes("CASE WHEN j_watch IS NULL THEN 'NULL' ELSE 'BIGINT' END", _kind("j_watch"))} AS k_watch,
+           {_lanes("CASE WHEN j_quiz IS NULL THEN 'NULL' ELSE 'DOUBLE' END", _kind("j_quiz"))} AS k_quiz,
+           {_lanes("CASE WHEN c.metadata.module_id IS NULL THEN 'NULL' ELSE 'VARCHAR' END", _kind("j_module"))} AS k_module
     FROM values_
 ),
 typed AS (
     SELECT *,
-           CASE WHEN regexp_matches(ts_text, '{_ISO_TIMESTAMP}') THEN try_cast(ts_text AS TIMESTAMPTZ) END
+           -- the canonical layout already has the ISO shape
+           CASE WHEN canonical OR regexp_matches(ts_text, '{_ISO_TIMESTAMP}') THEN try_cast(ts_text AS TIMESTAMPTZ) END
                AS event_at,
            CASE WHEN k_watch IN {_INT} THEN try_cast(j_watch AS DOUBLE) END AS watch_value,
            CASE WHEN k_quiz IN {_NUM} THEN try_cast(j_quiz AS DOUBLE) END AS quiz_score,
-           {_string("j_module", "k_module")} AS module_id,
-           NOT list_has_all([{_TOP}], top_keys) OR NOT list_has_all([{_META}], coalesce(meta_keys, []))
-               AS has_extra_field
+           {_lanes("c.metadata.module_id", _string("j_module", "k_module"))} AS module_id,
+           NOT canonical AND (NOT list_has_all([{_TOP}], top_keys)
+                              OR NOT list_has_all([{_META}], coalesce(meta_keys, []))) AS has_extra_field
     FROM value_kinds
 ),
 checked AS (
     SELECT typed.*,
         CASE
             WHEN NOT is_json THEN 'malformed_json'
-            WHEN doc IS NULL THEN 'not_an_object'
+            WHEN NOT canonical AND doc IS NULL THEN 'not_an_object'
             WHEN has_extra_field THEN 'unexpected_field'
             WHEN k_learner = 'NULL' OR k_type = 'NULL' OR k_course = 'NULL' OR k_ts = 'NULL'
                  OR (k_learner = 'VARCHAR' AND learner_id = '')
@@ -182,6 +242,9 @@ checked AS (
                  OR module_id = '' THEN 'out_of_range'
             WHEN event_at > $now::TIMESTAMPTZ + INTERVAL {int(FUTURE_TOLERANCE.total_seconds())} SECOND
                 THEN 'future_timestamp'
+            -- the snapshots' ids, last: only what passed every other check is looked up
+            WHEN learner_id NOT IN (SELECT id FROM known_learners) THEN 'unknown_learner'
+            WHEN course_id NOT IN (SELECT id FROM known_courses) THEN 'unknown_course'
         END AS reason
     FROM typed
 )
@@ -218,6 +281,8 @@ SELECT
                  || ' outside [0, {MAX_WATCH_DURATION_SECONDS}]' END
         WHEN 'future_timestamp' THEN 'timestamp ' || ts_text || ' is later than the batch time + '
             || '{FUTURE_TOLERANCE}'
+        WHEN 'unknown_learner' THEN 'learner_id ' || learner_id || ' is not a known learner'
+        WHEN 'unknown_course' THEN 'course_id ' || course_id || ' is not a known course'
     END AS reason_detail,
     CASE WHEN reason IS NULL THEN md5(concat_ws(chr(31), learner_id, event_type, course_id,
                   epoch_us(event_at)::VARCHAR,
@@ -236,8 +301,8 @@ SELECT
 FROM checked
 """
 
-#: Columns of :attr:`Verdict.valid` and :attr:`Verdict.quarantined`.
-VALID_COLUMNS = [
+#: Columns of :attr:`Verdict.events` and :attr:`Verdict.quarantined`.
+EVENT_COLUMNS = [
     "event_id", "learner_id", "event_type", "course_id", "event_at", "event_date",
     "watch_duration_seconds", "quiz_score", "module_id", "metadata",
     "source", "source_uri", "source_partition", "source_offset", "is_late",
@@ -251,18 +316,15 @@ QUARANTINE_COLUMNS = [
     "source_partition",
     "source_offset",
 ]
-#: The checks that need the reference data run in Arrow, on what passed every other check.
-_REFERENCE_CHECKS = (
-    ("learner_id", "unknown_learner", "is not a known learner"),
-    ("course_id", "unknown_course", "is not a known course"),
-)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A validated batch: typed valid events and the quarantined payloads, both in source order."""
+    """A validated batch: the first arrival of each valid event, the number of later arrivals of
+    the same ids (duplicates within the batch), and the quarantined payloads in source order."""
 
-    valid: pa.Table
+    events: pa.Table
+    duplicates: int
     quarantined: pa.Table
 
     def reason_counts(self) -> dict[str, int]:
@@ -285,34 +347,23 @@ def validate_payloads(
         con.execute("SET TimeZone = 'UTC'")
         rows = pa.array(np.arange(payloads.num_rows, dtype=np.int64))
         con.register("batch", payloads.append_column("_row", rows))
-        checked = con.sql(_VALIDATE_SQL, params={"now": now.astimezone(UTC)}).to_arrow_table()
+        con.register("known_learners", pa.table({"id": known_learners.cast(pa.string())}))
+        con.register("known_courses", pa.table({"id": known_courses.cast(pa.string())}))
+        con.execute(f"CREATE TEMP TABLE checked AS {_CHECK_SQL}", {"now": now.astimezone(UTC)})
+        events = con.sql(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM checked WHERE reason IS NULL "
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1"
+        ).to_arrow_table()
+        valid = con.execute("SELECT count(*) FROM checked WHERE reason IS NULL").fetchall()[0][0]
+        rejected = con.sql(
+            "SELECT _row, reason, reason_detail, source, source_uri, source_partition, source_offset "
+            "FROM checked WHERE reason IS NOT NULL ORDER BY _row"
+        ).to_arrow_table()
     finally:
         con.close()
-    checked = _check_references(checked, {"learner_id": known_learners, "course_id": known_courses})
-    if not np.array_equal(checked.column("_row").to_numpy(), np.arange(payloads.num_rows)):
-        checked = checked.sort_by("_row")  # DuckDB keeps a scan's order; this only guards it
-    passed = pc.is_null(checked.column("reason"))
-    quarantined = checked.filter(pc.invert(passed))
-    quarantined = quarantined.append_column(
-        "payload", payloads.column("payload").take(quarantined.column("_row")).cast(pa.string())
-    )
+    payload = payloads.column("payload").take(rejected.column("_row")).cast(pa.string())
     return Verdict(
-        valid=checked.filter(passed).select(VALID_COLUMNS),
-        quarantined=quarantined.select(QUARANTINE_COLUMNS),
+        events=events,
+        duplicates=valid - events.num_rows,
+        quarantined=rejected.append_column("payload", payload).select(QUARANTINE_COLUMNS),
     )
-
-
-def _check_references(checked: pa.Table, known: dict[str, pa.Array]) -> pa.Table:
-    """The last two reasons: ids absent from the operational snapshots (a hash lookup in Arrow)."""
-    reason, detail = checked.column("reason"), checked.column("reason_detail")
-    for column, code, text in _REFERENCE_CHECKS:
-        ids = checked.column(column)
-        unknown = pc.and_kleene(
-            pc.is_null(reason), pc.invert(pc.is_in(ids, value_set=known[column].cast(pa.string())))
-        )
-        if not pc.any(unknown).as_py():
-            continue
-        reason = pc.if_else(unknown, pa.scalar(code), reason)
-        detail = pc.if_else(unknown, pc.binary_join_element_wise(f"{column} ", ids, f" {text}", ""), detail)
-    checked = checked.set_column(checked.schema.get_field_index("reason"), "reason", reason)
-    return checked.set_column(checked.schema.get_field_index("reason_detail"), "reason_detail", detail)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import duckdb
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 
 from learnrec.contracts.events import LearnerEvent, event_id
 from learnrec.ingest.payloads import lines_table
-from learnrec.ingest.validate import REASONS, validate_payloads
+from learnrec.ingest.validate import CANONICAL_LAYOUT, REASONS, validate_payloads
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 LEARNERS = pa.array(["L1", "L2"])
@@ -87,7 +88,9 @@ FIELDS = [
 ]
 
 
-def mutate(changes: list[tuple[str, object, bool]]) -> str:
+def mutate(changes: list[tuple[str, object, bool]], separators: tuple[str, str] | None = None) -> str:
+    """BASE with ``changes``; ``separators=(",", ":")`` writes the compact layout producers use,
+    which the validation's fast lane takes when the field order is the contract's."""
     payload = json.loads(json.dumps(BASE))
     for field, value, delete in changes:
         target, key = (
@@ -99,7 +102,7 @@ def mutate(changes: list[tuple[str, object, bool]]) -> str:
             target.pop(key, None)
         else:
             target[key] = value
-    return json.dumps(payload)
+    return json.dumps(payload, separators=separators)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -108,23 +111,77 @@ def mutate(changes: list[tuple[str, object, bool]]) -> str:
         st.lists(st.tuples(st.sampled_from(FIELDS), VALUES, st.booleans()), max_size=3),
         min_size=20,
         max_size=20,
-    )
+    ),
+    st.sampled_from([None, (",", ":")]),
 )
-def test_bulk_and_reference_agree_on_every_payload(batch: list[list[tuple[str, object, bool]]]) -> None:
-    lines = [mutate(changes) for changes in batch]
+def test_bulk_and_reference_agree_on_every_payload(
+    batch: list[list[tuple[str, object, bool]]], separators: tuple[str, str] | None
+) -> None:
+    lines = [mutate(changes, separators) for changes in batch]
     verdict = verdicts(lines)
-    valid = dict(
+    first = dict(
         zip(
-            verdict.valid.column("source_offset").to_pylist(),
-            verdict.valid.column("event_id").to_pylist(),
+            verdict.events.column("source_offset").to_pylist(),
+            verdict.events.column("event_id").to_pylist(),
             strict=True,
         )
     )
     quarantined = verdict.quarantined.column("source_offset").to_pylist()
-    assert sorted([*valid, *quarantined]) == list(range(1, len(lines) + 1)), "each payload once: valid or not"
     assert all(verdict.quarantined.column("reason").to_pylist()), "every rejection has its reason"
-    for offset, line in enumerate(lines, start=1):
-        assert valid.get(offset) == reference(line), line
+    expected = [reference(line) for line in lines]
+    seen: set[str] = set()
+    for offset, (line, event) in enumerate(zip(lines, expected, strict=True), start=1):
+        if event is None:
+            assert offset in quarantined and offset not in first, line
+        elif event in seen:
+            assert offset not in first and offset not in quarantined, (
+                f"a later arrival is a duplicate: {line}"
+            )
+        else:
+            assert first.get(offset) == event and offset not in quarantined, line
+        seen.add(event)
+    assert verdict.duplicates == len(lines) - len(first) - len(quarantined), "each payload once"
+
+
+# Payloads near the fast lane's layout: each must get the reference's verdict, whichever lane.
+COMPACT = json.dumps(BASE, separators=(",", ":"))
+NEAR_CANONICAL = [
+    COMPACT,
+    COMPACT.replace('"L1"', '"L\\u0031"'),  # an escape: same value, general lane
+    COMPACT.replace('"L1"', '"L1\t"'),  # a raw control character: not JSON
+    COMPACT.replace("540", "540.0"),  # a float where an integer belongs
+    COMPACT.replace("540", "5.4e2"),
+    COMPACT.replace("540", "0540"),  # a leading zero: not JSON
+    COMPACT.replace("540", "-0"),
+    COMPACT.replace("540", "123456789012345678901"),  # beyond 18 digits
+    COMPACT.replace(
+        '{"watch_duration_seconds":540,"module_id":"C1-M03"}',
+        '{"module_id":"C1-M03","watch_duration_seconds":540}',
+    ),
+    COMPACT.replace('"module_id":"C1-M03"', '"module_id":null'),
+    COMPACT.replace('"module_id":"C1-M03"', '"module_id":"a,b:}\\"c"'),
+    COMPACT + " ",
+    COMPACT + "}",
+    COMPACT.replace('"timestamp":"2026-11-01T18:04:11.250Z"', '"timestamp":"2026-13-01T18:04:11Z"'),
+    json.dumps({**BASE, "event_type": "quiz_score", "metadata": {"quiz_score": 80}}, separators=(",", ":")),
+    json.dumps(
+        {**BASE, "event_type": "quiz_score", "metadata": {"quiz_score": 73.25, "module_id": "m"}},
+        separators=(",", ":"),
+    ),
+    json.dumps({**BASE, "event_type": "quiz_score", "metadata": {"quiz_score": 1e-7}}, separators=(",", ":")),
+    json.dumps({**BASE, "event_type": "click", "metadata": {}}, separators=(",", ":")),
+]
+
+
+@pytest.mark.parametrize("line", NEAR_CANONICAL)
+def test_both_lanes_give_the_reference_verdict(line: str) -> None:
+    verdict = verdicts([line])
+    expected = reference(line)
+    assert verdict.events.column("event_id").to_pylist() == ([expected] if expected else []), line
+    assert verdict.quarantined.num_rows == (0 if expected else 1)
+    if expected:
+        metadata = json.loads(verdict.events.column("metadata")[0].as_py())
+        assert metadata == json.loads(line)["metadata"], "the metadata object is kept"
 
 
 def test_every_rejection_has_a_documented_reason_and_detail() -> None:
@@ -166,7 +223,7 @@ def test_every_rejection_has_a_documented_reason_and_detail() -> None:
 @pytest.mark.parametrize("score", [0.1, 1 / 3, 99.99995, 12.34565, 100.0, 0])
 def test_event_ids_match_the_contract_for_awkward_floats(score: float) -> None:
     line = json.dumps({**BASE, "event_type": "quiz_score", "metadata": {"quiz_score": score}})
-    assert verdicts([line]).valid.column("event_id").to_pylist() == [reference(line)]
+    assert verdicts([line]).events.column("event_id").to_pylist() == [reference(line)]
 
 
 def test_lines_keep_their_numbers_and_bad_bytes_stay_visible() -> None:
@@ -174,3 +231,12 @@ def test_lines_keep_their_numbers_and_bad_bytes_stay_visible() -> None:
     assert table.column("source_offset").to_pylist() == [1, 2, 3]
     assert table.column("payload").to_pylist() == ['{"a":1}', "", '\\xff{"b":2}']
     assert lines_table(b"", source="files", source_uri="f", arrived_at=NOW).num_rows == 0
+
+
+def test_the_fast_lane_takes_the_producers_layout_and_nothing_else() -> None:
+    """The lane test above means something only if its compact lines take the fast lane."""
+    lanes = duckdb.sql(
+        f"SELECT regexp_full_match(line, '{CANONICAL_LAYOUT}') FROM unnest($lines) AS t(line)",
+        params={"lines": [COMPACT, json.dumps(BASE), COMPACT.replace("540", "540.0"), NEAR_CANONICAL[-1]]},
+    ).fetchall()
+    assert [lane for (lane,) in lanes] == [True, False, False, True]
