@@ -15,7 +15,8 @@ trend) rebuilt for any past D, which training labels need: recency and the learn
 skip share (28 days and last 7), watch time and its per-active-day trend, quiz level and trend,
 tenure. Training stacks several past as-of dates (D = run_date - N - 7j), whose labels are
 complete by the run date; the time split evaluates on the latest labelled date and trains on
-the earlier ones.
+the earlier ones. The daily rows are held as columns once (:class:`DailyActivity`) and each as-of
+date's features and labels are numpy group-bys over learner codes (no per-row Python).
 
 Model: a cross-fitted ensemble of wide & deep nets (a linear path plus a small ReLU MLP on
 standardised inputs; one net per fold, early-stopped on its fold, BCE in torch); the averaged
@@ -33,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 LOOKBACK_DAYS = 28
 FEATURES = (
@@ -58,43 +61,135 @@ FEATURES = (
     "silence_vs_max_gap",
 )
 SCORES_TABLE = "features.dropout_scores"
+#: a net's minibatch and Adam learning rate up to ``BATCH * max_steps_per_epoch`` training rows
+BATCH = 256
+LEARNING_RATE = 3e-3
 
 
-def features_as_of(daily: pd.DataFrame, as_of: date, lookback: int = LOOKBACK_DAYS) -> pd.DataFrame:
+EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class DailyActivity:
+    """Daily activity as columns, built once: every as-of date's features and labels are a few
+    numpy group-bys (``np.bincount`` over learner codes) instead of pandas group-bys over Python
+    date objects (1M learners stack ~18M daily rows; the per-row date loop dominated training).
+
+    Rows are sorted by (learner, day); ``learner_ids`` is sorted, so feature rows come out in
+    learner id order."""
+
+    learner_ids: np.ndarray  # [L] sorted ids (object)
+    code: np.ndarray  # [N] row -> learner position
+    day: np.ndarray  # [N] days since 1970-01-01
+    n_events: np.ndarray
+    n_completes: np.ndarray
+    n_skips: np.ndarray
+    watch_seconds: np.ndarray
+    quiz: np.ndarray  # the day's mean quiz score, NaN without a quiz
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> DailyActivity:
+        """From ``ml.data.daily_activity_table``'s Arrow columns (no pandas on the way)."""
+        encoded = pc.dictionary_encode(table["learner_id"].combine_chunks())
+        names = encoded.dictionary.to_numpy(zero_copy_only=False)
+        order = np.argsort(names, kind="stable")
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        code = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+        day = table["event_date"].cast(pa.date32()).cast(pa.int32()).to_numpy().astype(np.int64)
+        rows = np.lexsort((day, code))
+
+        def column(name: str) -> np.ndarray:
+            values = table[name].cast(pa.float64()).to_numpy(zero_copy_only=False)
+            return np.asarray(values, np.float64)[rows]
+
+        return cls(
+            names[order].astype(object),
+            code[rows],
+            day[rows],
+            np.nan_to_num(column("n_events")),
+            np.nan_to_num(column("n_completes")),
+            np.nan_to_num(column("n_skips")),
+            np.nan_to_num(column("watch_seconds")),
+            column("avg_quiz_score"),
+        )
+
+    @classmethod
+    def from_frame(cls, daily: pd.DataFrame) -> DailyActivity:
+        """From ``ml.data.load_daily_activity``'s frame (event_date as dates)."""
+        frame = daily.assign(learner_id=daily["learner_id"].astype(str))
+        return cls.from_table(pa.Table.from_pandas(frame, preserve_index=False))
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    @property
+    def first_day(self) -> date | None:
+        return EPOCH + timedelta(days=int(self.day.min())) if len(self) else None
+
+
+def activity(daily: pd.DataFrame | DailyActivity) -> DailyActivity:
+    return daily if isinstance(daily, DailyActivity) else DailyActivity.from_frame(daily)
+
+
+def _day(d: date) -> int:
+    return (d - EPOCH).days
+
+
+def features_as_of(
+    daily: pd.DataFrame | DailyActivity, as_of: date, lookback: int = LOOKBACK_DAYS
+) -> pd.DataFrame:
     """One row per learner with an event on or before ``as_of`` (index learner_id, FEATURES)."""
-    past = daily.loc[daily["event_date"] <= as_of]
-    if past.empty:
-        return pd.DataFrame(columns=list(FEATURES), dtype=float)
-    age = np.array([(as_of - d).days for d in past["event_date"]])
-    past = past.assign(age=age)
-    by = past.groupby("learner_id")
-    out = pd.DataFrame(index=by.size().index)
-    out["days_since_last"] = np.minimum(by["age"].min(), 2 * lookback)
-    out["tenure_days"] = np.minimum(by["age"].max(), 2 * lookback)
-    recent = past.loc[past["age"] < lookback]
-    rb = recent.groupby("learner_id")
-    w7 = recent.loc[recent["age"] < 7].groupby("learner_id")
-    w3 = recent.loc[recent["age"] < 3].groupby("learner_id")
-    prev = recent.loc[recent["age"] >= 7].groupby("learner_id")
+    act = activity(daily)
+    present, x = _features(act, as_of, lookback)
+    return pd.DataFrame(
+        x, index=pd.Index(act.learner_ids[present], name="learner_id"), columns=list(FEATURES)
+    )
 
-    def col(grouped, column: str, how: str = "sum") -> pd.Series:
-        return getattr(grouped[column], how)().reindex(out.index).fillna(0.0)
 
-    out["active_days_7"] = col(w7, "n_events", "count")
-    out["active_days_28"] = col(rb, "n_events", "count")
-    events_7 = col(w7, "n_events")
-    events_prev = col(prev, "n_events")
+def _features(
+    act: DailyActivity, as_of: date, lookback: int = LOOKBACK_DAYS
+) -> tuple[np.ndarray, np.ndarray]:
+    """(learners with history as of ``as_of`` as a mask over ``act.learner_ids``, their
+    float32 FEATURES rows in that order)."""
+    n = len(act.learner_ids)
+    age = _day(as_of) - act.day
+    past = age >= 0
+    code = act.code
+
+    def total(values: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
+        """Per learner: the sum of ``values`` (or the number of rows) over the rows in ``mask``."""
+        return np.bincount(code[mask], None if values is None else values[mask], minlength=n)
+
+    present = total(None, past) > 0
+    if not present.any():
+        return present, np.zeros((0, len(FEATURES)), np.float32)
+    # rows are sorted by (learner, day): a learner's last past row is its newest, the first its oldest
+    c, a = code[past], age[past]
+    change = c[1:] != c[:-1]
+    last, first = np.append(change, True), np.insert(change, 0, True)
+    newest, oldest = np.zeros(n), np.zeros(n)
+    newest[c[last]], oldest[c[first]] = a[last], a[first]
+    recent = past & (age < lookback)
+    w7, w3 = recent & (age < 7), recent & (age < 3)
+    prev = recent & (age >= 7)
+    out: dict[str, np.ndarray] = {}
+    out["days_since_last"] = np.minimum(newest, 2 * lookback)
+    out["tenure_days"] = np.minimum(oldest, 2 * lookback)
+    out["active_days_7"] = total(None, w7)
+    out["active_days_28"] = total(None, recent)
+    events_7, events_prev = total(act.n_events, w7), total(act.n_events, prev)
     out["log_events_7"] = np.log1p(events_7)
     out["log_events_prev_21"] = np.log1p(events_prev)
     out["trend"] = (events_7 - events_prev / 3.0) / (events_7 + events_prev / 3.0 + 1.0)
-    out["log_completes_28"] = np.log1p(col(rb, "n_completes"))
-    events_28 = col(rb, "n_events")
-    out["skip_share_28"] = col(rb, "n_skips") / np.maximum(events_28, 1.0)
-    out["log_watch_hours_28"] = np.log1p(col(rb, "watch_seconds") / 3600.0)
-    quiz = rb["avg_quiz_score"].mean().reindex(out.index).astype(float)
-    out["has_quiz_28"] = quiz.notna().astype(float)
-    out["quiz_avg_28"] = quiz.fillna(0.0) / 100.0
-    out["log_events_last_3"] = np.log1p(col(w3, "n_events"))
+    out["log_completes_28"] = np.log1p(total(act.n_completes, recent))
+    out["skip_share_28"] = total(act.n_skips, recent) / np.maximum(total(act.n_events, recent), 1.0)
+    out["log_watch_hours_28"] = np.log1p(total(act.watch_seconds, recent) / 3600.0)
+    has_quiz = ~np.isnan(act.quiz)
+    quiz = _mean(total(np.nan_to_num(act.quiz), recent & has_quiz), total(None, recent & has_quiz))
+    out["has_quiz_28"] = (~np.isnan(quiz)).astype(float)
+    out["quiz_avg_28"] = np.nan_to_num(quiz) / 100.0
+    out["log_events_last_3"] = np.log1p(total(act.n_events, w3))
     # relative to the learner's own rhythm: fading shows as fewer active days than usual and a
     # longer silence than the learner's usual gap
     observed = np.minimum(out["tenure_days"] + 1.0, float(lookback))
@@ -102,39 +197,50 @@ def features_as_of(daily: pd.DataFrame, as_of: date, lookback: int = LOOKBACK_DA
     out["rate_ratio_7"] = (out["active_days_7"] / np.minimum(observed, 7.0)) / usual_rate
     out["gap_ratio"] = np.minimum(out["days_since_last"] * usual_rate, 10.0)
     # a fade shows inside the sessions too: more skips, falling quizzes, shorter watching
-    out["active_days_3"] = col(w3, "n_events", "count")
-    out["skip_share_7"] = col(w7, "n_skips") / np.maximum(events_7, 1.0)
-    quiz_7 = w7["avg_quiz_score"].mean().reindex(out.index).astype(float)
-    quiz_prev = prev["avg_quiz_score"].mean().reindex(out.index).astype(float)
-    out["quiz_trend"] = ((quiz_7 - quiz_prev) / 100.0).fillna(0.0)
-    watch_7 = col(w7, "watch_seconds") / 60.0 / np.maximum(out["active_days_7"], 1.0)
+    out["active_days_3"] = total(None, w3)
+    out["skip_share_7"] = total(act.n_skips, w7) / np.maximum(events_7, 1.0)
+    quiz_7 = _mean(total(np.nan_to_num(act.quiz), w7 & has_quiz), total(None, w7 & has_quiz))
+    quiz_prev = _mean(total(np.nan_to_num(act.quiz), prev & has_quiz), total(None, prev & has_quiz))
+    out["quiz_trend"] = np.nan_to_num((quiz_7 - quiz_prev) / 100.0)
+    watch_7 = total(act.watch_seconds, w7) / 60.0 / np.maximum(out["active_days_7"], 1.0)
     prev_days = np.maximum(out["active_days_28"] - out["active_days_7"], 1.0)
-    out["watch_day_trend"] = np.log1p(watch_7) - np.log1p(col(prev, "watch_seconds") / 60.0 / prev_days)
-    out["silence_vs_max_gap"] = np.minimum(
-        out["days_since_last"] / _longest_gap(recent, out.index, lookback), 5.0
-    )
-    return out[list(FEATURES)].astype(np.float32)
+    out["watch_day_trend"] = np.log1p(watch_7) - np.log1p(total(act.watch_seconds, prev) / 60.0 / prev_days)
+    out["silence_vs_max_gap"] = np.minimum(out["days_since_last"] / _longest_gap(act, recent, lookback), 5.0)
+    return present, np.column_stack([out[f][present] for f in FEATURES]).astype(np.float32)
 
 
-def _longest_gap(recent: pd.DataFrame, learners: pd.Index, lookback: int) -> pd.Series:
+def _mean(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """total / count, NaN where nothing was counted."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _longest_gap(act: DailyActivity, recent: np.ndarray, lookback: int) -> np.ndarray:
     """Longest run of days between two active days in the window (``lookback`` with one active
     day): the learner's longest usual silence, against which today's silence is measured."""
-    ordered = recent.sort_values(["learner_id", "age"])
-    same = ordered["learner_id"].to_numpy()[1:] == ordered["learner_id"].to_numpy()[:-1]
-    gaps = pd.Series(
-        np.diff(ordered["age"].to_numpy())[same], index=ordered["learner_id"].to_numpy()[1:][same]
-    )
-    longest = gaps.groupby(level=0).max() if len(gaps) else pd.Series(dtype=float)
-    return np.maximum(longest.reindex(learners).fillna(float(lookback)), 1.0)
+    c, d = act.code[recent], act.day[recent]
+    same = c[1:] == c[:-1]
+    longest = np.zeros(len(act.learner_ids))
+    np.maximum.at(longest, c[1:][same], np.diff(d)[same])
+    has_gap = np.bincount(c[1:][same], minlength=len(longest)) > 0
+    return np.maximum(np.where(has_gap, longest, float(lookback)), 1.0)
 
 
-def labels_after(daily: pd.DataFrame, learners: pd.Index, as_of: date, horizon: int) -> pd.Series:
+def _dropped(act: DailyActivity, as_of: date, horizon: int) -> np.ndarray:
+    """Per position of ``act.learner_ids``: 1 = no event in (as_of, as_of + horizon]."""
+    day = _day(as_of)
+    after = (act.day > day) & (act.day <= day + horizon)
+    return (np.bincount(act.code[after], minlength=len(act.learner_ids)) == 0).astype(np.int8)
+
+
+def labels_after(
+    daily: pd.DataFrame | DailyActivity, learners: pd.Index, as_of: date, horizon: int
+) -> pd.Series:
     """1 = no event in (as_of, as_of + horizon] (dropped out), per learner of ``learners``."""
-    after = daily.loc[
-        (daily["event_date"] > as_of) & (daily["event_date"] <= as_of + timedelta(days=horizon))
-    ]
-    active = set(after["learner_id"])
-    return pd.Series([0 if lid in active else 1 for lid in learners], index=learners, dtype=np.int8)
+    act = activity(daily)
+    position = pd.Index(act.learner_ids).get_indexer(learners)
+    dropped = np.append(_dropped(act, as_of, horizon), np.int8(1))[position]  # unknown: no event
+    return pd.Series(dropped, index=learners, dtype=np.int8)
 
 
 def training_dates(
@@ -149,12 +255,15 @@ def training_dates(
     return dates
 
 
-def labelled_rows(daily: pd.DataFrame, dates: list[date], horizon: int) -> tuple[np.ndarray, np.ndarray]:
+def labelled_rows(
+    daily: pd.DataFrame | DailyActivity, dates: list[date], horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
+    act = activity(daily)
     xs, ys = [], []
     for as_of in dates:
-        feats = features_as_of(daily, as_of)
-        xs.append(feats.to_numpy(np.float32))
-        ys.append(labels_after(daily, feats.index, as_of, horizon).to_numpy())
+        present, x = _features(act, as_of)
+        xs.append(x)
+        ys.append(_dropped(act, as_of, horizon)[present])
     return np.concatenate(xs), np.concatenate(ys)
 
 
@@ -254,12 +363,18 @@ def fit_dropout(
     hidden: int = 32,
     patience: int = 8,
     folds: int = 5,
+    max_steps_per_epoch: int = 100,
 ) -> DropoutModel:
     """Cross-fitted ensemble: the rows are split into ``folds`` (seeded); one net per fold is
     trained on the other folds with early stopping on its own (best held-out loss wins). The
     model averages the nets' logits, and Platt scaling is fitted on the out-of-fold logits (each
     row scored by the net that never saw it): every row serves both training and an honest
-    calibration, and averaging removes most of a single small net's seed-to-seed variance."""
+    calibration, and averaging removes most of a single small net's seed-to-seed variance.
+
+    An epoch takes at most ``max_steps_per_epoch`` optimiser steps (:func:`minibatch`): a step
+    of these tiny nets costs its Python and autograd overhead, not its arithmetic, so at 1M
+    learners (400k rows) fixed 256-row batches made the ensemble ~85% of the nightly dropout
+    task."""
     import torch
 
     torch.set_num_threads(1)  # tiny networks: threads only add contention on shared cores
@@ -271,12 +386,26 @@ def fit_dropout(
     members, out_of_fold = [], np.zeros(len(y))
     for k in range(max(folds, 2)):
         held = fold_of == k
-        layers = _train_net(z[~held], y[~held], z[held], y[held], seed + k, epochs, hidden, patience)
+        batch, lr = minibatch(int((~held).sum()), max_steps_per_epoch)
+        layers = _train_net(
+            z[~held], y[~held], z[held], y[held], seed + k, epochs, hidden, patience, batch, lr
+        )
         out_of_fold[held] = _net_logits(z[held], layers)
         members.append(layers)
     model = DropoutModel(mean.astype(np.float32), std.astype(np.float32), members, (1.0, 0.0), horizon_days)
     model.platt = _platt(out_of_fold, y)
     return model
+
+
+def minibatch(n_rows: int, max_steps_per_epoch: int) -> tuple[int, float]:
+    """(batch size, learning rate) for ``n_rows`` training rows: ``BATCH`` and ``LEARNING_RATE``
+    while an epoch fits in ``max_steps_per_epoch`` steps (the small worlds of the evaluation
+    report and the tests), otherwise the batch grows to keep that many steps and the rate grows
+    with its square root (the gradient's noise shrinks with the square root of the batch).
+    Measured at 1M learners (400k rows, bench marts): 100 steps of 3200 rows train the ensemble
+    in 31 s CPU at the same held-out ROC-AUC (0.983) as 256-row batches in ~250 s."""
+    batch = max(BATCH, -(-n_rows // max_steps_per_epoch))
+    return batch, LEARNING_RATE * float(np.sqrt(batch / BATCH))
 
 
 def _train_net(
@@ -288,18 +417,21 @@ def _train_net(
     epochs: int,
     hidden: int,
     patience: int,
+    batch: int,
+    lr: float,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One wide & deep net (BCE, Adam, minibatches) with early stopping on the validation rows."""
+    """One wide & deep net (BCE, Adam, minibatches) with early stopping on the validation rows.
+    Adam is torch's fused CPU kernel: one call per step instead of a Python loop over the
+    parameters (~10% of a step here)."""
     import torch
 
     torch.manual_seed(seed)
     xt, yt = torch.tensor(x), torch.tensor(y, dtype=torch.float32)
     xv, yv = torch.tensor(x_val), torch.tensor(y_val, dtype=torch.float32)
     net = wide_and_deep(x.shape[1], hidden)
-    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-3)
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-3, fused=True)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     generator = torch.Generator().manual_seed(seed)
-    batch = 256
     best, best_state, waited = float("inf"), None, 0
     for _ in range(epochs):
         perm = torch.randperm(len(yt), generator=generator)
@@ -342,18 +474,20 @@ def fit_baseline(x: np.ndarray, y: np.ndarray, seed: int = 7):
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed)).fit(x, y)
 
 
-def score_table(model: DropoutModel, daily: pd.DataFrame, run_date: date, model_version: str):
+def score_table(
+    model: DropoutModel, daily: pd.DataFrame | DailyActivity, run_date: date, model_version: str
+) -> pa.Table:
     """Rows of ``features.dropout_scores`` for ``run_date`` (every learner with history)."""
-    import pyarrow as pa
-
-    feats = features_as_of(daily, run_date)
-    probability = model.predict(feats.to_numpy(np.float32)) if len(feats) else np.zeros(0)
+    act = activity(daily)
+    present, x = _features(act, run_date)
+    probability = model.predict(x) if len(x) else np.zeros(0)
+    n = len(x)
     return pa.table(
         {
-            "learner_id": pa.array(feats.index.astype(str).tolist(), pa.string()),
-            "score_date": pa.array([run_date] * len(feats), pa.date32()),
+            "learner_id": pa.array(act.learner_ids[present].tolist(), pa.string()),
+            "score_date": pa.array([run_date] * n, pa.date32()),
             "dropout_probability": pa.array(probability.astype(float), pa.float64()),
-            "model_version": pa.array([model_version] * len(feats), pa.string()),
+            "model_version": pa.array([model_version] * n, pa.string()),
         }
     )
 

@@ -40,7 +40,7 @@ from ml.blend import build_blend, fit_blend
 from ml.data import (
     OPTED_IN,
     TrainingData,
-    load_daily_activity,
+    daily_activity_table,
     load_goal_texts,
     load_skill_texts,
     load_training_data,
@@ -371,8 +371,10 @@ def train_dropout(settings: Settings, run_date: date, config: TrainConfig | None
     config = config or TrainConfig()
     horizon = config.dropout_horizon_days
     with connect_warehouse(settings) as warehouse:
-        daily = load_daily_activity(warehouse, run_date - timedelta(days=config.history_days), run_date)
-        first_day = daily["event_date"].min() if len(daily) else run_date
+        daily = dropout_lib.DailyActivity.from_table(
+            daily_activity_table(warehouse, run_date - timedelta(days=config.history_days), run_date)
+        )
+        first_day = daily.first_day or run_date
         dates = dropout_lib.training_dates(run_date, first_day, horizon, step=config.dropout_step_days)
         run = TrainingRun.start(
             settings,

@@ -140,3 +140,30 @@ def test_scores_replace_their_run_date(warehouse) -> None:
         "model_version",
     ]
     assert rows["dropout_probability"].between(0, 1).all()
+
+
+def test_features_do_not_depend_on_row_order_and_read_gaps_and_quizzes() -> None:
+    """Daily rows in any order: a learner's longest gap, quiz trend and tenure come out as
+    computed by hand (the group-bys run over rows sorted by learner and day)."""
+    rows = [("b", 3, 1), ("a", 9, 2), ("a", 0, 4), ("a", 5, 1), ("b", 1, 2)]
+    daily = _daily(rows)
+    daily.loc[daily["learner_id"] == "a", "avg_quiz_score"] = [80.0, 60.0, None]  # days 9, 0, 5
+    shuffled = daily.sample(frac=1.0, random_state=3)
+    as_of = D0 + timedelta(days=10)
+    feats = dropout.features_as_of(shuffled, as_of)
+    pd.testing.assert_frame_equal(feats, dropout.features_as_of(daily, as_of))
+    assert feats.at["a", "tenure_days"] == 10 and feats.at["b", "days_since_last"] == 7
+    # a: active days 0, 5, 9 -> longest gap 5; silence 1 day -> 1/5
+    assert feats.at["a", "silence_vs_max_gap"] == pytest.approx(0.2)
+    # a: quiz 80 in the last 7 days (day 9; day 5 has none), 60 before (day 0)
+    assert feats.at["a", "quiz_trend"] == pytest.approx(0.2)
+    assert feats.at["a", "quiz_avg_28"] == pytest.approx(0.7) and feats.at["b", "has_quiz_28"] == 0
+    # b: days 1 and 3 -> gap 2; silence 7 days -> 3.5
+    assert feats.at["b", "silence_vs_max_gap"] == 3.5
+
+
+def test_minibatch_keeps_small_sets_and_bounds_steps_on_large_ones() -> None:
+    assert dropout.minibatch(5_000, 100) == (dropout.BATCH, dropout.LEARNING_RATE)
+    batch, lr = dropout.minibatch(320_000, 100)
+    assert batch == 3_200 and -(-320_000 // batch) == 100
+    assert lr == pytest.approx(dropout.LEARNING_RATE * np.sqrt(3_200 / dropout.BATCH))
