@@ -149,6 +149,8 @@ def interactions_between(frame: pd.DataFrame, start: date | None, end: date) -> 
     keep = first < _day_after(end)
     if start is not None:
         keep &= first >= _day_after(start)
+    if keep.all():  # the serving cut: no copy of every column (20M rows at 1M learners)
+        return frame
     return frame.loc[keep.to_numpy()].reset_index(drop=True)
 
 
@@ -176,8 +178,13 @@ def _select(
     return _select_arrow(warehouse, table, columns, where, params).to_pandas()
 
 
-def load_training_data(warehouse: Warehouse, end: date, start: date | None = None) -> TrainingData:
-    """Interactions first seen in ``(start, end]`` plus the dimensions and features as of ``end``."""
+def load_training_data(
+    warehouse: Warehouse, end: date, start: date | None = None, *, learner_features: bool = True
+) -> TrainingData:
+    """Interactions first seen in ``(start, end]`` plus the dimensions and features as of ``end``.
+
+    ``learner_features=False`` leaves Spark's learner features out (an empty frame, as before
+    Spark has run): the models that do not read them skip 1M skill vectors (~11 s at 1M)."""
     where = "where cast(first_event_at as date) <= ?"
     params: list[object] = [end]
     if start is not None:
@@ -199,7 +206,9 @@ def load_training_data(warehouse: Warehouse, end: date, start: date | None = Non
         interactions=interactions,
         courses=courses,
         learners=learners,
-        learner_features=load_learner_features(warehouse, end),
+        learner_features=load_learner_features(warehouse, end)
+        if learner_features
+        else pd.DataFrame(columns=list(FEATURE_COLUMNS)),
         skill_ids=load_skill_ids(warehouse),
         start=start,
         end=end,

@@ -30,8 +30,10 @@ ARRAYS_FILE = "arrays.npz"
 class IdIndex:
     """Sorted string ids and a vectorised id -> row lookup (-1 for unknown ids)."""
 
-    def __init__(self, ids: Sequence[str] | np.ndarray) -> None:
-        self.ids = np.asarray(sorted(set(map(str, ids))), dtype=object)
+    def __init__(self, ids: Sequence[str] | np.ndarray | pd.Series) -> None:
+        # numpy's C sort of fixed-width strings: 1M learner ids in ~0.3 s (a Python sorted(set())
+        # took ~1.2 s, and every model, stage and evaluation builds these indexes)
+        self.ids = np.unique(np.asarray(ids).astype(str)).astype(object)
         self._lookup = pd.Index(self.ids)
 
     def __len__(self) -> int:

@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 #: component models of the blend, in blend feature order
 COMPONENTS = ("popularity", "als", "lightfm", "content")
 STAGES = ("validation", "test", "serving")
+#: components that read Spark's learner features (skill vectors, format); the others skip loading them
+READS_LEARNER_FEATURES = frozenset({"lightfm", "content"})
 RANKING_METRIC = "ndcg@10"
 
 
@@ -197,7 +199,7 @@ def train_model(
     """Fit one component model at every cut of the split; log it as an MLflow run; return the run id."""
     config = config or TrainConfig()
     with connect_warehouse(settings) as warehouse:
-        data = load_training_data(warehouse, run_date)
+        data = load_training_data(warehouse, run_date, learner_features=name in READS_LEARNER_FEATURES)
         content = None
         embedded = 0
         if name == "content":
@@ -264,7 +266,8 @@ def evaluate_and_promote(
         raise ValueError(f"evaluate_and_promote needs the runs of every component; missing {missing}")
     cuts = split_dates(run_date, config)
     with connect_warehouse(settings) as warehouse:
-        data = load_training_data(warehouse, run_date)
+        # the components arrive fitted: the blend and the evaluation read no learner features
+        data = load_training_data(warehouse, run_date, learner_features=False)
     with tempfile.TemporaryDirectory() as tmp:
         stages = {name: _download_stages(settings, run_ids[name], Path(tmp) / name) for name in COMPONENTS}
         at = {stage: {name: stages[name][stage] for name in COMPONENTS} for stage in STAGES}

@@ -23,6 +23,10 @@ def test_window_keeps_pairs_first_seen_in_it(warehouse) -> None:
     assert len(before.interactions) + len(after.interactions) == len(everything.interactions)
     assert everything.skill_ids == ("S001", "S002", "S003", "S004")
     assert len(everything.learner_features) == 40
+    whole = everything.window(None, RUN_DATE).interactions
+    pd.testing.assert_frame_equal(whole, everything.interactions)
+    without = load_training_data(warehouse, RUN_DATE, learner_features=False)
+    assert without.learner_features.empty and len(without.interactions) == len(everything.interactions)
 
 
 def test_courses_published_after_the_window_are_not_candidates(warehouse) -> None:
