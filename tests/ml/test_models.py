@@ -154,3 +154,11 @@ def test_lightfm_stops_early_and_keeps_its_best_epoch(warehouse) -> None:
     assert model.fit_log == {"epochs": 3, "epochs_run": 5, "monitor_best": 0.5}
     assert len(seen) == 5
     assert float(model.score(["L000"]).sum()) == pytest.approx(seen[2], rel=1e-5)
+
+
+def test_id_index_is_sorted_and_unique_whatever_the_input_order() -> None:
+    shuffled = IdIndex(np.array(["L2", "L0", "L2", "L1"], dtype=object))
+    assert list(shuffled.ids) == ["L0", "L1", "L2"]
+    saved = IdIndex(np.array(["L0", "L1", "L2"]))  # a saved model's ids: numpy strings, sorted
+    assert list(saved.ids) == ["L0", "L1", "L2"] and all(type(i) is str for i in saved.ids)
+    assert list(saved.positions(["L2", "L9", "L0"])) == [2, -1, 0]
