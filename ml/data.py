@@ -126,13 +126,23 @@ def opted_in_only(data: TrainingData) -> TrainingData:
     feats = data.learner_features
     return replace(
         data,
-        interactions=data.interactions.loc[data.interactions["learner_id"].isin(allowed)].reset_index(
+        interactions=data.interactions.loc[among(data.interactions["learner_id"], allowed)].reset_index(
             drop=True
         ),
         learner_features=feats.loc[feats["learner_id"].isin(allowed)].reset_index(drop=True)
         if len(feats)
         else feats,
     )
+
+
+def among(ids: pd.Series, allowed: set[str]) -> np.ndarray:
+    """Boolean mask of ``ids`` in ``allowed``. The interactions' categorical ids are looked up
+    once per category and gathered by code (pandas' isin hashed all 20M rows: ~5 s a call, and
+    every cut of ALS, LightFM and content filters the privacy tier)."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        known = np.append(ids.cat.categories.isin(list(allowed)), False)  # code -1 (null): not in
+        return known[ids.cat.codes.to_numpy()]
+    return ids.isin(list(allowed)).to_numpy()
 
 
 def _day_after(day: date) -> pd.Timestamp:

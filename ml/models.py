@@ -236,6 +236,9 @@ class ALSModel(Recommender):
     start from a model of an earlier cut (factors matched by learner / course id): the nightly
     time split fits the validation cut from scratch with ``iterations`` and each later cut from
     the one before with ``warm_iterations`` (ALS from a near-solution converges in a few sweeps).
+    Sweeps measured on the bench's marts at 100k learners (NDCG@10 of the validation cut /
+    the warm-started test cut): 15+5 sweeps 0.0969 / 0.1171, 10+3 0.0961 / 0.1154, 8+2
+    0.0949 / 0.1155, 5+2 0.0930 / 0.1142; at 1M a sweep costs ~7 s of the nightly ALS task.
     """
 
     kind = "als"
@@ -247,8 +250,8 @@ class ALSModel(Recommender):
         regularization: float = 0.05,
         alpha: float = 4.0,
         skip_weight: float = 1.0,
-        iterations: int = 15,
-        warm_iterations: int = 5,
+        iterations: int = 8,
+        warm_iterations: int = 2,
         seed: int = 7,
         threads: int = 2,
     ) -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from learnrec.warehouse import connect_warehouse
-from ml.data import MissingTableError, load_daily_activity, load_training_data
+from ml.data import MissingTableError, among, load_daily_activity, load_training_data
 from tests.ml.conftest import RUN_DATE, START
 
 
@@ -53,3 +53,11 @@ def test_daily_activity_counts_events_per_learner_day(warehouse) -> None:
     assert daily["n_events"].sum() == events
     assert (daily["n_completes"] <= daily["n_events"]).all()
     assert not daily.duplicated(["learner_id", "event_date"]).any()
+
+
+def test_among_matches_isin_for_categorical_and_plain_ids() -> None:
+    ids = ["a", None, "b", "c", "a"]
+    allowed = {"a", "c"}
+    expected = [True, False, False, True, True]
+    assert among(pd.Series(ids, dtype="category"), allowed).tolist() == expected
+    assert among(pd.Series(ids, dtype=object), allowed).tolist() == expected
