@@ -47,10 +47,10 @@ def blocks(events: DataFrame) -> DataFrame:
     A *block* is a ``SESSION_GAP_SECONDS``-wide slice of the clock. Two events of the same block
     are never more than the session gap apart, so no session boundary falls inside a block, and
     a learner's sessions of a day follow exactly from the first and last event of each of their
-    blocks (``_sessions``). Everything else the rollups and the lifetime deltas need is a sum,
-    minimum or maximum per course, so every later step reads these rows (~6x fewer than events
-    at a few events per session) instead of the events again. ``new`` marks events of files the
-    lifetime state has not folded yet (see ``incremental.prepare``).
+    blocks (:func:`session_starts`). Everything else the rollups and the lifetime deltas need is
+    a sum, minimum or maximum per course (:func:`pairs`), so later steps read these rows (~4x
+    fewer than events at a few events per session) instead of the events again. ``new`` marks
+    events of files the lifetime state has not folded yet (see ``incremental.prepare``).
     """
     from pyspark.sql import functions as F
 
@@ -71,19 +71,35 @@ def blocks(events: DataFrame) -> DataFrame:
     )
 
 
-def _pairs(blocks: DataFrame, catalog: DataFrame) -> DataFrame:
-    """Per (event_date, learner, course): the counts every rollup is built from.
+#: Per-block counts that add up per (learner, course, day).
+PAIR_SUMS = ("n_events", "n_engaged", "n_complete", "n_skip", "n_quiz", "quiz_sum", "watch_seconds")
 
-    The course's format splits its watch time into video and text seconds here, per pair rather
+
+def pairs(blocks: DataFrame, catalog: DataFrame) -> DataFrame:
+    """Per (event_date, learner, course): the counts both rollups and the lifetime deltas read.
+
+    One aggregation of the blocks serves every later step (kept in Spark's cache by the caller),
+    so the blocks, ~4x more rows, are read twice in all (here and by :func:`session_starts`):
+
+    * all files' sums, minima and maxima: the rollups of rebuilt days;
+    * ``new_*``: the same from new files only (null without any): the lifetime deltas.
+
+    The course's format splits the watch time into video and text seconds here, per pair rather
     than per event: the same (exact) sums from a join over far fewer rows.
     """
     from pyspark.sql import functions as F
 
-    sums = ("n_events", "n_engaged", "n_complete", "n_skip", "n_quiz", "quiz_sum", "watch_seconds")
+    new = F.col("new")
     pairs = blocks.groupBy("event_date", "learner_id", "course_id").agg(
-        *[F.sum(c).alias(c) for c in sums],
+        *[F.sum(c).alias(c) for c in PAIR_SUMS],
         F.max("last_watch_at").alias("last_watch_at"),
         F.max("last_event_at").alias("last_event_at"),
+        F.sum(F.when(new, F.col("n_events"))).alias("new_events"),
+        F.min(F.when(new, F.col("first_event_at"))).alias("new_first_event_at"),
+        F.max(F.when(new, F.col("last_event_at"))).alias("new_last_event_at"),
+        F.sum(F.when(new, F.col("n_complete"))).alias("new_complete"),
+        F.sum(F.when(new, F.col("n_quiz"))).alias("new_quiz"),
+        F.sum(F.when(new, F.col("quiz_sum"))).alias("new_quiz_sum"),
     )
     fmt = F.col("format")
     video_share = F.when(fmt.isin("video", "live"), 1.0).when(fmt == "mixed", 0.5).otherwise(0.0)
@@ -96,52 +112,73 @@ def _pairs(blocks: DataFrame, catalog: DataFrame) -> DataFrame:
     )
 
 
-def _sessions(blocks: DataFrame) -> DataFrame:
-    """Per (event_date, learner): number of sessions, from the first and last event of each block.
+def session_starts(blocks: DataFrame) -> DataFrame:
+    """Per (event_date, learner, slice of the clock): ``sessions`` = 1 if a session starts in it.
 
-    Blocks sorted by their first event: a block starts a session when its first event is more
-    than the gap after the latest event of the blocks before it (a running maximum: blocks of
-    different courses may overlap in time).
+    Blocks are slices of width SESSION_GAP_SECONDS, so two events of one slice are never more
+    than the gap apart, and events of slices k and k + 2 always are: a session starts in slice k
+    unless slice k - 1 has events and k's first event comes at most the gap after k - 1's last.
+    Each block therefore stands for its first event at its own slice and carries its last event
+    to the next slice; one aggregation per slice (across courses) compares the two. Summing the
+    rows per learner and day counts the sessions. Only sums, minima and maxima (no per-learner
+    lists to sort): every step is generated code, and the rows join the learner rollup's
+    aggregation instead of a join.
     """
     from pyspark.sql import functions as F
 
-    gap = SESSION_GAP_SECONDS * 1_000_000
-    spans = F.array_sort(
-        F.collect_list(
-            F.struct(F.unix_micros("first_event_at").alias("a"), F.unix_micros("last_event_at").alias("b"))
+    keys = ("event_date", "learner_id")
+    slices = blocks.select(
+        *keys,
+        "block",
+        F.unix_micros("first_event_at").alias("first"),
+        F.lit(None).cast("long").alias("carried"),
+    ).unionByName(
+        blocks.select(
+            *keys,
+            (F.col("block") + 1).alias("block"),
+            F.lit(None).cast("long").alias("first"),
+            F.unix_micros("last_event_at").alias("carried"),
         )
     )
-    counted = F.aggregate(
-        F.col("spans"),
-        F.struct(F.lit(0).alias("n"), F.lit(None).cast("long").alias("end")),
-        lambda acc, s: F.struct(
-            (acc["n"] + F.when(acc["end"].isNull() | (s["a"] - acc["end"] > gap), 1).otherwise(0)).alias("n"),
-            F.greatest(acc["end"], s["b"]).alias("end"),
-        ),
-    )
+    first, carried = F.col("first"), F.col("carried")
+    starts = first.isNotNull() & (carried.isNull() | (first - carried > SESSION_GAP_SECONDS * 1_000_000))
     return (
-        blocks.groupBy("event_date", "learner_id")
-        .agg(spans.alias("spans"))
-        .select("event_date", "learner_id", counted["n"].alias("sessions"))
+        slices.groupBy(*keys, "block")
+        .agg(F.min("first").alias("first"), F.max("carried").alias("carried"))
+        .select(*keys, F.when(starts, 1).otherwise(0).alias("sessions"))
     )
 
 
-def daily_rollups(blocks: DataFrame, catalog: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(daily_learner, daily_course) rollups from the :func:`blocks` of one or more whole days."""
+def daily_rollups(pairs: DataFrame, blocks: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(daily_learner, daily_course) rollups of whole days, from their :func:`pairs` and blocks."""
     from pyspark.sql import functions as F
 
-    pairs = _pairs(blocks, catalog)
     engaged = F.col("n_engaged") > 0
-    course_day = F.when(engaged, 1).otherwise(0)
-    completed = F.when(engaged & (F.col("n_complete") > 0), 1).otherwise(0)
-    skipped = F.when(engaged & (F.col("n_skip") > 0), 1).otherwise(0)
+    per_pair = pairs.select(
+        "event_date",
+        "learner_id",
+        "course_id",
+        "n_events",
+        F.when(engaged, 1).otherwise(0).alias("course_day"),
+        F.when(engaged & (F.col("n_complete") > 0), 1).otherwise(0).alias("completed"),
+        F.when(engaged & (F.col("n_skip") > 0), 1).otherwise(0).alias("skipped"),
+        "n_quiz",
+        "quiz_sum",
+        "watch_seconds",
+        "video_seconds",
+        "text_seconds",
+        "last_watch_at",
+        "last_event_at",
+    )
     learner = (
-        pairs.groupBy("event_date", "learner_id")
+        per_pair.drop("course_id")
+        .unionByName(session_starts(blocks), allowMissingColumns=True)
+        .groupBy("event_date", "learner_id")
         .agg(
             F.sum("n_events").alias("n_events"),
-            F.sum(course_day).alias("course_days"),
-            F.sum(completed).alias("completed_course_days"),
-            F.sum(skipped).alias("skipped_course_days"),
+            F.sum("course_day").alias("course_days"),
+            F.sum("completed").alias("completed_course_days"),
+            F.sum("skipped").alias("skipped_course_days"),
             F.sum("n_quiz").alias("n_quiz"),
             F.sum("quiz_sum").alias("quiz_sum"),
             F.sum("watch_seconds").alias("watch_seconds"),
@@ -149,39 +186,44 @@ def daily_rollups(blocks: DataFrame, catalog: DataFrame) -> tuple[DataFrame, Dat
             F.sum("text_seconds").alias("text_seconds"),
             F.max("last_watch_at").alias("last_watch_at"),
             F.max("last_event_at").alias("last_event_at"),
+            F.sum("sessions").cast("int").alias("sessions"),
         )
-        .join(_sessions(blocks), ["event_date", "learner_id"])
     )
-    course = pairs.groupBy("event_date", "course_id").agg(
+    course = per_pair.groupBy("event_date", "course_id").agg(
         F.sum("n_events").alias("n_events"),
-        F.sum(course_day).alias("learner_days"),
-        F.sum(completed).alias("completed_learner_days"),
-        F.sum(skipped).alias("skipped_learner_days"),
+        F.sum("course_day").alias("learner_days"),
+        F.sum("completed").alias("completed_learner_days"),
+        F.sum("skipped").alias("skipped_learner_days"),
         F.sum("n_quiz").alias("n_quiz"),
         F.sum("quiz_sum").alias("quiz_sum"),
         F.sum("watch_seconds").alias("watch_seconds"),
-        F.hll_sketch_agg(F.when(engaged, F.col("learner_id")), HLL_LG_K).alias("learners_sketch"),
+        F.hll_sketch_agg(F.when(F.col("course_day") > 0, F.col("learner_id")), HLL_LG_K).alias(
+            "learners_sketch"
+        ),
     )
     return learner, course
 
 
-def lifetime_deltas(blocks: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(learner, learner_course) lifetime contributions of the :func:`blocks` of new files."""
+def lifetime_deltas(pairs: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(learner, learner_course) lifetime contributions of the new files (the pairs' ``new_*``)."""
     from pyspark.sql import functions as F
 
-    new = blocks.where(F.col("new"))
-    learner = new.groupBy("learner_id").agg(
-        F.sum("n_events").cast("long").alias("n_events"),
-        F.min("first_event_at").alias("first_event_at"),
-        F.max("last_event_at").alias("last_event_at"),
+    learner = (
+        pairs.where(F.col("new_events").isNotNull())
+        .groupBy("learner_id")
+        .agg(
+            F.sum("new_events").cast("long").alias("n_events"),
+            F.min("new_first_event_at").alias("first_event_at"),
+            F.max("new_last_event_at").alias("last_event_at"),
+        )
     )
     learner_course = (
-        new.where((F.col("n_complete") > 0) | (F.col("n_quiz") > 0))
+        pairs.where((F.col("new_complete") > 0) | (F.col("new_quiz") > 0))
         .groupBy("learner_id", "course_id")
         .agg(
-            F.sum("n_complete").cast("long").alias("n_complete"),
-            F.sum("n_quiz").cast("long").alias("n_quiz"),
-            F.sum("quiz_sum").alias("quiz_sum"),
+            F.sum("new_complete").cast("long").alias("n_complete"),
+            F.sum("new_quiz").cast("long").alias("n_quiz"),
+            F.sum("new_quiz_sum").alias("quiz_sum"),
         )
     )
     return learner, learner_course

@@ -133,8 +133,9 @@ def prepare(
 
     catalog_df = catalog.to_spark(spark)
     empty_blocks = aggregates.blocks(read_events(spark, []))
-    empty_learner_rollup, empty_course_rollup = aggregates.daily_rollups(empty_blocks, catalog_df)
-    empty_state_learner, empty_state_pairs = aggregates.lifetime_deltas(empty_blocks)
+    empty_pairs = aggregates.pairs(empty_blocks, catalog_df)
+    empty_learner_rollup, empty_course_rollup = aggregates.daily_rollups(empty_pairs, empty_blocks)
+    empty_state_learner, empty_state_pairs = aggregates.lifetime_deltas(empty_pairs)
     timings = Timings()
 
     previous = lake.latest_state_before(run_date)
@@ -166,19 +167,21 @@ def prepare(
             rebuild.append(day)
 
     # one scan of the events: the new files (for the state) and the rest of the rebuilt days'
-    # files (for their rollups), aggregated once into blocks that every output derives from
+    # files (for their rollups), aggregated once into blocks, and those once into (learner,
+    # course, day) pairs: every output derives from these two cached frames
     new_uris = [uri for day, files in sorted(new_by_day.items()) for uri in lake.event_file_uris(day, files)]
     old_uris = [
         uri for d in rebuild for uri in lake.event_file_uris(d, files_now[d] - new_by_day.get(d, frozenset()))
     ]
     blocks = aggregates.blocks(read_events(spark, new_uris, old_uris)).persist(StorageLevel.MEMORY_AND_DISK)
+    pairs = aggregates.pairs(blocks, catalog_df).persist(StorageLevel.MEMORY_AND_DISK)
 
     # 1. lifetime state of run_date = previous snapshot + aggregates of the new files
     state_learner, state_pairs = empty_state_learner, empty_state_pairs
     if previous is not None:
         state_learner = spark.read.parquet(lake.uri(lake.state_path(aggregates.STATE_LEARNER, previous)))
         state_pairs = spark.read.parquet(lake.uri(lake.state_path(aggregates.STATE_LEARNER_COURSE, previous)))
-    delta_learner, delta_pairs = aggregates.lifetime_deltas(blocks)
+    delta_learner, delta_pairs = aggregates.lifetime_deltas(pairs)
     state_learner = aggregates.fold_learner(state_learner, delta_learner)
     state_pairs = aggregates.fold_learner_course(state_pairs, delta_pairs)
     for table, frame in (
@@ -191,8 +194,8 @@ def prepare(
 
     # 2. rollups of the rebuilt days
     if rebuild:
-        rebuilt = blocks.where(F.col("event_date").isin(*rebuild))
-        learner_rollup, course_rollup = aggregates.daily_rollups(rebuilt, catalog_df)
+        rebuilt = F.col("event_date").isin(*rebuild)
+        learner_rollup, course_rollup = aggregates.daily_rollups(pairs.where(rebuilt), blocks.where(rebuilt))
         for table, frame in (
             (aggregates.DAILY_LEARNER, learner_rollup),
             (aggregates.DAILY_COURSE, course_rollup),
@@ -203,6 +206,7 @@ def prepare(
                 )
         for d in rebuild:
             lake.record_daily(d, files_now[d])
+    pairs.unpersist()
     blocks.unpersist()
     # a day without events has no rollup partition
     built = [d for d in window if lake.exists(lake.rollup_path(aggregates.DAILY_LEARNER, d))]
