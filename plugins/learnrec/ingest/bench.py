@@ -3,7 +3,9 @@
 For each scale a world is generated, then, in the same run and on the same files:
 
 * the floor: DuckDB alone turning the landing JSON into Parquet (``read_json`` -> ``COPY``), with
-  no validation, identity, deduplication, quarantine or warehouse load;
+  no validation, identity, deduplication, quarantine or warehouse load; and, to show that this
+  floor is a fair one, the same conversion with the columns auto-detected, with snappy instead of
+  zstd, and on one thread (:data:`FLOOR_VARIANTS`);
 * ``learnrec ingest`` end to end in a child process (so that its peak memory is its own), with
   bounded batches: validation, event ids, deduplication, quarantine, the warehouse load and the
   lake copy;
@@ -72,16 +74,37 @@ def _child(settings: Settings, *args: str) -> tuple[float, float, str]:
     return seconds, max(peak, before) / 1024, done.stdout
 
 
-def bare_duckdb_seconds(settings: Settings, out: Path) -> float:
+#: The payload's columns, given to the floor's reader (no sampling pass to detect them).
+FLOOR_COLUMNS = (
+    ", columns={learner_id: 'VARCHAR', event_type: 'VARCHAR', course_id: 'VARCHAR', timestamp: 'VARCHAR', "
+    "metadata: 'STRUCT(watch_duration_seconds BIGINT, quiz_score DOUBLE, module_id VARCHAR)'}"
+)
+#: name -> (columns given, Parquet compression, DuckDB threads); the floor is the first.
+FLOOR_VARIANTS = {
+    "duckdb_json_to_parquet_per_second": (True, "zstd", None),
+    "floor_auto_detected_columns_per_second": (False, "zstd", None),
+    "floor_snappy_per_second": (True, "snappy", None),
+    "floor_one_thread_per_second": (True, "zstd", 1),
+}
+
+
+def bare_duckdb_seconds(
+    settings: Settings,
+    out: Path,
+    *,
+    columns: bool = True,
+    compression: str = "zstd",
+    threads: int | None = None,
+) -> float:
     """The floor: DuckDB's own JSON reader straight into Parquet, nothing else."""
     files = f"{settings.landing_path}/learner_events/*/*/*.jsonl"
     con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {threads}")
     started = time.perf_counter()
     con.execute(
-        f"COPY (SELECT * FROM read_json('{files}', format='newline_delimited', ignore_errors=true, "
-        "columns={learner_id: 'VARCHAR', event_type: 'VARCHAR', course_id: 'VARCHAR', timestamp: 'VARCHAR', "
-        "metadata: 'STRUCT(watch_duration_seconds BIGINT, quiz_score DOUBLE, module_id VARCHAR)'})) "
-        f"TO '{out}' (FORMAT parquet, COMPRESSION zstd)"
+        f"COPY (SELECT * FROM read_json('{files}', format='newline_delimited', ignore_errors=true"
+        f"{FLOOR_COLUMNS if columns else ''})) TO '{out}' (FORMAT parquet, COMPRESSION {compression})"
     )
     seconds = time.perf_counter() - started
     con.close()
@@ -99,19 +122,27 @@ def run(recorder: Recorder, quick: bool) -> None:
         with tempfile.TemporaryDirectory(prefix="learnrec-bench-ingest-") as home:
             settings = _world(Path(home), learners, courses, days)
             lines = _lines(settings)
-            bare = bare_duckdb_seconds(settings, Path(home) / "bare.parquet")
+            floors = {
+                name: bare_duckdb_seconds(
+                    settings, Path(home) / "bare.parquet", columns=columns, compression=codec, threads=threads
+                )
+                for name, (columns, codec, threads) in FLOOR_VARIANTS.items()
+            }
             _child(settings, "load-sources")
             seconds, peak, _ = _child(settings, "ingest")
-        rate, floor = lines / seconds, lines / bare
-        recorder.record(
-            "duckdb_json_to_parquet_per_second",
-            floor,
-            "events/s",
-            label,
-            lines=lines,
-            seconds=round(bare, 2),
-            note="floor: DuckDB read_json -> Parquet, no checks",
-        )
+        bare = floors["duckdb_json_to_parquet_per_second"]
+        rate = lines / seconds
+        for name, (columns, codec, threads) in FLOOR_VARIANTS.items():
+            recorder.record(
+                name,
+                lines / floors[name],
+                "events/s",
+                label,
+                lines=lines,
+                seconds=round(floors[name], 2),
+                note=f"DuckDB read_json -> Parquet, no checks; columns {'given' if columns else 'auto-detected'}, "
+                f"{codec}, {threads or 'all'} thread(s)",
+            )
         recorder.record(
             "ingest_events_per_second",
             rate,

@@ -47,7 +47,9 @@ def write_batch(lake_root: str, events: pa.Table, batch_id: str) -> list[str]:
     groups = keys.group_by(["d", "h"], use_threads=False).aggregate([("h", "count")]).to_pylist()
     slices, start = [], 0
     for group in groups:
-        folder = posixpath.join(root, EVENTS_PREFIX, f"event_date={group['d'].isoformat()}", f"hour={group['h']:02d}")
+        folder = posixpath.join(
+            root, EVENTS_PREFIX, f"event_date={group['d'].isoformat()}", f"hour={group['h']:02d}"
+        )
         slices.append((folder, events.slice(start, group["h_count"])))
         start += group["h_count"]
 
