@@ -122,17 +122,28 @@ def opted_in_only(data: TrainingData) -> TrainingData:
     what they declared (goal, role, interest) and their own history for the content scorer;
     catalogue-wide aggregates (popularity) count everyone.
     """
-    allowed = set(data.learners.loc[data.learners["data_tier"] == OPTED_IN, "learner_id"])
-    feats = data.learner_features
+    allowed = _opted_in(data)
     return replace(
         data,
         interactions=data.interactions.loc[among(data.interactions["learner_id"], allowed)].reset_index(
             drop=True
         ),
-        learner_features=feats.loc[feats["learner_id"].isin(allowed)].reset_index(drop=True)
-        if len(feats)
-        else feats,
+        learner_features=opted_in_features(data, allowed),
     )
+
+
+def _opted_in(data: TrainingData) -> set[str]:
+    return set(data.learners.loc[data.learners["data_tier"] == OPTED_IN, "learner_id"])
+
+
+def opted_in_features(data: TrainingData, allowed: set[str] | None = None) -> pd.DataFrame:
+    """The learner features of :func:`opted_in_only` alone (no filtering of the interactions,
+    for a model that reads only the features of the tier)."""
+    feats = data.learner_features
+    if not len(feats):
+        return feats
+    allowed = _opted_in(data) if allowed is None else allowed
+    return feats.loc[among(feats["learner_id"], allowed)].reset_index(drop=True)
 
 
 def among(ids: pd.Series, allowed: set[str]) -> np.ndarray:

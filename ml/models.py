@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ml.data import TrainingData, opted_in_only
+from ml.data import TrainingData, opted_in_features, opted_in_only
 
 MODEL_FILE = "model.json"
 ARRAYS_FILE = "arrays.npz"
@@ -637,7 +637,7 @@ class ContentModel(Recommender):
         has_goal = goal_of >= 0
         goal_vec[learner_rows[has_goal]] = goal_emb[goal_of[has_goal]]
         skills = np.zeros_like(goal_vec)
-        feats = opted_in_only(data).learner_features  # the inferred skill vector: opted-in only
+        feats = opted_in_features(data)  # the inferred skill vector: opted-in only
         if len(feats) and len(inputs.skill_embeddings):
             rows = self.learners.positions(feats["learner_id"].to_numpy())
             vectors = np.array(
