@@ -433,7 +433,10 @@ class LightFMModel(Recommender):
 
     Epochs are not a fixed guess: a fit from scratch runs up to ``epochs`` and, given a
     ``monitor`` (NDCG@k on the validation window, see :func:`ml.training.fit_stages`), stops
-    ``patience`` epochs after the best one and keeps the best state. A fit with ``warm_start``
+    ``patience`` epochs after the best one and keeps the best state; an epoch is better only if it
+    gains ``min_improvement`` (relative) over the best: NDCG@10 on the bench's marts at 100k
+    learners crept from 0.1575 (epoch 3) to 0.1593 (epoch 13) and at 1M an epoch costs ~30 s.
+    A fit with ``warm_start``
     (the model of the previous, earlier cut) inherits its parameters and adagrad state feature by
     feature (new learners, courses and feature values start fresh) and runs ``warm_epochs`` over
     its own cut: the nightly time split pays for convergence once, not at every cut.
@@ -455,10 +458,12 @@ class LightFMModel(Recommender):
         warm_epochs: int = 1,
         seed: int = 7,
         threads: int = 2,
+        min_improvement: float = 0.005,
     ) -> None:
         self.components, self.epochs, self.learning_rate = components, epochs, learning_rate
         self.item_alpha, self.user_alpha, self.seed, self.threads = item_alpha, user_alpha, seed, threads
         self.max_sampled, self.patience, self.warm_epochs = max_sampled, patience, warm_epochs
+        self.min_improvement = min_improvement
         self._state: tuple[Any, FeatureMatrix, FeatureMatrix] | None = None
 
     def params(self) -> dict[str, Any]:
@@ -473,6 +478,7 @@ class LightFMModel(Recommender):
             "warm_epochs": self.warm_epochs,
             "seed": self.seed,
             "threads": self.threads,
+            "min_improvement": self.min_improvement,
         }
 
     def fit(
@@ -543,7 +549,7 @@ class LightFMModel(Recommender):
         for epoch in range(1, self.epochs + 1):
             self._train(binary, weights, 1)
             value = monitor(self)
-            if value > best:
+            if epoch == 1 or value > best + abs(best) * self.min_improvement:
                 best, best_epoch = value, epoch
                 best_state = self._snapshot()
             elif epoch - best_epoch >= self.patience:

@@ -156,6 +156,17 @@ def test_lightfm_stops_early_and_keeps_its_best_epoch(warehouse) -> None:
     assert float(model.score(["L000"]).sum()) == pytest.approx(seen[2], rel=1e-5)
 
 
+def test_lightfm_counts_only_a_real_gain_as_better(warehouse) -> None:
+    """Epochs that creep up by less than ``min_improvement`` run out the patience."""
+    data = load_training_data(warehouse, RUN_DATE)
+    curve = iter([0.30, 0.40, 0.401, 0.402, 0.403, 0.5])
+
+    model = LightFMModel(components=8, epochs=6, patience=2, threads=1, min_improvement=0.01).fit(
+        data, monitor=lambda _: next(curve)
+    )
+    assert model.fit_log == {"epochs": 2, "epochs_run": 4, "monitor_best": 0.40}
+
+
 def test_id_index_is_sorted_and_unique_whatever_the_input_order() -> None:
     shuffled = IdIndex(np.array(["L2", "L0", "L2", "L1"], dtype=object))
     assert list(shuffled.ids) == ["L0", "L1", "L2"]
