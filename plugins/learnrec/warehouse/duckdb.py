@@ -16,6 +16,10 @@ import pyarrow as pa
 
 from learnrec.warehouse.base import SCHEMAS, LoadMode, Warehouse
 
+#: DuckDB's row group size. Appended Arrow chunks of other sizes leave partly filled row groups,
+#: which the next checkpoint merges: 2 s for 1M ingested events, against 0.1 s when full.
+ROW_GROUP_ROWS = 122_880
+
 
 def quote_table(table: str) -> str:
     """``schema.table`` with each part quoted; rejects anything else."""
@@ -23,6 +27,21 @@ def quote_table(table: str) -> str:
     if len(parts) != 2 or not all(part.replace("_", "").isalnum() for part in parts):
         raise ValueError(f"expected schema.table of letters, digits and underscores, got {table!r}")
     return ".".join(f'"{part}"' for part in parts)
+
+
+def _row_group_chunks(data: pa.Table) -> pa.Table:
+    """``data`` in chunks of whole row groups (copied only when its chunks are not)."""
+    sizes = [batch.num_rows for batch in data.to_batches()]
+    if all(size % ROW_GROUP_ROWS == 0 for size in sizes[:-1]):
+        return data
+    return pa.Table.from_batches(
+        [
+            batch
+            for start in range(0, data.num_rows, ROW_GROUP_ROWS)
+            for batch in data.slice(start, ROW_GROUP_ROWS).combine_chunks().to_batches()
+        ],
+        schema=data.schema,
+    )
 
 
 class DuckDBWarehouse(Warehouse):
@@ -47,7 +66,7 @@ class DuckDBWarehouse(Warehouse):
         return relation.to_arrow_table() if relation is not None else pa.table({})
 
     def load_arrow(self, table: str, data: pa.Table, mode: LoadMode = "append") -> int:
-        self.con.register("_learnrec_load", data)
+        self.con.register("_learnrec_load", _row_group_chunks(data))
         try:
             self._write(table, "_learnrec_load", mode)
         finally:
