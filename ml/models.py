@@ -598,8 +598,12 @@ Encoder = Callable[[list[str]], np.ndarray]
 
 
 def normalise_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.maximum(norms, 1e-9)).astype(np.float32)
+    """Unit-norm float32 rows (zero rows stay zero). Norms by einsum and an in-place division: no
+    ``|x|**2`` or second float32 copy of the matrix (1M x 384 learner rows are normalised several
+    times per content fit and once per scored chunk)."""
+    out = np.array(matrix, dtype=np.float32)
+    out /= np.maximum(np.sqrt(np.einsum("ij,ij->i", out, out)), 1e-9)[:, None]
+    return out
 
 
 @dataclass(frozen=True)
