@@ -638,7 +638,7 @@ class ContentModel(Recommender):
         embeddings[self.courses.positions(data.courses["course_id"].to_numpy())] = inputs.course_embeddings
         self.course_embeddings = normalise_rows(embeddings)
         history = interaction_matrix(data.interactions, self.learners, self.courses, skip_weight=1.0)
-        self.history_profile = _rows_unit(history @ self.course_embeddings)
+        learner_vectors = _rows_unit(history @ self.course_embeddings)  # the history part
         goals = IdIndex(inputs.goal_names)
         goal_of = goals.positions(data.learners["career_goal"].fillna("").to_numpy())
         goal_vec = np.zeros((len(self.learners), self.course_embeddings.shape[1]), np.float32)
@@ -661,7 +661,9 @@ class ContentModel(Recommender):
             )
             ok = rows >= 0
             skills[rows[ok]] = _rows_unit(vectors[ok] @ normalise_rows(inputs.skill_embeddings))
-        self.learner_vectors = (self.history_profile + goal_vec + skills).astype(np.float16)
+        learner_vectors += goal_vec  # in place: three 1M x 384 float32 temporaries fewer at 1M
+        learner_vectors += skills
+        self.learner_vectors = learner_vectors.astype(np.float16)
         return self
 
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
