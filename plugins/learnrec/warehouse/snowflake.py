@@ -56,9 +56,6 @@ SNOWFLAKE_SCHEMAS = (*SCHEMAS, "staging", "intermediate", "marts")
 #: further JSON columns without listing them here.
 JSON_COLUMNS: dict[str, frozenset[str]] = {
     "raw.learner_events": frozenset({"metadata"}),
-    # ingestion's staging copy: INSERT ... SELECT of a VARCHAR into a VARIANT column would store a
-    # JSON *string*, not the object, so the staging table parses it already
-    "raw.ingest_stage_events": frozenset({"metadata"}),
 }
 #: Arrow integer width <-> NUMBER precision: the precision round-trips the width exactly.
 INT_PRECISION = {pa.int8(): 3, pa.int16(): 5, pa.int32(): 10, pa.int64(): 19}
