@@ -168,12 +168,16 @@ def prepare(
 
     # one scan of the events: the new files (for the state) and the rest of the rebuilt days'
     # files (for their rollups), aggregated once into blocks, and those once into (learner,
-    # course, day) pairs: every output derives from these two cached frames
+    # course, day) pairs: every output derives from these two cached frames. The blocks are
+    # cached partitioned by learner: every later grouping has the learner in its key (pairs,
+    # slices, learner rollup, both deltas), so this one shuffle replaces one per grouping (only
+    # the course rollup and the fold with the previous state shuffle again)
     new_uris = [uri for day, files in sorted(new_by_day.items()) for uri in lake.event_file_uris(day, files)]
     old_uris = [
         uri for d in rebuild for uri in lake.event_file_uris(d, files_now[d] - new_by_day.get(d, frozenset()))
     ]
-    blocks = aggregates.blocks(read_events(spark, new_uris, old_uris)).persist(StorageLevel.MEMORY_AND_DISK)
+    events = read_events(spark, new_uris, old_uris)
+    blocks = aggregates.blocks(events).repartition("learner_id").persist(StorageLevel.MEMORY_AND_DISK)
     pairs = aggregates.pairs(blocks, catalog_df).persist(StorageLevel.MEMORY_AND_DISK)
 
     # 1. lifetime state of run_date = previous snapshot + aggregates of the new files
