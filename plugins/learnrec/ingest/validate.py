@@ -8,9 +8,9 @@ the two implementations to the same verdict on every kind of bad input.
 
 Two lanes, one set of checks. Producers write compact JSON in the contract's field order (the
 generator, the apps' serialisers): a payload in exactly that layout (:data:`CANONICAL_LAYOUT`,
-one regular expression and no JSON parse) is a JSON object holding only the contract's fields,
-each of its JSON type and without escapes, so its values are cut out of the text by position.
-Every other payload takes the general lane: a JSON parse that tells each value's type. Both
+one regular expression) is a JSON object holding only the contract's fields, each of its JSON
+type and without escapes, so one typed parse reads its values with no type to tell apart. Every
+other payload takes the general lane: a JSON parse that tells each value's type. Both
 lanes feed the same columns to the same checks (enums, metadata, ranges, timestamps, ids), so a
 payload's verdict cannot depend on its lane; the property test runs both layouts against the
 reference.
@@ -18,7 +18,7 @@ reference.
 Each payload gets the first reason that applies, in the order of :data:`REASONS`. Valid events
 come out typed (the columns of ``raw.learner_events`` but the batch's own) with their event id,
 deduplicated within the batch in SQL (the first arrival of an id wins), so that only the rows the
-warehouse needs leave DuckDB; the payload text leaves it only for quarantined rows.
+warehouse needs leave DuckDB; the original payload is kept only for quarantined rows.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _canonical_layout() -> str:
     return r"\{" + ",".join(f'"{name}":{value}' for name, value in top.items()) + r"\}"
 
 
-#: Payloads in this layout skip the JSON parse (their values are cut out by position).
+#: Payloads in this layout skip the general parse (see the module docstring).
 CANONICAL_LAYOUT = _canonical_layout()
 
 
