@@ -22,7 +22,7 @@ from learnrec.benchmarks import RESULTS_DIR
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
 from ml import dropout as dropout_lib
-from ml.data import load_daily_activity, load_training_data
+from ml.data import daily_activity_table, load_training_data
 from ml.evaluation import RANKING_METRICS, classification_metrics, evaluate_ranking, metric_table
 from ml.models import load_model
 from ml.registry import MODEL_ARTIFACT, client_for
@@ -93,9 +93,12 @@ def dropout_against_truth(
     window, among learners still active at its end."""
     horizon = config.dropout_horizon_days
     with connect_warehouse(settings) as warehouse:
-        daily = load_daily_activity(warehouse, run_date - timedelta(days=config.history_days), run_date)
+        # held as columns once, as the nightly training does (every as-of date reads them)
+        daily = dropout_lib.DailyActivity.from_table(
+            daily_activity_table(warehouse, run_date - timedelta(days=config.history_days), run_date)
+        )
     dates = dropout_lib.training_dates(
-        run_date, daily["event_date"].min(), horizon, step=config.dropout_step_days
+        run_date, daily.first_day or run_date, horizon, step=config.dropout_step_days
     )
     x, y = dropout_lib.labelled_rows(daily, dates, horizon)
     model = dropout_lib.fit_dropout(x, y, horizon_days=horizon, seed=settings.seed)
