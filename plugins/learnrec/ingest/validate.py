@@ -242,9 +242,10 @@ checked AS (
                  OR module_id = '' THEN 'out_of_range'
             WHEN event_at > $now::TIMESTAMPTZ + INTERVAL {int(FUTURE_TOLERANCE.total_seconds())} SECOND
                 THEN 'future_timestamp'
-            -- the snapshots' ids, last: only what passed every other check is looked up
-            WHEN learner_id NOT IN (SELECT id FROM known_learners) THEN 'unknown_learner'
-            WHEN course_id NOT IN (SELECT id FROM known_courses) THEN 'unknown_course'
+            -- the snapshots' ids, last: only what passed every other check is looked up (a null
+            -- id in a snapshot would make NOT IN unknown, and the event pass: leave nulls out)
+            WHEN learner_id NOT IN (SELECT id FROM known_learners WHERE id IS NOT NULL) THEN 'unknown_learner'
+            WHEN course_id NOT IN (SELECT id FROM known_courses WHERE id IS NOT NULL) THEN 'unknown_course'
         END AS reason
     FROM typed
 )

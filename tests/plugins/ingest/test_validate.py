@@ -220,6 +220,17 @@ def test_every_rejection_has_a_documented_reason_and_detail() -> None:
     assert [q["payload"] for q in quarantined] == lines, "the original payload is kept verbatim"
 
 
+def test_a_null_id_in_a_snapshot_does_not_let_unknown_ids_through() -> None:
+    table = lines_table(
+        (mutate([("learner_id", "L3", False)]) + "\n" + mutate([("course_id", "C9", False)]) + "\n").encode(),
+        source="files",
+        source_uri="t",
+        arrived_at=NOW,
+    )
+    with_null = validate_payloads(table, pa.array(["L1", None]), pa.array(["C1", None]), NOW)
+    assert [q["reason"] for q in with_null.quarantined.to_pylist()] == ["unknown_learner", "unknown_course"]
+
+
 @pytest.mark.parametrize("score", [0.1, 1 / 3, 99.99995, 12.34565, 100.0, 0])
 def test_event_ids_match_the_contract_for_awkward_floats(score: float) -> None:
     line = json.dumps({**BASE, "event_type": "quiz_score", "metadata": {"quiz_score": score}})
