@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from learnrec.contracts.events import LearnerEvent, event_id, raw_event_schema
+from learnrec.contracts.events import LearnerEvent, event_id, parse_payload, raw_event_schema
 from learnrec.settings import Settings, load_settings
 from learnrec.warehouse import connect_warehouse
 from learnrec.warehouse.sources import load_source_snapshots
@@ -53,7 +53,7 @@ def landed_raw_events(landing: Path, learner_ids: set[str], course_ids: set[str]
         )
         for offset, line in enumerate(path.read_text().splitlines(), start=1):
             try:
-                event = LearnerEvent.model_validate_json(line)
+                event = LearnerEvent.model_validate(parse_payload(line))
             except ValidationError:
                 continue
             if event.learner_id not in learner_ids or event.course_id not in course_ids:

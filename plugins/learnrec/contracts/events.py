@@ -17,6 +17,8 @@ Rules beyond the field types (``EVENT_RULES``):
   [0, ``MAX_WATCH_DURATION_SECONDS``].
 * ``timestamp`` is ISO 8601 with a UTC offset; it may not lie more than ``FUTURE_TOLERANCE``
   after the moment the batch is validated (clock skew of devices is tolerated up to that).
+* No field name appears twice in the payload or its metadata (:func:`parse_payload`): JSON
+  parsers disagree on which of the values wins, so such a payload has no single meaning.
 
 Event identity: the contract has no event id, so one is derived from the content
 (:func:`event_id`): identical payloads delivered twice (Kafka's at-least-once delivery, a
@@ -27,6 +29,7 @@ share one. The bulk SQL implementations must agree with this reference function 
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -124,6 +127,28 @@ class LearnerEvent(BaseModel):
             "timestamp": format_timestamp(self.timestamp),
             "metadata": meta,
         }
+
+
+class DuplicateFieldError(ValueError):
+    """A JSON object of the payload names a field more than once."""
+
+
+def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DuplicateFieldError(f"field(s) given more than once: {', '.join(repeated)}")
+    return dict(pairs)
+
+
+def parse_payload(text: str | bytes) -> Any:
+    """A payload's JSON, rejecting an object that repeats a field name.
+
+    Python's ``json`` keeps the last of the repeated values and DuckDB's reader the first, so the
+    same bytes would otherwise validate to different events (and event ids) in the reference and
+    in the bulk validation; the contract makes such payloads invalid instead.
+    """
+    return json.loads(text, object_pairs_hook=_unique_fields)
 
 
 def format_timestamp(value: datetime) -> str:

@@ -46,6 +46,7 @@ from learnrec.contracts.events import (
 REASONS: dict[str, str] = {
     "malformed_json": "the payload is not valid JSON",
     "not_an_object": "the payload is JSON but not an object",
+    "duplicate_field": "a field name given twice in the payload or its metadata",
     "unexpected_field": "a field the contract does not define",
     "missing_field": "a required field is absent, null or empty",
     "wrong_type": "a field has the wrong JSON type",
@@ -216,7 +217,11 @@ typed AS (
            CASE WHEN k_quiz IN {_NUM} THEN try_cast(j_quiz AS DOUBLE) END AS quiz_score,
            {_lanes("c.metadata.module_id", _string("j_module", "k_module"))} AS module_id,
            NOT canonical AND (NOT list_has_all([{_TOP}], top_keys)
-                              OR NOT list_has_all([{_META}], coalesce(meta_keys, []))) AS has_extra_field
+                              OR NOT list_has_all([{_META}], coalesce(meta_keys, []))) AS has_extra_field,
+           -- the canonical layout names each field once by construction
+           NOT canonical AND (len(top_keys) > len(list_distinct(top_keys))
+                              OR coalesce(len(meta_keys) > len(list_distinct(meta_keys)), FALSE))
+               AS has_repeated_field
     FROM value_kinds
 ),
 checked AS (
@@ -224,6 +229,7 @@ checked AS (
         CASE
             WHEN NOT is_json THEN 'malformed_json'
             WHEN NOT canonical AND doc IS NULL THEN 'not_an_object'
+            WHEN has_repeated_field THEN 'duplicate_field'
             WHEN has_extra_field THEN 'unexpected_field'
             WHEN k_learner = 'NULL' OR k_type = 'NULL' OR k_course = 'NULL' OR k_ts = 'NULL'
                  OR (k_learner = 'VARCHAR' AND learner_id = '')
@@ -254,6 +260,10 @@ SELECT
     CASE reason
         WHEN 'malformed_json' THEN 'not valid JSON: ' || left(payload, 80)
         WHEN 'not_an_object' THEN 'expected a JSON object, got ' || lower(json_type(payload::JSON))
+        WHEN 'duplicate_field' THEN 'fields given more than once: ' || array_to_string(list_distinct(list_concat(
+            list_filter(top_keys, lambda k, i: list_position(top_keys, k) < i),
+            list_transform(list_filter(coalesce(meta_keys, []), lambda k, i: list_position(meta_keys, k) < i),
+                           lambda k: 'metadata.' || k))), ', ')
         WHEN 'unexpected_field' THEN 'fields not in the contract: '
             || array_to_string(list_concat(list_filter(top_keys, lambda k: k NOT IN ({_TOP})),
                                            list_filter(coalesce(meta_keys, []), lambda k: k NOT IN ({_META}))), ', ')

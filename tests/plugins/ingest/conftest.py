@@ -4,7 +4,6 @@ pydantic model: the bulk SQL validation must agree with it."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from learnrec.contracts.events import LearnerEvent, event_id
+from learnrec.contracts.events import LearnerEvent, event_id, parse_payload
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse, connect_warehouse
 from learnrec.warehouse.sources import load_source_snapshots
@@ -43,7 +42,7 @@ def reference(world: World, known_learners: set[str], known_courses: set[str]) -
         for line in path.read_text().splitlines():
             lines += 1
             try:
-                event = LearnerEvent.model_validate(json.loads(line))
+                event = LearnerEvent.model_validate(parse_payload(line))
                 event.check_not_future(NOW)
                 if event.learner_id not in known_learners or event.course_id not in known_courses:
                     raise ValueError("unknown id")

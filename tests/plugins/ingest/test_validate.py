@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from learnrec.contracts.events import LearnerEvent, event_id
+from learnrec.contracts.events import LearnerEvent, event_id, parse_payload
 from learnrec.ingest.payloads import lines_table
 from learnrec.ingest.validate import CANONICAL_LAYOUT, REASONS, validate_payloads
 
@@ -36,7 +36,7 @@ def verdicts(lines: list[str]):
 def reference(line: str) -> str | None:
     """The event id the contract model gives a payload, or None when it rejects it."""
     try:
-        event = LearnerEvent.model_validate(json.loads(line))
+        event = LearnerEvent.model_validate(parse_payload(line))
         event.check_not_future(NOW)
     except (ValueError, ValidationError):
         return None
@@ -72,8 +72,9 @@ VALUES = st.one_of(
             "yesterday",
         ]
     ),
-    st.just({}),
-    st.just([1]),
+    # fresh objects: a shared one set at two places would make the payload circular
+    st.builds(dict),
+    st.builds(lambda: [1]),
 )
 FIELDS = [
     "learner_id",
@@ -184,11 +185,38 @@ def test_both_lanes_give_the_reference_verdict(line: str) -> None:
         assert metadata == json.loads(line)["metadata"], "the metadata object is kept"
 
 
+def repeated(field: str, value: str, separators: tuple[str, str] | None = None) -> str:
+    """BASE with ``field`` (a top-level or metadata name) given a second time, before the first."""
+    item, key = separators or (", ", ": ")
+    line = json.dumps(BASE, separators=separators)
+    at = line.index(f'"{field}"')
+    return f'{line[:at]}"{field}"{key}{json.dumps(value)}{item}{line[at:]}'
+
+
+@pytest.mark.parametrize("separators", [None, (",", ":")])
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [("learner_id", "L2", "learner_id"), ("module_id", "C1-M04", "metadata.module_id")],
+)
+def test_a_field_given_twice_is_quarantined_in_both_lanes(
+    field: str, value: str, named: str, separators: tuple[str, str] | None
+) -> None:
+    # Python's json would keep the last value and DuckDB the first: two different event ids
+    line = repeated(field, value, separators)
+    assert reference(line) is None, "the contract rejects it"
+    verdict = verdicts([line])
+    assert verdict.events.num_rows == 0
+    assert verdict.quarantined.select(["reason", "reason_detail"]).to_pylist() == [
+        {"reason": "duplicate_field", "reason_detail": f"fields given more than once: {named}"}
+    ]
+
+
 def test_every_rejection_has_a_documented_reason_and_detail() -> None:
     lines = [
         "{",
         "[1]",
         "",
+        repeated("course_id", "C2"),
         mutate([("extra", 1, False)]),
         mutate([("course_id", None, True)]),
         mutate([("learner_id", 7, False)]),
@@ -205,6 +233,7 @@ def test_every_rejection_has_a_documented_reason_and_detail() -> None:
         "malformed_json",
         "not_an_object",
         "malformed_json",
+        "duplicate_field",
         "unexpected_field",
         "missing_field",
         "wrong_type",

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from learnrec.contracts.events import LearnerEvent
+from learnrec.contracts.events import LearnerEvent, parse_payload
 from learnrec.contracts.sources import SOURCE_TABLES
 from learnrec.world.taxonomy import build_taxonomy
 from tests.plugins.world.conftest import World, make_world
@@ -73,7 +73,7 @@ def test_bad_lines_are_exactly_the_ones_the_contract_rejects(world: World) -> No
     rejected = 0
     for _, line in world.lines():
         try:
-            LearnerEvent.model_validate(json.loads(line)).check_not_future(now)
+            LearnerEvent.model_validate(parse_payload(line)).check_not_future(now)
         except (ValueError, ValidationError):
             rejected += 1
     by_kind = world.manifest["bad_lines_by_kind"]
