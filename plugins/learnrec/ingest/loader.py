@@ -146,7 +146,12 @@ def load_batch(
         warehouse.load_arrow(EVENTS, new.drop(["is_late"]))
         step("events_inserted")
         warehouse.load_arrow(QUARANTINE, quarantine)
-        loaded = warehouse.scalar(f"SELECT count(*) FROM {EVENTS} WHERE batch_id = ?", [batch_id])
+        # bounded to the batch's dates: on a table of years of events the count prunes to them
+        loaded = warehouse.scalar(
+            f"SELECT count(*) FROM {EVENTS} WHERE batch_id = ? "
+            "AND event_date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)",
+            [batch_id, _iso(dates["min"]), _iso(dates["max"])],
+        )
         quarantined = warehouse.scalar(f"SELECT count(*) FROM {QUARANTINE} WHERE batch_id = ?", [batch_id])
         duplicates = verdict.duplicates + already.num_rows
         if loaded + quarantined + duplicates != consumed:
