@@ -457,7 +457,7 @@ class LightFMModel(Recommender):
         patience: int = 2,
         warm_epochs: int = 1,
         seed: int = 7,
-        threads: int = 2,
+        threads: int = 1,  # more threads race (Hogwild): see Settings.lightfm_threads
         min_improvement: float = 0.005,
     ) -> None:
         self.components, self.epochs, self.learning_rate = components, epochs, learning_rate

@@ -125,13 +125,13 @@ def _content_inputs(
     return ContentInputs(vectors, tuple(goals), goal_vectors, skill_vectors), embedded
 
 
-def _new_model(name: str, seed: int) -> Recommender:
+def _new_model(name: str, seed: int, lightfm_threads: int) -> Recommender:
     if name == "popularity":
         return PopularityModel()
     if name == "als":
         return ALSModel(seed=seed)
     if name == "lightfm":
-        return LightFMModel(seed=seed)
+        return LightFMModel(seed=seed, threads=lightfm_threads)
     if name == "content":
         return ContentModel()
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(COMPONENTS)}")
@@ -144,6 +144,7 @@ def fit_stages(
     config: TrainConfig,
     seed: int,
     content: ContentInputs | None = None,
+    lightfm_threads: int = 1,
 ) -> dict[str, Recommender]:
     """The model fitted at each cut of the split, earliest first.
 
@@ -159,7 +160,7 @@ def fit_stages(
     previous: Recommender | None = None
     for stage, cut in cuts.items():
         window = data.window(None, cut)
-        model = _new_model(name, seed)
+        model = _new_model(name, seed, lightfm_threads)
         if isinstance(model, LightFMModel):
             monitor = None
             if stage == "validation":
@@ -206,7 +207,7 @@ def train_model(
             content, embedded = _content_inputs(
                 settings, warehouse, data, encoder or minilm_encoder(), run_date
             )
-    fitted = fit_stages(name, data, run_date, config, settings.seed, content)
+    fitted = fit_stages(name, data, run_date, config, settings.seed, content, settings.lightfm_threads)
     run = TrainingRun.start(settings, name, run_date.isoformat(), _window_tags(data, run_date, config))
     try:
         run.params({**fitted["serving"].params(), **asdict(config), "seed": settings.seed})

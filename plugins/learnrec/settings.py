@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     # --- state and run defaults ---------------------------------------------------------------
     home: Path = Field(PROJECT_ROOT / ".learnrec", description="Folder holding all embedded state.")
     seed: int = Field(7, ge=0, description="Seed for the synthetic world and for training.")
+    lightfm_threads: int = Field(
+        1,
+        ge=1,
+        description="LightFM's training threads. 1 keeps the nightly training bit-reproducible; more "
+        "threads update shared weights without locks (Hogwild): faster, same quality within noise, "
+        "but two runs on the same data differ.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # --- warehouse ----------------------------------------------------------------------------

@@ -76,6 +76,14 @@ def test_save_load_round_trip_and_unknown_learners(name: str, warehouse, tmp_pat
     assert list(loaded.course_ids) == sorted(loaded.course_ids)
 
 
+def test_lightfm_training_is_bit_reproducible_by_default(warehouse) -> None:
+    # the nightly training's default (Settings.lightfm_threads = 1): two fits, the same model
+    data = load_training_data(warehouse, RUN_DATE)
+    first, second = (LightFMModel(components=8, epochs=5).fit(data) for _ in range(2))
+    np.testing.assert_array_equal(first.item_embeddings, second.item_embeddings)
+    np.testing.assert_array_equal(first.user_embeddings, second.user_embeddings)
+
+
 def test_popularity_and_random_baselines(warehouse) -> None:
     data = load_training_data(warehouse, RUN_DATE)
     popular = PopularityModel().fit(data).score(["L000", "nobody"])
