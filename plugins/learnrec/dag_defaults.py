@@ -13,7 +13,9 @@ from datetime import timedelta
 RETRIES_ENV = "LEARNREC_TASK_RETRIES"
 
 
-def default_args(owner: str, retries: int = 2, retry_delay: timedelta = timedelta(minutes=5)) -> dict[str, object]:
+def default_args(
+    owner: str, retries: int = 2, retry_delay: timedelta = timedelta(minutes=5)
+) -> dict[str, object]:
     override = os.environ.get(RETRIES_ENV)
     return {
         "owner": owner,

@@ -20,8 +20,19 @@ def test_every_dependency_is_pinned_and_torch_is_the_cpu_build() -> None:
     pins = _locked()
     assert pins["torch"].endswith("+cpu")
     assert not [name for name in pins if name.startswith(("nvidia-", "triton"))]
-    for direct in ("apache-airflow", "dbt-core", "pyspark", "mlflow", "great-expectations", "implicit",
-                   "rectools-lightfm", "duckdb", "fakesnow", "confluent-kafka", "uv"):
+    for direct in (
+        "apache-airflow",
+        "dbt-core",
+        "pyspark",
+        "mlflow",
+        "great-expectations",
+        "implicit",
+        "rectools-lightfm",
+        "duckdb",
+        "fakesnow",
+        "confluent-kafka",
+        "uv",
+    ):
         assert direct in pins, direct
     assert pins["dbt-core"].startswith(("1.10.", "1.11."))  # 1.12 needs a wheel from the internet
     assert "pyspark-client" not in pins  # would overwrite pyspark's own files
