@@ -139,8 +139,8 @@ def nightly_recommendations():
     promoted >> version
     # The gate checks the paths apps will be served, so it waits for the Learning Path Agent; but
     # the static paths are the agent's fallback (seed fallback table), so a crash of the agent task
-    # shows red without holding back the night's publication: the gate runs once both are done
-    # and at least one succeeded (a failed precompute leaves no success upstream: no gate, no publication).
+    # shows red without holding back the night's publication: the gate runs once both are done and
+    # one succeeded (a failed precompute leaves no success upstream: no gate, no publication).
     gated = gate_recommendations.override(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)(version)
     personalise_learning_paths(version) >> gated
     publish_recommendations(gated) >> export_recommendations()
