@@ -27,6 +27,7 @@ class Reply:
     body: dict | list | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drop: bool = False  # read the request, then close the connection without answering
 
 
 @dataclass
@@ -62,6 +63,9 @@ class LoopbackServer:
                 reply = server.next_reply(self.path)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.drop:
+                    self.close_connection = True
+                    return
                 payload = json.dumps(reply.body).encode() if reply.body is not None else b""
                 try:
                     self.send_response(reply.status)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs
 
 import pytest
+from firebase_admin import messaging
 
 from exports.nudges.delivery import deliver_due
 from exports.nudges.planning import plan_nudges
@@ -154,3 +155,53 @@ def test_timeout_is_ambiguous_and_not_retried(server, make_provider) -> None:
     with pytest.raises(AmbiguousDeliveryError):
         make_provider(timeout_seconds=0.2).send(notification())
     assert len(server.to(FCM)) == 1
+
+
+@pytest.fixture
+def make_production_provider(tmp_path, server):
+    """A provider with the retry policy production sends with (not the forwarding adapter's
+    max_retries=0), forwarded to the loopback server."""
+    made: list[FirebasePushProvider] = []
+    key_file = fake_service_account(tmp_path / "service-account.json")
+
+    def make(**kwargs) -> FirebasePushProvider:
+        provider = FirebasePushProvider("learnrec-test", key_file, sleep=lambda seconds: None, **kwargs)
+        session = messaging._get_messaging_service(provider.app)._client.session
+        adapter = ForwardingAdapter(server.url)
+        adapter.max_retries = session.get_adapter("https://fcm.googleapis.com/v1").max_retries
+        provider._mount(adapter)
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        provider.close()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(200, {"name": "projects/learnrec-test/messages/9"}, delay=1.0),  # read timeout
+        Reply(200, drop=True),  # connection closed after the request was read
+    ],
+    ids=["timeout", "dropped"],
+)
+def test_no_answer_after_the_request_went_out_is_ambiguous_and_never_resent(
+    server, make_production_provider, reply
+) -> None:
+    """The SDK's default urllib3 policy resent the POST after a read timeout and the error then
+    looked like a connection failure (retried again): 8 pushes for one nudge."""
+    server.script(FCM, reply)
+    with pytest.raises(AmbiguousDeliveryError):
+        make_production_provider(timeout_seconds=0.2).send(notification())
+    assert len(server.to(FCM)) == 1
+
+
+def test_refused_connection_is_transient(server, make_production_provider) -> None:
+    with loopback() as closed:
+        url = closed.url  # nobody listens there once the server is gone
+    provider = make_production_provider(max_attempts=2)
+    session = messaging._get_messaging_service(provider.app)._client.session
+    session.mount("https://fcm.googleapis.com", ForwardingAdapter(url))  # the token still works
+    with pytest.raises(TransientDeliveryError, match="UnavailableError"):
+        provider.send(notification())

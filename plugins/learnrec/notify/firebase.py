@@ -6,9 +6,12 @@
   message id (``projects/<p>/messages/<id>``) recorded as provider_message_id, which FCM's
   delivery data (BigQuery export) and the app's open reports carry back.
 - FCM has no idempotency key either: at-most-once comes from the outbox's claim-before-send.
-- Error classes: 429 / quota, 500, 503, connection failures and OAuth token refresh failures are
-  transient (not accepted); a deadline exceeded is ambiguous; UNREGISTERED / invalid token is
-  permanent and marks the token dead; other 4xx are permanent.
+- Error classes: 429 / quota, 500, 503, failures to connect and OAuth token refresh failures are
+  transient (not accepted); a deadline exceeded, or a connection lost after the request went out,
+  is ambiguous; UNREGISTERED / invalid token is permanent and marks the token dead; other 4xx are
+  permanent.
+- The SDK's own urllib3 policy resends a POST once after a read timeout or a dropped connection
+  (FCM may already have accepted it: a duplicate push), so FCM sends get :data:`SEND_RETRY`.
 
 ``transport_adapter``: a ``requests`` adapter mounted for Google's endpoints (FCM and OAuth token)
 on the SDK's sessions. Production leaves it unset; it exists for egress proxies and for tests,
@@ -24,6 +27,8 @@ from pathlib import Path
 import firebase_admin
 import google.auth.exceptions
 import requests.adapters
+import urllib3.exceptions
+import urllib3.util
 from firebase_admin import credentials, exceptions, messaging
 
 from learnrec.notify.base import (
@@ -43,6 +48,18 @@ _TRANSIENT = (
     exceptions.UnavailableError,
     exceptions.InternalError,
     exceptions.UnknownError,
+)
+#: The SDK's default retries minus reads: only a failed connect (nothing sent) or a 500/503 answer
+#: (not accepted) is tried again; after a read timeout or reset the original error surfaces.
+SEND_RETRY = urllib3.util.Retry(
+    connect=1,
+    read=False,
+    other=0,
+    status=4,
+    status_forcelist=[500, 503],
+    raise_on_status=False,
+    backoff_factor=0.5,
+    allowed_methods=None,
 )
 
 
@@ -73,6 +90,8 @@ class FirebasePushProvider:
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self._sleep = sleep
+        session = messaging._get_messaging_service(self.app)._client.session
+        session.mount(GOOGLE_PREFIXES[0], requests.adapters.HTTPAdapter(max_retries=SEND_RETRY))
         if transport_adapter is not None:
             self._mount(transport_adapter)
 
@@ -130,6 +149,10 @@ class FirebasePushProvider:
         except exceptions.DeadlineExceededError as exc:
             raise AmbiguousDeliveryError(f"FCM timed out: {exc}") from exc
         except _TRANSIENT as exc:
+            if not _not_sent(exc):
+                raise AmbiguousDeliveryError(
+                    f"FCM {type(exc).__name__}, may have been accepted: {exc}"
+                ) from exc
             raise TransientDeliveryError(f"FCM {type(exc).__name__}: {exc}") from exc
         except exceptions.InvalidArgumentError as exc:
             invalid_token = "registration token" in str(exc).lower()
@@ -138,3 +161,13 @@ class FirebasePushProvider:
             raise PermanentDeliveryError(f"FCM {type(exc).__name__}: {exc}") from exc
         except google.auth.exceptions.GoogleAuthError as exc:  # token refresh: nothing was sent
             raise TransientDeliveryError(f"FCM credentials: {exc}") from exc
+
+
+def _not_sent(exc: exceptions.FirebaseError) -> bool:
+    """True if FCM certainly did not accept the message: it answered (429, 5xx), or the connection
+    was never made. Without an answer after connecting, the request may have gone through."""
+    if exc.http_response is not None:
+        return True
+    reason = exc.cause.args[0] if isinstance(exc.cause, requests.ConnectionError) and exc.cause.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the last error
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
