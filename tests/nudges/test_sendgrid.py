@@ -3,6 +3,7 @@ retried, 400 permanent, timeouts never retried; end to end through the outbox.""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -60,6 +61,15 @@ def test_accepted_mail_carries_tracking_args_and_returns_the_message_id() -> Non
     }
     assert request.body["subject"] == "Ana, your next lesson is waiting"
     assert "asm" not in request.body
+
+
+def test_debug_logging_never_shows_the_api_key_or_the_address(caplog) -> None:
+    """``learnrec -v`` logs at DEBUG; the HTTP client would log the Authorization header."""
+    caplog.set_level(logging.DEBUG)
+    with loopback() as server:
+        server.script(SEND, Reply(202, None, {"X-Message-Id": "sg-msg-2"}))
+        provider(server.url).send(notification())
+    assert "SG.loopback-test-key" not in caplog.text and "ana@example.com" not in caplog.text
 
 
 def test_unsubscribe_group_adds_sendgrids_unsubscribe_link() -> None:
