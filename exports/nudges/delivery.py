@@ -165,10 +165,12 @@ def deliver_due(
     claim_id = uuid.uuid4().hex
     claimed = _claim(warehouse, ready, claim_id, providers, now)
     results: list[Outcome] = []
+    unsent = {row["notification_id"]: row for row, _, _ in ready if row["notification_id"] in claimed}
     try:
         for row, recipient, channel in ready:
             if row["notification_id"] not in claimed:
                 continue  # another run holds it
+            del unsent[row["notification_id"]]
             provider = providers[channel]
             row = row | {"channel": channel, "provider": provider.name, "attempts": row["attempts"] + 1}
             results.append(_send(provider, _notification(row, recipient, channel), row, settings, now))
@@ -176,6 +178,9 @@ def deliver_due(
                 _apply(warehouse, results, now, report, from_statuses=("sending",), claim_id=claim_id)
                 results = []
     finally:  # an exception (or a kill signal) still records what was already sent
+        # and hands back what no provider has seen yet: nothing to settle, safe to send later
+        reason = "released: the run stopped before sending it"
+        results += [Outcome(row, "pending", reason) for row in unsent.values()]
         _apply(warehouse, results, now, report, from_statuses=("sending",), claim_id=claim_id)
     return report
 

@@ -263,13 +263,14 @@ def test_results_are_recorded_in_batches_and_a_crash_keeps_what_was_sent(setting
     with pytest.raises(Crash):
         deliver_due(warehouse, {"email": DiesOnFourth(), "push": sink}, small_batches, now=NOON_UTC)
     statuses = {k.split(":")[0]: r["status"] for k, r in outbox(warehouse).items()}
-    # L0, L1 recorded by the first batch, L2 by the crash's final flush; L3 died mid-send; L4 untouched
-    assert statuses == {"L0": "sent", "L1": "sent", "L2": "sent", "L3": "sending", "L4": "sending"}
+    # L0, L1 recorded by the first batch, L2 by the crash's final flush; L3 died mid-send; L4 never
+    # reached a provider, so the final flush handed its claim back
+    assert statuses == {"L0": "sent", "L1": "sent", "L2": "sent", "L3": "sending", "L4": "pending"}
     later = NOON_UTC + timedelta(hours=1)
     report = deliver_due(warehouse, {"email": sink, "push": sink}, small_batches, now=later)
-    # L3 and L4 were claimed by the crashed run: never resent, settled as unconfirmed
-    assert (report.sent, report.unconfirmed, report.reconciled) == (0, 2, 0)
-    assert len(sink_lines(settings)) == 3
+    # L3 may have gone out: never resent, settled as unconfirmed; L4 is sent now
+    assert (report.sent, report.unconfirmed, report.reconciled) == (1, 1, 0)
+    assert len(sink_lines(settings)) == 4
 
 
 def test_nudges_not_sent_in_time_expire_instead_of_going_out_stale(settings, warehouse) -> None:
@@ -303,4 +304,30 @@ def test_a_concurrent_run_never_sends_what_another_run_has_claimed(settings, war
 
     first = deliver_due(warehouse, {"email": StartsAnotherRunMidway(), "push": sink}, settings, now=NOON_UTC)
     assert first.sent == 2 and overlapping[0].sent == 0
+    assert sorted(line["learner_id"] for line in sink_lines(settings)) == ["L1", "L2"]
+
+
+def test_a_failing_run_hands_back_the_claims_it_never_sent(settings, warehouse) -> None:
+    """An unexpected error on the first message must not cost the learners after it their nudge:
+    rows the run claimed but never gave to a provider go back to pending, not to unconfirmed."""
+    add_learners(warehouse, *(learner(f"L{i}", push_token=None) for i in range(3)))
+    plan_nudges(warehouse, [draft(f"L{i}") for i in range(3)], DAY, settings, now=NOON_UTC)
+    sink = FileSink(settings.outbox_path)
+
+    class Broken:
+        name = "file"
+
+        def send(self, notification):
+            raise RuntimeError("malformed answer")  # not a DeliveryError: the run fails
+
+        def lookup(self, notification):
+            return None
+
+    with pytest.raises(RuntimeError):
+        deliver_due(warehouse, {"email": Broken(), "push": sink}, settings, now=NOON_UTC)
+    statuses = {k.split(":")[0]: r["status"] for k, r in outbox(warehouse).items()}
+    assert statuses == {"L0": "sending", "L1": "pending", "L2": "pending"}
+    later = NOON_UTC + timedelta(hours=1)
+    report = deliver_due(warehouse, {"email": sink, "push": sink}, settings, now=later)
+    assert (report.sent, report.unconfirmed) == (2, 1)
     assert sorted(line["learner_id"] for line in sink_lines(settings)) == ["L1", "L2"]
