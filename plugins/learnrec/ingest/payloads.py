@@ -25,8 +25,11 @@ PAYLOAD_SCHEMA = pa.schema(
 )
 
 
-def lines_table(data: bytes, *, source: str, source_uri: str, arrived_at: datetime) -> pa.Table:
-    r"""One row per line of a JSON-lines file; ``source_offset`` is the 1-based line number.
+def lines_table(
+    data: bytes, *, source: str, source_uri: str, arrived_at: datetime, first_line: int = 1
+) -> pa.Table:
+    r"""One row per line of a JSON-lines file; ``source_offset`` is the 1-based line number
+    (``first_line`` is the number of the first line of ``data``: a file's tail is numbered on).
 
     The newline that ends the last line is not a line of its own; every other line, blank or not,
     is kept (validation quarantines what is not an event, so nothing disappears here). Bytes that
@@ -44,7 +47,8 @@ def lines_table(data: bytes, *, source: str, source_uri: str, arrived_at: dateti
         lines = pa.array(
             [b.decode("utf-8", errors="backslashreplace") for b in parts.to_pylist()], pa.large_string()
         )
-    return payload_table(lines, source=source, source_uri=source_uri, offsets=None, arrived_at=arrived_at)
+    offsets = pa.array(np.arange(first_line, first_line + len(lines), dtype=np.int64))
+    return payload_table(lines, source=source, source_uri=source_uri, offsets=offsets, arrived_at=arrived_at)
 
 
 def payload_table(

@@ -63,8 +63,8 @@ BATCH_SCHEMA = pa.schema(
 LANDED_FILES_SCHEMA = pa.schema(
     [
         pa.field("path", pa.string(), nullable=False),  # relative to the landing folder
-        pa.field("size_bytes", pa.int64(), nullable=False),
-        pa.field("lines", pa.int64(), nullable=False),
+        pa.field("size_bytes", pa.int64(), nullable=False),  # landed up to here (a grown file's tail:
+        pa.field("lines", pa.int64(), nullable=False),  # one more row of the path, with its lines)
         pa.field("batch_id", pa.string(), nullable=False),
         pa.field("landed_at", _UTC, nullable=False),
     ]

@@ -68,6 +68,42 @@ def test_files_still_being_written_wait_for_their_rename(settings: Settings, exp
         assert warehouse.scalar("SELECT count(*) FROM raw.learner_events") == len(expected.event_ids)
 
 
+def test_lines_appended_to_a_landed_file_land_once_with_their_line_numbers(
+    settings: Settings, expected: Expected
+) -> None:
+    ingest(settings)
+    grown = sorted((settings.landing_path / "learner_events").rglob("*.jsonl"))[0]
+    lines = len(grown.read_bytes().splitlines())
+    with connect_warehouse(settings) as warehouse:
+        known = warehouse.query("SELECT learner_id, course_id FROM raw.learner_events LIMIT 1").to_pylist()[0]
+    learner, course = known["learner_id"], known["course_id"]
+    event = (
+        f'{{"learner_id":"{learner}","event_type":"click","course_id":"{course}",'
+        '"timestamp":"2026-10-31T12:34:56.789Z","metadata":{}}'
+    )
+    with grown.open("ab") as out:  # a producer that appends to a published file
+        out.write(f"{event}\nnot json\n".encode())
+
+    report = ingest(settings)
+    assert (report.total("consumed"), report.total("loaded"), report.total("quarantined")) == (2, 1, 1)
+    assert ingest(settings).batches == [], "the tail lands once"
+    relative = grown.relative_to(settings.landing_path).as_posix()
+    with connect_warehouse(settings) as warehouse:
+        assert warehouse.scalar("SELECT count(*) FROM raw.learner_events") == len(expected.event_ids) + 1
+        assert (
+            warehouse.scalar(
+                "SELECT source_offset FROM raw.learner_events WHERE source_uri = ? AND event_at = ?",
+                [relative, "2026-10-31T12:34:56.789Z"],
+            )
+            == lines + 1
+        )
+        assert (
+            warehouse.scalar("SELECT source_offset FROM raw.quarantined_events WHERE payload = 'not json'")
+            == lines + 2
+        )
+    assert len(lake_events(settings)) == len(expected.event_ids) + 1, "the first batch's lake files kept"
+
+
 def test_a_run_takes_only_what_arrived_in_its_interval(settings: Settings, expected: Expected) -> None:
     source = FileSource(settings.landing_path)
     with connect_warehouse(settings) as warehouse:
