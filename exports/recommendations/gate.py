@@ -90,7 +90,7 @@ def learner_summary(warehouse: Warehouse, run_id: str, run_date) -> pa.Table:
         ),
         per AS (
             SELECT r.learner_id, count(*) AS n_recs, count(DISTINCT r.course_id) AS n_distinct,
-                   max(r.rank) AS max_rank, min(r.rank) AS min_rank,
+                   count(DISTINCT r.rank) AS n_ranks, max(r.rank) AS max_rank, min(r.rank) AS min_rank,
                    sum(CASE WHEN r.score BETWEEN -1e300 AND 1e300 THEN 0 ELSE 1 END) AS n_not_finite,
                    sum(CASE WHEN d.course_id IS NULL THEN 0 ELSE 1 END) AS n_completed
             FROM r LEFT JOIN done d ON d.learner_id = r.learner_id AND d.course_id = r.course_id
@@ -132,7 +132,9 @@ def learner_summary(warehouse: Warehouse, run_id: str, run_date) -> pa.Table:
                a.learner_id IS NOT NULL AS is_active,
                coalesce(per.n_recs, 0) AS n_recs,
                coalesce(per.n_recs, 0) - coalesce(per.n_distinct, 0) AS n_duplicates,
-               coalesce(per.max_rank, 0) - coalesce(per.min_rank, 1) + 1 - coalesce(per.n_recs, 0) AS rank_gaps,
+               -- ranks exactly 1..n: a span-minus-count test alone passes 2..n+1 and 1,2,2,4..n
+               CASE WHEN per.learner_id IS NULL OR (per.n_ranks = per.n_recs AND per.min_rank = 1
+                    AND per.max_rank = per.n_recs) THEN 0 ELSE 1 END AS rank_gaps,
                coalesce(per.n_not_finite, 0) AS n_not_finite,
                coalesce(per.n_completed, 0) AS n_completed,
                coalesce(v.n_prerequisite_violations, 0) AS n_prerequisite_violations,

@@ -78,6 +78,12 @@ def test_gate_passes_a_good_version_and_publish_switches_and_logs(warehouse, cha
             "n_duplicates",
         ),
         ("DELETE FROM recs.learner_recommendations WHERE learner_id = 'l11'", "n_recs"),
+        # ranks must be exactly 1..N: shifted (2..N+1) or one repeated (1, 2, 2, 4..N) fail too
+        ("UPDATE recs.learner_recommendations SET rank = rank + 1 WHERE learner_id = 'l09'", "rank_gaps"),
+        (
+            "UPDATE recs.learner_recommendations SET rank = 2 WHERE learner_id = 'l09' AND rank = 3",
+            "rank_gaps",
+        ),
         # learning paths: the served one (an LLM path where there is one) obeys the same rules
         (_llm_path("l02", "c07"), "n_path_completed"),
         (_llm_path("l09", "c03"), "n_path_prerequisite_violations"),
