@@ -141,19 +141,26 @@ def _row(draft: NudgeDraft, channel: str | None, status: str, reason: str | None
 
 
 def _cap_counters(warehouse: Warehouse, staged: str, nudge_date: date) -> dict[str, CapCounter]:
-    week_start = nudge_date - timedelta(days=6)
+    """Per learner: nudges on the date, and the most in any 7-day window holding it. Later dates
+    count too: a day rerun or backfilled after the next days were planned must not overfill them."""
     counts = warehouse.query(
-        f"SELECT learner_id,"
-        f" SUM(CASE WHEN nudge_date = ? THEN 1 ELSE 0 END) AS today, COUNT(*) AS week"
+        f"SELECT learner_id, nudge_date, COUNT(*) AS n"
         f" FROM {OUTBOX}"
         f" WHERE learner_id IN (SELECT DISTINCT learner_id FROM {staged})"
         f" AND nudge_date BETWEEN ? AND ? AND status IN ({placeholders(CAPPED_STATUSES)})"
-        f" GROUP BY learner_id",
-        [nudge_date, week_start, nudge_date, *CAPPED_STATUSES],
+        f" GROUP BY learner_id, nudge_date",
+        [nudge_date - timedelta(days=6), nudge_date + timedelta(days=6), *CAPPED_STATUSES],
     ).to_pylist()
-    counters: dict[str, CapCounter] = defaultdict(CapCounter)
+    per_day: dict[str, dict[date, int]] = defaultdict(dict)
     for row in counts:
-        counters[row["learner_id"]] = CapCounter(today=int(row["today"]), week=int(row["week"]))
+        per_day[row["learner_id"]][row["nudge_date"]] = int(row["n"])
+    counters: dict[str, CapCounter] = defaultdict(CapCounter)
+    for learner_id, days in per_day.items():
+        windows = (nudge_date - timedelta(days=back) for back in range(7))
+        week = max(
+            sum(n for d, n in days.items() if start <= d <= start + timedelta(days=6)) for start in windows
+        )
+        counters[learner_id] = CapCounter(today=days.get(nudge_date, 0), week=week)
     return counters
 
 

@@ -10,10 +10,10 @@ The rules (all settings, see .env.example):
   learner who no longer opens the app, which is whom re-engagement is for). One nudge goes out on
   one channel only. No usable channel: the nudge is *suppressed* with the reason per channel.
 - **Frequency caps.** At most ``nudge_max_per_day`` (1) nudges per learner per nudge date and
-  ``nudge_max_per_week`` (3) per 7 nudge dates (the date and the six before). What counts is every
-  nudge not suppressed and not failed: planned, deferred, in flight, sent or unconfirmed. When a
-  learner has several drafts for a day, the most urgent type wins (:data:`TYPE_PRIORITY`); the
-  others are suppressed with the cap as reason.
+  ``nudge_max_per_week`` (3) in any 7 consecutive nudge dates (a backfilled date sees later ones).
+  What counts is every nudge not suppressed and not failed: planned, deferred, in flight, sent or
+  unconfirmed. When a learner has several drafts for a day, the most urgent type wins
+  (:data:`TYPE_PRIORITY`); the others are suppressed with the cap as reason.
 - **Quiet hours.** Nothing is sent between ``nudge_quiet_hours_start`` (21:00) and
   ``nudge_quiet_hours_end`` (08:00) in the learner's own time zone; such a nudge is *deferred* to
   the end of the quiet hours (next local 08:00, DST-correct), never dropped. An unknown time zone
@@ -92,7 +92,7 @@ def choose_channel(recipient: Recipient, order: Sequence[Channel]) -> tuple[Chan
 
 @dataclass
 class CapCounter:
-    """Nudges a learner already has (not suppressed, not failed) on the date and in its week."""
+    """Nudges a learner already has (not suppressed, not failed) on the date and in its fullest week."""
 
     today: int = 0
     week: int = 0

@@ -331,3 +331,18 @@ def test_a_failing_run_hands_back_the_claims_it_never_sent(settings, warehouse) 
     report = deliver_due(warehouse, {"email": sink, "push": sink}, settings, now=later)
     assert (report.sent, report.unconfirmed) == (2, 1)
     assert sorted(line["learner_id"] for line in sink_lines(settings)) == ["L1", "L2"]
+
+
+def test_weekly_cap_holds_when_a_day_is_planned_after_a_later_one(settings, warehouse) -> None:
+    """A failed day rerun after the next day was planned (or a backfill) must see that later day:
+    the cap is 3 in any 7 consecutive days, not only in the 7 ending on the planned date."""
+    add_learners(warehouse, learner("L1"))
+    for offset in (0, 1, 3):
+        day = DAY + timedelta(days=offset)
+        plan_nudges(warehouse, [draft("L1", day=day)], day, settings, now=NOON_UTC + timedelta(days=offset))
+    late = DAY + timedelta(days=2)
+    report = plan_nudges(warehouse, [draft("L1", day=late)], late, settings, now=NOON_UTC + timedelta(days=4))
+    assert report.suppressed == {"frequency_cap": 1}
+    # a day whose every 7-day window has room is still planned (DAY-4's reach DAY+2 at most)
+    early = DAY - timedelta(days=4)
+    assert plan_nudges(warehouse, [draft("L1", day=early)], early, settings, now=NOON_UTC).pending == 1
