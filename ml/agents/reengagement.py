@@ -195,7 +195,9 @@ def _progress(
 
 # --- writing -------------------------------------------------------------------------------
 def rules_nudge(target: NudgeTarget) -> NudgeAnswer:
-    """The rule-based template. Default tier: names recommendations only, never activity."""
+    """The rule-based template. Default tier: names recommendations only, never activity.
+
+    Cut to the contract's lengths: a long name or title must not fail the day's whole run."""
     name = target.first_name
     titles = [title for _, title in target.recommended]
     picks = f" Courses picked for you: {', '.join(titles)}." if titles else ""
@@ -203,12 +205,12 @@ def rules_nudge(target: NudgeTarget) -> NudgeAnswer:
         course_id, title = target.in_progress
         return NudgeAnswer(
             subject=f"{name}, pick up {title} where you left off"[:120],
-            body=f"Hi {name}, your next module of {title} is ready when you are.{picks}",
+            body=f"Hi {name}, your next module of {title} is ready when you are.{picks}"[:1200],
             course_ids=[course_id, *(c for c, _ in target.recommended if c != course_id)][:MAX_COURSES],
         )
     return NudgeAnswer(
-        subject=f"{name}, your learning goals are waiting",
-        body=f"Hi {name}, a few minutes today keeps your progress going.{picks}",
+        subject=f"{name}, your learning goals are waiting"[:120],
+        body=f"Hi {name}, a few minutes today keeps your progress going.{picks}"[:1200],
         course_ids=[c for c, _ in target.recommended][:MAX_COURSES],
     )
 

@@ -136,6 +136,17 @@ def test_rules_drafts_without_llm_are_grounded_and_stored(settings: Settings, wa
     assert warehouse.scalar("select count(*) from recs.nudge_drafts") == len(drafts)
 
 
+def test_a_long_first_name_does_not_stop_the_days_drafts(settings: Settings, warehouse, scene) -> None:
+    """The template's subject exceeded the contract's 120 characters for a long name: the
+    validation error aborted every learner's draft of the day."""
+    name = "Maria Fernanda de los Angeles Guadalupe Concepcion Rodriguez-Hernandez de la Trinidad"
+    for lid in (scene["default_idle"], scene["inactive"]):
+        warehouse.execute("update raw.learners set first_name = ? where learner_id = ?", [name * 2, lid])
+    drafts = {d.learner_id: d for d in draft_nudges(settings, warehouse, RUN)}
+    assert set(drafts) == {scene["inactive"], scene["risky"], scene["default_idle"]}
+    assert drafts[scene["default_idle"]].subject.startswith(name)
+
+
 @pytest.mark.integration
 def test_llm_personalises_opted_in_learners_only_with_first_name_and_course_titles(
     llm_server: LLMServer, tmp_path: Path, warehouse, scene
