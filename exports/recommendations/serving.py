@@ -109,6 +109,8 @@ def export_warehouse_table(warehouse: Warehouse) -> int:
 
 
 def export_sqlite(warehouse: Warehouse, run_id: str, path: Path) -> ExportReport:
+    """Build the store beside the live file, then rename it over; a failed build removes its
+    staged file (named per version, a later version's export would never overwrite it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = path.with_name(f".{path.name}.{run_id}.tmp")
     staged.unlink(missing_ok=True)
@@ -138,8 +140,11 @@ def export_sqlite(warehouse: Warehouse, run_id: str, path: Path) -> ExportReport
             n_steps += len(rows)
         con.execute("INSERT INTO version VALUES (?)", [run_id])
         con.commit()
-    finally:
+    except BaseException:
         con.close()
+        staged.unlink(missing_ok=True)
+        raise
+    con.close()
     os.replace(staged, path)
     return ExportReport(run_id, "sqlite", str(path), n_recs, n_steps)
 

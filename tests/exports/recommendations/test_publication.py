@@ -187,6 +187,26 @@ def test_sqlite_export_is_swapped_atomically_and_serves_lookups(warehouse, champ
     assert "PRIMARY KEY" in str(plan) or "USING" in str(plan)  # a keyed lookup, not a scan
 
 
+def test_failed_sqlite_export_keeps_the_live_file_and_leaves_no_staged_file(
+    warehouse, champion, content, tmp_path
+):
+    path = tmp_path / "serving" / "recommendations.sqlite"
+    first = version(warehouse, champion, content, "s1")
+    run_gate(warehouse, first, top_n=TOP_N)
+    publish(warehouse, first, keep_versions=3)
+    export_sqlite(warehouse, first, path)
+    second = version(warehouse, None, content, "s2")
+    # a row breaking the store's (learner_id, rank) key makes the build fail half-way
+    warehouse.execute(
+        "INSERT INTO recs.learner_recommendations SELECT * FROM recs.learner_recommendations "
+        "WHERE run_id = 's2' AND learner_id = 'l09' AND rank = 1"
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        export_sqlite(warehouse, second, path)
+    assert not list(path.parent.glob(".*.tmp"))  # the staged file of s2 does not linger
+    assert {r["run_id"] for r in lookup_sqlite(path, "l01")[0]} == {"s1"}
+
+
 def test_steps_end_to_end_with_settings(settings, champion, content, capsys):
     with connect_warehouse(settings) as wh:
         build_marts(wh)
