@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from learnrec.ingest import run_ingest
 from learnrec.ingest.sources.kafka import KafkaSource
@@ -128,3 +128,19 @@ def test_ranges_respect_the_batch_budget(kafka_settings: Settings) -> None:
         source.close()
     assert sum(r.end - r.start for r in ranges) == 40
     assert all(r.start == 0 for r in ranges)
+
+
+def test_a_stored_position_beyond_the_partitions_end_is_an_error_not_a_silent_skip(
+    kafka_settings: Settings, bootstrap: str
+) -> None:
+    """The topic was recreated (or truncated by an unclean leader election): new messages take
+    offsets below the stored position, and skipping to it would silently drop them."""
+    ingest(kafka_settings)
+    highs = high_watermarks(bootstrap)
+    with connect_warehouse(kafka_settings) as warehouse:
+        warehouse.execute(
+            "INSERT INTO raw.kafka_offsets VALUES (?, 0, ?, 'recreated', CAST(? AS TIMESTAMPTZ))",
+            [TOPIC, highs[0] + 1000, NOW.isoformat()],
+        )
+    with pytest.raises(KafkaException, match=r"partition 0: stored position \d+ is beyond"):
+        ingest(kafka_settings)

@@ -123,6 +123,14 @@ class KafkaSource(EventSource):
             if start < low:
                 log.error("partition %d: offsets %d..%d expired before they were landed", p, start, low - 1)
                 start = low
+            if start > high:
+                # the topic was recreated or truncated: its new messages take offsets below the
+                # stored position and skipping to it would drop them without a word
+                raise KafkaException(
+                    f"partition {p}: stored position {start} is beyond the partition's end {high} "
+                    f"(topic {self.topic!r} recreated or truncated?): check what landed, then "
+                    f"correct {KAFKA_OFFSETS}"
+                )
             end = min(high, bounds.get(p, high), start + budget)
             if end > start:
                 ranges.append(PartitionRange(p, start, end))
