@@ -191,6 +191,9 @@ def export_postgres(warehouse: Warehouse, run_id: str, dsn: str) -> ExportReport
                 cur.execute(f"ALTER TABLE IF EXISTS {name} RENAME TO {name}_previous")
                 cur.execute(f"ALTER TABLE {name}_next_{suffix} RENAME TO {name}")
                 cur.execute(f"DROP TABLE IF EXISTS {name}_previous")
+                # the key's index is a schema-wide name: left per version, re-exporting the live
+                # version (a retried task, a rollback's re-export) could not create its next table
+                cur.execute(f"ALTER TABLE {name} RENAME CONSTRAINT {name}_pk_{suffix} TO {name}_pk")
     return ExportReport(run_id, "postgres", "recommendations", n_recs, n_steps)
 
 
