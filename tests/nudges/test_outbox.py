@@ -346,3 +346,18 @@ def test_weekly_cap_holds_when_a_day_is_planned_after_a_later_one(settings, ware
     # a day whose every 7-day window has room is still planned (DAY-4's reach DAY+2 at most)
     early = DAY - timedelta(days=4)
     assert plan_nudges(warehouse, [draft("L1", day=early)], early, settings, now=NOON_UTC).pending == 1
+
+
+def test_a_torn_line_in_the_file_sink_does_not_block_the_days_sends(settings, warehouse) -> None:
+    """A write cut short (kill, full disk) left half a JSON line: every later send and lookup of
+    that file raised, so no nudge of that channel and day could go out any more."""
+    add_learners(warehouse, learner("A", push_token=None), learner("B", push_token=None))
+    plan_nudges(warehouse, [draft("A"), draft("B")], DAY, settings, now=NOON_UTC)
+    path = settings.outbox_path / "email" / f"{DAY.isoformat()}.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"message_id": "file-x", "notification_id": "Z:inacti')
+    report = deliver_due(warehouse, build_providers(settings), settings, now=NOON_UTC)
+    assert report.sent == 2
+    lines = path.read_text().splitlines()
+    assert lines[0].endswith("Z:inacti")  # the torn line is kept as it was, the new ones start fresh
+    assert [json.loads(line)["learner_id"] for line in lines[1:]] == ["A", "B"]

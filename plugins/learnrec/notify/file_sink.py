@@ -42,8 +42,8 @@ class FileSink:
         if path not in self._written:
             ids = set()
             if path.exists():
-                with path.open(encoding="utf-8") as lines:
-                    ids = {json.loads(line)["notification_id"] for line in lines if line.strip()}
+                with path.open(encoding="utf-8", errors="replace") as lines:
+                    ids = {_notification_id(line) for line in lines if line.strip()} - {None}
             self._written[path] = ids
         return self._written[path]
 
@@ -65,9 +65,29 @@ class FileSink:
             "nudge_type": notification.nudge_type,
             "written_at": datetime.now(UTC).isoformat(),
         }
+        line = json.dumps(record, ensure_ascii=False) + "\n"
         with path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.write("\n" + line if _ends_mid_line(path) else line)
             out.flush()
             os.fsync(out.fileno())  # on disk before the outbox can record it as sent
         self._ids(path).add(notification.notification_id)
         return record["message_id"]
+
+
+def _notification_id(line: str) -> str | None:
+    """The id a line records, or None for a torn line (a write cut short by a crash or a full
+    disk): that message was never completely written, and one such line must not make every
+    later send and lookup of the file fail."""
+    try:
+        return json.loads(line)["notification_id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _ends_mid_line(path: Path) -> bool:
+    """Whether the file ends in a torn line, which the next record must not be glued to."""
+    with path.open("rb") as data:
+        if data.seek(0, os.SEEK_END) == 0:
+            return False
+        data.seek(-1, os.SEEK_END)
+        return data.read(1) != b"\n"
