@@ -190,8 +190,10 @@ def run_gate(warehouse: Warehouse, run_id: str, *, top_n: int) -> GateResult:
     """Validate ``run_id``; record the verdict in ``recs.runs`` (``validated``/``failed``) and, on
     failure, an alert in ``ops.alerts``. Never touches the current version."""
     tables.ensure_tables(warehouse)
-    run_date = warehouse.scalar(f"SELECT run_date FROM {tables.RUNS} WHERE run_id = ?", [run_id])
-    if run_date is None:
+    run_date = warehouse.scalar(
+        f"SELECT run_date FROM {tables.RUNS} WHERE run_id = ? AND status <> 'precomputing'", [run_id]
+    )
+    if run_date is None:  # unknown, or still being written / crashed half-way: never validated
         raise ValueError(f"no precomputed version {run_id!r} in {tables.RUNS}")
     summary = learner_summary(warehouse, run_id, run_date)
     frame = summary.to_pandas()

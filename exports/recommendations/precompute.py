@@ -387,7 +387,8 @@ def precompute(
     """Write a new, unpublished version (recommendations + learning paths); returns its report.
 
     ``champion``/``content`` may be None (not trained yet): the affected learners take the
-    no-results fallback. The version is registered in ``recs.runs`` with status ``precomputed``.
+    no-results fallback. The version is registered in ``recs.runs`` with status ``precomputing``
+    before its first row, ``precomputed`` once complete.
     """
     started = datetime.now(UTC)
     config = config or RuleConfig()
@@ -399,6 +400,12 @@ def precompute(
     warehouse.execute(f"DELETE FROM {tables.RECOMMENDATIONS} WHERE run_id = ?", [run_id])
     warehouse.execute(f"DELETE FROM {tables.LEARNING_PATHS} WHERE run_id = ?", [run_id])
     warehouse.execute(f"DELETE FROM {tables.RUNS} WHERE run_id = ?", [run_id])
+    # registered before the first row is written: a crashed run's rows stay known to keep-K
+    # (expire_versions), where unregistered ones were never deleted; the gate refuses it
+    warehouse.execute(
+        f"INSERT INTO {tables.RUNS} (run_id, run_date, status, created_at) VALUES (?, ?, 'precomputing', ?)",
+        [run_id, run_date, started],
+    )
     route = route_learners(inputs, champion, content)
     fallbacks = _build_fallbacks(inputs)
     scorers = {CHAMPION: champion, CONTENT: content}
@@ -418,17 +425,15 @@ def precompute(
     report.n_path_rows = write_learning_paths(warehouse, inputs, run_id)
     report.seconds = (datetime.now(UTC) - started).total_seconds()
     warehouse.execute(
-        f"INSERT INTO {tables.RUNS} (run_id, run_date, status, created_at, n_learners, n_recommendations, "
-        "model_versions, fallback_counts, message) VALUES (?, ?, 'precomputed', ?, ?, ?, ?, ?, ?)",
+        f"UPDATE {tables.RUNS} SET status = 'precomputed', n_learners = ?, n_recommendations = ?, "
+        "model_versions = ?, fallback_counts = ?, message = ? WHERE run_id = ?",
         [
-            run_id,
-            run_date,
-            started,
             report.n_learners,
             report.n_recommendations,
             json.dumps(dict(report.model_versions), sort_keys=True),
             json.dumps(dict(report.fallbacks), sort_keys=True),
             f"{report.n_short} learners with fewer than {config.top_n} recommendations",
+            run_id,
         ],
     )
     log.info("precomputed %s: %s", run_id, report)

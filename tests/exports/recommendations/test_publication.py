@@ -160,6 +160,49 @@ def test_keep_k_versions_and_rollback(warehouse, champion, content):
     assert expire_versions(warehouse, 3) == ()  # nothing beyond K, current never expires
 
 
+class _CrashingScorer:
+    """The champion until its second chunk, then the worker dies (OOM, killed pod, ...)."""
+
+    def __init__(self, scorer) -> None:
+        self.scorer, self.calls = scorer, 0
+        self.model_version, self.signals, self.course_ids = (
+            scorer.model_version,
+            scorer.signals,
+            scorer.course_ids,
+        )
+
+    def score(self, learner_ids):
+        self.calls += 1
+        if self.calls > 1:
+            raise MemoryError("worker killed")
+        return self.scorer.score(learner_ids)
+
+
+def test_a_crashed_precompute_is_never_gated_and_its_rows_expire(warehouse, champion, content, monkeypatch):
+    from exports.recommendations import precompute as module
+
+    monkeypatch.setattr(module, "WRITE_ROWS", 1)  # every chunk is written before the next
+    with pytest.raises(MemoryError):
+        precompute(
+            warehouse,
+            RUN_DATE,
+            champion=_CrashingScorer(champion),
+            content=content,
+            config=RuleConfig(top_n=TOP_N),
+            chunk_size=8,
+            run_id="crashed",
+        )
+    assert warehouse.scalar("SELECT count(*) FROM recs.learner_recommendations WHERE run_id = 'crashed'") > 0
+    with pytest.raises(ValueError, match="no precomputed version"):
+        run_gate(warehouse, "crashed", top_n=TOP_N)  # half a version is never validated
+    for i in range(3):  # the retry and the next nights, keeping 2 versions
+        run_id = version(warehouse, champion, content, f"n{i}")
+        assert run_gate(warehouse, run_id, top_n=TOP_N).success
+        publish(warehouse, run_id, keep_versions=2)
+    assert warehouse.scalar("SELECT count(*) FROM recs.learner_recommendations WHERE run_id = 'crashed'") == 0
+    assert warehouse.scalar("SELECT status FROM recs.runs WHERE run_id = 'crashed'") == "expired"
+
+
 def test_sqlite_export_is_swapped_atomically_and_serves_lookups(warehouse, champion, content, tmp_path):
     path = tmp_path / "serving" / "recommendations.sqlite"
     first = version(warehouse, champion, content, "s1")
