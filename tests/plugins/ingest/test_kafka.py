@@ -5,6 +5,7 @@ every step of a batch followed by a rerun."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
@@ -144,3 +145,37 @@ def test_a_stored_position_beyond_the_partitions_end_is_an_error_not_a_silent_sk
         )
     with pytest.raises(KafkaException, match=r"partition 0: stored position \d+ is beyond"):
         ingest(kafka_settings)
+
+
+def test_messages_arriving_while_a_batch_is_planned_after_until_are_left_for_later(
+    kafka_settings: Settings, expected: Expected, bootstrap: str
+) -> None:
+    """Messages stamped after ``until`` that arrive while the batch looks up its bounds: the
+    high watermark must be the one seen before ``until`` is resolved, or they are taken too. The
+    real consumer is wrapped only to produce at that exact moment (the race cannot be timed)."""
+    until = datetime.now(UTC) + timedelta(hours=1)  # after every message produced so far
+
+    class ProducesDuringTheLookup:
+        def __init__(self, consumer: Consumer) -> None:
+            self.consumer = consumer
+            self.producer = Producer({"bootstrap.servers": bootstrap})
+
+        def __getattr__(self, name: str):
+            return getattr(self.consumer, name)
+
+        def offsets_for_times(self, *args, **kwargs):
+            found = self.consumer.offsets_for_times(*args, **kwargs)
+            later = int(until.timestamp() * 1000) + 60_000
+            for p in high_watermarks(bootstrap):
+                self.producer.produce(TOPIC, value=b'{"late":1}', partition=p, timestamp=later)
+            self.producer.flush(10)
+            return found
+
+    whole = kafka_settings.model_copy(update={"ingest_batch_events": 1_000_000})
+    source = KafkaSource.from_settings(whole)
+    source.consumer = ProducesDuringTheLookup(source.consumer)
+    report = ingest(whole, until=until, source=source, max_batches=1)
+    del source  # and its producer, before the mock cluster goes
+    assert report.total("consumed") == expected.lines
+    with connect_warehouse(whole) as warehouse:
+        assert not warehouse.scalar("SELECT count(*) FROM raw.quarantined_events WHERE payload LIKE '%late%'")

@@ -106,6 +106,12 @@ class KafkaSource(EventSource):
             if len(stored) < len(partitions)
             else {}
         )
+        # the watermarks before ``until`` is resolved: a message arriving in between, stamped
+        # after ``until``, is then below neither (read after them, it would be taken)
+        watermarks = {
+            p: self.consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=self.timeout)
+            for p in partitions
+        }
         bounds = {}
         if until is not None:
             stamp = int(until.timestamp() * 1000)
@@ -115,9 +121,7 @@ class KafkaSource(EventSource):
             bounds = {tp.partition: tp.offset for tp in found if tp.offset >= 0}
         ranges, budget = [], max_events
         for p in partitions:
-            low, high = self.consumer.get_watermark_offsets(
-                TopicPartition(self.topic, p), timeout=self.timeout
-            )
+            low, high = watermarks[p]
             start = stored.get(p, committed.get(p, OFFSET_INVALID))
             start = low if start < 0 else start
             if start < low:
