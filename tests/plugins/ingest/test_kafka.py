@@ -179,3 +179,30 @@ def test_messages_arriving_while_a_batch_is_planned_after_until_are_left_for_lat
     assert report.total("consumed") == expected.lines
     with connect_warehouse(whole) as warehouse:
         assert not warehouse.scalar("SELECT count(*) FROM raw.quarantined_events WHERE payload LIKE '%late%'")
+
+
+def test_a_run_stops_at_the_high_watermarks_seen_at_its_start_under_a_steady_stream(
+    kafka_settings: Settings, expected: Expected, bootstrap: str
+) -> None:
+    """Without ``until`` (the CLI's default), a topic that keeps receiving messages must not keep
+    a run going batch after batch. The real consumer is wrapped only to produce while it reads."""
+
+    class SteadyStream:
+        def __init__(self, consumer: Consumer) -> None:
+            self.consumer = consumer
+            self.producer = Producer({"bootstrap.servers": bootstrap})
+
+        def __getattr__(self, name: str):
+            return getattr(self.consumer, name)
+
+        def consume(self, *args, **kwargs):
+            self.producer.produce(TOPIC, value=b'{"later":1}', partition=0)
+            self.producer.flush(10)
+            return self.consumer.consume(*args, **kwargs)
+
+    source = KafkaSource.from_settings(kafka_settings)
+    source.consumer = SteadyStream(source.consumer)
+    report = ingest(kafka_settings, source=source, max_batches=50)
+    del source  # and its producer, before the mock cluster goes
+    assert report.total("consumed") == expected.lines
+    assert len(report.batches) < 50

@@ -1,7 +1,7 @@
 """Kafka: a bounded micro-batch per run, exactly once into the warehouse.
 
 Each batch reads every partition of the topic from the stored position up to the high watermark
-seen when the batch starts (or the offset of the run's interval end, whichever is lower), as one
+seen when the run started (or the offset of the run's interval end, whichever is lower), as one
 consumer group with explicit assignment (no rebalances mid-batch). The positions are stored in
 ``raw.kafka_offsets`` in the same warehouse transaction as the events: the warehouse is the truth,
 and Kafka's committed offsets are updated afterwards for lag monitoring and for tools that read
@@ -60,6 +60,9 @@ class KafkaSource(EventSource):
     def __init__(self, config: dict[str, object], topic: str, timeout: float = 10.0) -> None:
         self.topic = topic
         self.timeout = timeout
+        #: high watermark of each partition when the run first saw it: a run ends there, so a
+        #: topic that keeps receiving messages does not keep it going batch after batch
+        self.ceiling: dict[int, int] = {}
         self.consumer = Consumer(
             {
                 **config,
@@ -122,6 +125,7 @@ class KafkaSource(EventSource):
         ranges, budget = [], max_events
         for p in partitions:
             low, high = watermarks[p]
+            ceiling = self.ceiling.setdefault(p, high)
             start = stored.get(p, committed.get(p, OFFSET_INVALID))
             start = low if start < 0 else start
             if start < low:
@@ -135,7 +139,7 @@ class KafkaSource(EventSource):
                     f"(topic {self.topic!r} recreated or truncated?): check what landed, then "
                     f"correct {KAFKA_OFFSETS}"
                 )
-            end = min(high, bounds.get(p, high), start + budget)
+            end = min(ceiling, bounds.get(p, high), start + budget)
             if end > start:
                 ranges.append(PartitionRange(p, start, end))
                 budget -= end - start
