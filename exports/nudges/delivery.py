@@ -2,8 +2,8 @@
 
 Per run: (1) settle claims left by an interrupted run, (2) suppress nudges older than
 ``nudge_max_age_days`` (after an outage, stale messages stay unsent), re-check who may be reached
-and on which channel, and defer nudges that fall in the learner's quiet hours, (3) claim the rest in one
-committed statement, (4) send each and record the results every ``nudge_record_batch`` messages
+and on which channel, and defer nudges that fall in the learner's quiet hours or would exceed
+``nudge_max_per_day`` in 24 hours of sending, (3) claim the rest in one committed statement, (4) send each and record the results every ``nudge_record_batch`` messages
 (outbox rows + raw.notification_events in one transaction). A crash therefore loses at most the
 *record* of the last few messages, which the next run settles without resending; it can never
 send one twice. See exports/nudges/outbox.py for the at-most-once design.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -135,6 +135,8 @@ def deliver_due(
     if not due:
         return report
     recipients = _recipients(warehouse, due)
+    recent = _recent_sends(warehouse, now)
+    per_day = max(settings.nudge_max_per_day, 1)
 
     held: list[Outcome] = []  # suppressed or deferred before any claim
     ready: list[tuple[dict[str, Any], Recipient, Channel]] = []
@@ -157,6 +159,13 @@ def deliver_due(
             reason = f"quiet_hours in {recipient.timezone} until {until.isoformat()}"
             held.append(Outcome(row, "deferred", reason, not_before=until))
             continue
+        sends = recent[row["learner_id"]]
+        if len(sends) >= per_day:  # e.g. yesterday's nudge held back by an outage, then today's
+            until = sorted(sends)[-per_day] + timedelta(days=1)
+            reason = f"frequency_cap: {per_day} per 24 hours, next at {until.isoformat()}"
+            held.append(Outcome(row, "deferred", reason, not_before=until))
+            continue
+        sends.append(now)
         ready.append((row, recipient, channel))
     _apply(warehouse, held, now, report, from_statuses=CLAIMABLE_STATUSES)
     if not ready:
@@ -353,6 +362,20 @@ def _settle_stale_claims(
     _apply(warehouse, outcomes, now, settled, from_statuses=("sending",))
     report.reconciled += settled.sent
     report.unconfirmed += settled.unconfirmed
+
+
+def _recent_sends(warehouse: Warehouse, now: datetime) -> defaultdict[str, list[datetime]]:
+    """Per learner, when nudges went out (or may have) in the last 24 hours. The plan caps nudges per
+    nudge date; this also caps them per day of sending, which an outage or retries can bunch up."""
+    sent = warehouse.query(
+        f"SELECT learner_id, COALESCE(sent_at, claimed_at) AS at FROM {OUTBOX}"
+        f" WHERE status IN ('sending', 'sent', 'unconfirmed') AND COALESCE(sent_at, claimed_at) > ?",
+        [now - timedelta(days=1)],
+    ).to_pylist()
+    recent: defaultdict[str, list[datetime]] = defaultdict(list)
+    for row in sent:
+        recent[row["learner_id"]].append(row["at"])
+    return recent
 
 
 def _recipients(warehouse: Warehouse, rows: list[dict[str, Any]]) -> dict[str, Recipient]:

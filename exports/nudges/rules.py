@@ -13,7 +13,9 @@ The rules (all settings, see .env.example):
   ``nudge_max_per_week`` (3) in any 7 consecutive nudge dates (a backfilled date sees later ones).
   What counts is every nudge not suppressed and not failed: planned, deferred, in flight, sent or
   unconfirmed. When a learner has several drafts for a day, the most urgent type wins
-  (:data:`TYPE_PRIORITY`); the others are suppressed with the cap as reason.
+  (:data:`TYPE_PRIORITY`); the others are suppressed with the cap as reason. At send time a
+  learner also gets at most ``nudge_max_per_day`` per 24 hours (more are deferred), so nudges of
+  several dates that an outage held back never arrive together.
 - **Quiet hours.** Nothing is sent between ``nudge_quiet_hours_start`` (21:00) and
   ``nudge_quiet_hours_end`` (08:00) in the learner's own time zone; such a nudge is *deferred* to
   the end of the quiet hours (next local 08:00, DST-correct), never dropped. An unknown time zone

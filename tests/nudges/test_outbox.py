@@ -12,7 +12,7 @@ from exports.nudges.delivery import deliver_due
 from exports.nudges.outbox import add_unsubscribe, ensure_tables
 from exports.nudges.planning import plan_nudges
 from learnrec.contracts.nudges import NudgeType
-from learnrec.notify import build_providers
+from learnrec.notify import TransientDeliveryError, build_providers
 from learnrec.notify.file_sink import FileSink
 from tests.nudges.conftest import DAY, NOON_UTC, add_learners, draft, events, learner, outbox
 
@@ -361,3 +361,32 @@ def test_a_torn_line_in_the_file_sink_does_not_block_the_days_sends(settings, wa
     lines = path.read_text().splitlines()
     assert lines[0].endswith("Z:inacti")  # the torn line is kept as it was, the new ones start fresh
     assert [json.loads(line)["learner_id"] for line in lines[1:]] == ["A", "B"]
+
+
+def test_an_outage_never_bunches_two_days_nudges_into_one_send(settings, warehouse) -> None:
+    """Yesterday's nudge held back by a provider outage and today's must not reach the learner in the
+    same minute: the daily cap holds per 24 hours of sending too; the later one is deferred."""
+    add_learners(warehouse, learner("A", push_token=None, timezone="UTC"))
+    sink = FileSink(settings.outbox_path)
+
+    class Down:
+        name = "file"
+
+        def send(self, notification):
+            raise TransientDeliveryError("503 from the provider")
+
+        def lookup(self, notification):
+            return None
+
+    plan_nudges(warehouse, [draft("A")], DAY, settings, now=NOON_UTC)
+    assert deliver_due(warehouse, {"email": Down(), "push": sink}, settings, now=NOON_UTC).retry_later == 1
+    next_day, next_noon = DAY + timedelta(days=1), NOON_UTC + timedelta(days=1)
+    plan_nudges(warehouse, [draft("A", day=next_day)], next_day, settings, now=next_noon)
+    providers = {"email": sink, "push": sink}
+    report = deliver_due(warehouse, providers, settings, now=next_noon)
+    assert (report.sent, report.deferred) == (1, 1)
+    held = outbox(warehouse)["A:inactivity:2026-03-11"]
+    assert held["status"] == "deferred" and held["status_reason"].startswith("frequency_cap: 1 per 24 hours")
+    assert deliver_due(warehouse, providers, settings, now=next_noon + timedelta(hours=23)).sent == 0
+    assert deliver_due(warehouse, providers, settings, now=next_noon + timedelta(hours=24)).sent == 1
+    assert [line["notification_id"][-10:] for line in sink_lines(settings, day=next_day)] == ["2026-03-11"]
