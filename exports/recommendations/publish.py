@@ -104,25 +104,27 @@ def rollback(warehouse: Warehouse, *, now: datetime | None = None) -> Switch:
 
 
 def expire_versions(warehouse: Warehouse, keep_versions: int) -> tuple[str, ...]:
-    """Delete the rows of all but the newest ``keep_versions`` versions (never the current one).
-    The registry row stays, with status ``expired``."""
+    """Delete the rows of every version older than the newest ``keep_versions`` published ones
+    (never the current one). Only published versions count: failed or crashed nights in between
+    are kept alongside, so they cannot push the version that served before them (the rollback
+    target) out. The registry row stays, with status ``expired``."""
     current = tables.current_run_id(warehouse)
-    runs = (
-        warehouse.query(
-            f"SELECT run_id FROM {tables.RUNS} WHERE status <> 'expired' ORDER BY created_at DESC, run_id DESC"
-        )
-        .column("run_id")
-        .to_pylist()
-    )
-    doomed = tuple(r for r in runs[keep_versions:] if r != current)
+    runs = warehouse.query(
+        f"SELECT run_id, published_at IS NOT NULL AS served FROM {tables.RUNS} WHERE status <> 'expired' "
+        "ORDER BY created_at DESC, run_id DESC"
+    ).to_pylist()
+    doomed: list[str] = []
+    served = 0
+    for run in runs:
+        if served >= keep_versions and run["run_id"] != current:
+            doomed.append(run["run_id"])
+        served += bool(run["served"])
     if not doomed:
         return ()
     marks = ", ".join("?" * len(doomed))
     with warehouse.transaction():
         for table in (tables.RECOMMENDATIONS, tables.LEARNING_PATHS, tables.CAREER_PATHS):
             if warehouse.table_exists(table):
-                warehouse.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", list(doomed))
-        warehouse.execute(
-            f"UPDATE {tables.RUNS} SET status = 'expired' WHERE run_id IN ({marks})", list(doomed)
-        )
-    return doomed
+                warehouse.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", doomed)
+        warehouse.execute(f"UPDATE {tables.RUNS} SET status = 'expired' WHERE run_id IN ({marks})", doomed)
+    return tuple(doomed)

@@ -160,6 +160,39 @@ def test_keep_k_versions_and_rollback(warehouse, champion, content):
     assert expire_versions(warehouse, 3) == ()  # nothing beyond K, current never expires
 
 
+def test_failed_nights_do_not_push_the_last_good_version_out(warehouse, champion, content):
+    """keep K = the K newest *published* versions: after failed gates the version that kept serving
+    through them stays the rollback target."""
+    t0 = datetime(2026, 3, 2, tzinfo=UTC)
+    for i, good in enumerate((True, False, False, True, True)):
+        run_id = version(warehouse, champion, content, f"n{i}")
+        warehouse.execute(
+            "UPDATE recs.runs SET created_at = ? WHERE run_id = ?", [t0 + timedelta(hours=i), run_id]
+        )
+        if not good:
+            warehouse.execute(
+                "DELETE FROM recs.learner_recommendations WHERE learner_id = 'l01' AND run_id = ?", [run_id]
+            )
+        if run_gate(warehouse, run_id, top_n=TOP_N).success:
+            publish(warehouse, run_id, keep_versions=2, now=t0 + timedelta(hours=i, minutes=5))
+        if i == 3:  # two failed nights, then n3: n0 served until now and is one rollback away
+            assert warehouse.scalar("SELECT status FROM recs.runs WHERE run_id = 'n0'") == "superseded"
+            assert rollback(warehouse).run_id == "n0"
+            publish(warehouse, "n3", keep_versions=2, now=t0 + timedelta(hours=i, minutes=10))
+    statuses = {r["run_id"]: r["status"] for r in rows_of(warehouse, "SELECT run_id, status FROM recs.runs")}
+    assert statuses == {
+        "n0": "expired",
+        "n1": "expired",
+        "n2": "expired",
+        "n3": "superseded",
+        "n4": "published",
+    }
+    kept = {
+        r["run_id"] for r in rows_of(warehouse, "SELECT DISTINCT run_id FROM recs.learner_recommendations")
+    }
+    assert kept == {"n3", "n4"}
+
+
 class _CrashingScorer:
     """The champion until its second chunk, then the worker dies (OOM, killed pod, ...)."""
 
