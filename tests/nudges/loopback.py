@@ -28,6 +28,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False  # read the request, then close the connection without answering
+    raw: bytes | None = None  # answer with these bytes instead of a well-formed response
 
 
 @dataclass
@@ -63,7 +64,8 @@ class LoopbackServer:
                 reply = server.next_reply(self.path)
                 if reply.delay:
                     time.sleep(reply.delay)
-                if reply.drop:
+                if reply.drop or reply.raw is not None:
+                    self.wfile.write(reply.raw or b"")
                     self.close_connection = True
                     return
                 payload = json.dumps(reply.body).encode() if reply.body is not None else b""

@@ -122,6 +122,21 @@ def test_timeout_is_ambiguous_and_not_retried() -> None:
         assert len(server.to(SEND)) == 1
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [b"HTTP/1.1 abc\r\n\r\n", b"HTTP/1.1 202 Accepted\r\nContent-Length: 50\r\n\r\n{"],
+    ids=["bad-status-line", "truncated-body"],
+)
+def test_a_garbled_answer_is_ambiguous_not_a_crash(raw: bytes) -> None:
+    """http.client's errors are neither OSError nor HTTPError: they escaped the provider and failed
+    the delivery run. The request went out, so the nudge may have been accepted: unconfirmed."""
+    with loopback() as server:
+        server.script(SEND, Reply(202, raw=raw))
+        with pytest.raises(AmbiguousDeliveryError):
+            provider(server.url).send(notification())
+        assert len(server.to(SEND)) == 1
+
+
 def test_refused_connection_is_transient() -> None:
     with loopback() as server:
         url = server.url

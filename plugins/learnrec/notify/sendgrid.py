@@ -4,14 +4,15 @@
   them on every event-webhook event, which is how opens, clicks and bounces find their nudge.
 - SendGrid answers 202 with ``X-Message-Id``; that id is recorded as provider_message_id.
 - 429 (honouring Retry-After), 5xx and refused connections are retried with backoff: SendGrid
-  did not accept the message. Other 4xx are permanent. A timeout is *ambiguous* (the request may
-  have been accepted) and is never retried: at most once.
+  did not accept the message. Other 4xx are permanent. A timeout, a lost connection or a garbled
+  answer is *ambiguous* (the request may have been accepted) and is never retried: at most once.
 SendGrid's Mail Send API has no idempotency key, so exactly-once cannot be had from the provider;
 the outbox's claim-before-send gives at-most-once instead (exports/nudges/outbox.py).
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import socket
 import urllib.error
@@ -120,6 +121,8 @@ class SendGridEmailProvider:
             raise AmbiguousDeliveryError(f"SendGrid call interrupted: {exc.reason}") from exc
         except ConnectionError as exc:  # reset mid-request: it may have been accepted
             raise AmbiguousDeliveryError(f"SendGrid connection lost: {exc}") from exc
+        except http.client.HTTPException as exc:  # a garbled or cut answer: the request went out
+            raise AmbiguousDeliveryError(f"SendGrid answer unreadable: {exc!r}") from exc
         message_id = response.headers.get("X-Message-Id")
         if response.status_code != 202 or not message_id:
             raise AmbiguousDeliveryError(
