@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from exports.recommendations import tables
+from exports.recommendations.inputs import retention_cutoff
 from learnrec.warehouse import Warehouse
 
 PREREQUISITE_PAIRS = "recs.gate_prerequisite_pairs"
@@ -152,7 +153,7 @@ def learner_summary(warehouse: Warehouse, run_id: str, run_date) -> pa.Table:
         LEFT JOIN path_per pp ON pp.learner_id = e.learner_id
         LEFT JOIN path_violations pv ON pv.learner_id = e.learner_id
         """,
-        [run_date, run_id, run_id],
+        [retention_cutoff(run_date), run_id, run_id],
     )
 
 

@@ -1,14 +1,15 @@
 """Everything the precompute reads from the warehouse for one run date, in array form.
 
-Learners are the *active* ones: in ``marts.dim_learners`` with their retention not expired on
-the run date (expired learners' data must not be processed at all). Interactions become a CSR
-layout over the learner order so each chunk gets its rows by slicing.
+Learners are the *active* ones: in ``marts.dim_learners`` with their retention not expired by the
+end of the day the version serves (``retention_cutoff``; expired learners' data must not be
+processed or served at all). Interactions become a CSR layout over the learner order so each
+chunk gets its rows by slicing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +22,15 @@ from ml.ranking.rules import COMPLETED, IN_PROGRESS
 
 #: Behavioural events a learner needs before the models take over from the cold-start fallback.
 COLD_START_EVENTS = 10
+
+
+def retention_cutoff(run_date: date) -> date:
+    """Learners whose retention expires on or before this day get no version of ``run_date``.
+
+    The version is precomputed and published after the run date closed and serves through the
+    next day: a learner still unexpired on the run date but expiring that next day would be
+    processed and served past their expiry."""
+    return run_date + timedelta(days=1)
 
 
 def columns_of(warehouse: Warehouse, table: str) -> list[str]:
@@ -90,7 +100,7 @@ def load_inputs(warehouse: Warehouse, run_date: date) -> RunInputs:
         )
         + "FROM marts.dim_learners d LEFT JOIN raw.learners r ON r.learner_id = d.learner_id "
         "WHERE d.retention_expiry IS NULL OR CAST(d.retention_expiry AS DATE) > ? ORDER BY d.learner_id",
-        [run_date],
+        [retention_cutoff(run_date)],
     )
     learner_ids = _strings(learners, "learner_id")
     interactions = warehouse.query(

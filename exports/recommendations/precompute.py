@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import torch
 
 from exports.recommendations import tables
-from exports.recommendations.inputs import RunInputs, load_inputs
+from exports.recommendations.inputs import RunInputs, load_inputs, retention_cutoff
 from learnrec.warehouse import Warehouse
 from ml.buffers import reuse_freed_buffers
 from ml.ranking.explain import Reason, reasons
@@ -462,6 +462,6 @@ def write_learning_paths(warehouse: Warehouse, inputs: RunInputs, run_id: str) -
           AND NOT EXISTS (
             SELECT 1 FROM marts.fct_learner_course_interactions i
             WHERE i.learner_id = d.learner_id AND i.course_id = p.course_id AND i.completed)""",
-        [run_id, inputs.run_date],
+        [run_id, retention_cutoff(inputs.run_date)],
     )
     return int(warehouse.scalar(f"SELECT count(*) FROM {tables.LEARNING_PATHS} WHERE run_id = ?", [run_id]))

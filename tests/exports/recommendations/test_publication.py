@@ -193,6 +193,29 @@ def test_failed_nights_do_not_push_the_last_good_version_out(warehouse, champion
     assert kept == {"n3", "n4"}
 
 
+def test_no_learner_is_served_past_retention_expiry(warehouse, champion, content):
+    """The version goes live after the run date closed and serves through the next day: a learner
+    whose retention ends that day gets nothing (one expiring just after it still does)."""
+    serve_day = datetime.combine(RUN_DATE + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    for learner, expiry in (
+        ("l01", serve_day + timedelta(minutes=10)),
+        ("l03", serve_day + timedelta(days=1)),
+    ):
+        warehouse.execute(
+            "UPDATE marts.dim_learners SET retention_expiry = ? WHERE learner_id = ?", [expiry, learner]
+        )
+    run_id = version(warehouse, champion, content, "r1")
+    assert run_gate(warehouse, run_id, top_n=TOP_N).success
+    publish(warehouse, run_id, keep_versions=3, now=serve_day + timedelta(minutes=30))
+    for table in (
+        "recs.current_learner_recommendations",
+        "recs.current_learning_paths",
+        "raw.served_recommendations",
+    ):
+        served = {r["learner_id"] for r in rows_of(warehouse, f"SELECT DISTINCT learner_id FROM {table}")}
+        assert "l01" not in served and "l03" in served, table
+
+
 class _CrashingScorer:
     """The champion until its second chunk, then the worker dies (OOM, killed pod, ...)."""
 
