@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 PROMPTS = Path(__file__).parent / "prompts"
 RULES_VERSION = "static-path"
 LEARNING_PATHS = "recs.learning_paths"
+#: The recommendation versions' registry (exports/recommendations/tables.py, which ml may not import).
+RUNS = "recs.runs"
 COMPLETIONS = "marts.fct_learner_course_interactions"
 PUBLISHED_COURSES = "marts.dim_courses"
 MAX_CANDIDATES = 40
@@ -291,7 +293,14 @@ def plan_llm_learning_paths(
     gateway: LLMGateway | None = None,
     now: datetime | None = None,
 ) -> PathRunReport:
-    """Write the LLM paths of ``run_id`` beside its static paths (rerun replaces them)."""
+    """Write the LLM paths of ``run_id`` beside its static paths (rerun replaces them).
+
+    Only before publication: a published version's paths are what readers see and passed the
+    gate, so a rerun (an Airflow task cleared after publish) would change them ungated."""
+    if warehouse.table_exists(RUNS) and warehouse.scalar(
+        f"select count(*) from {RUNS} where run_id = ? and published_at is not null", [run_id]
+    ):
+        raise ValueError(f"version {run_id!r} was published: its learning paths are not changed any more")
     gateway = gateway or LLMGateway.from_settings(settings)
     started = now or datetime.now(UTC)
     if not warehouse.table_exists(LEARNING_PATHS):

@@ -137,6 +137,34 @@ def test_llm_path_is_preferred_and_each_learner_is_served_one_path(warehouse, ch
     ) == rows_of(warehouse, "SELECT count(*) AS n, count(*) AS keys FROM recs.current_learning_paths")
 
 
+def test_the_learning_path_agent_does_not_rewrite_a_published_version(settings, warehouse, champion, content):
+    """A rerun of the agent task after publication (cleared in Airflow) would swap the served
+    paths without a gate; here the rule-based provider would drop l01's LLM path."""
+    from ml.agents.learning_path import plan_llm_learning_paths
+
+    warehouse.execute(
+        "CREATE OR REPLACE TABLE raw.learners AS SELECT * FROM marts.dim_learners"
+    )  # the agent's input
+    run_id = version(warehouse, champion, content, "p1")
+    warehouse.execute(_llm_path("l01", "c02", "c03") + " AND r.run_id = 'p1'")
+    assert run_gate(warehouse, run_id, top_n=TOP_N).success
+    publish(warehouse, run_id, keep_versions=3)
+    served = (
+        "SELECT source, course_id FROM recs.current_learning_paths WHERE learner_id = 'l01' ORDER BY step"
+    )
+    before = rows_of(warehouse, served)
+    with pytest.raises(ValueError, match="was published"):
+        plan_llm_learning_paths(settings, warehouse, run_id)
+    assert (
+        rows_of(warehouse, served)
+        == before
+        == [
+            {"source": "llm", "course_id": "c02"},
+            {"source": "llm", "course_id": "c03"},
+        ]
+    )
+
+
 def test_keep_k_versions_and_rollback(warehouse, champion, content):
     t0 = datetime(2026, 3, 2, tzinfo=UTC)
     for i in range(4):
