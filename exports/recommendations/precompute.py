@@ -22,7 +22,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -166,10 +166,15 @@ class _Chunk:
         )
         tiers = inputs.data_tier[lo:hi]
         inferred = np.array([policy_for(t).inferred_profile for t in tiers], bool)
+        cold = route[lo:hi] == COLD
+        # the fallbacks use the declared profile only, whatever the tier (ml.ranking.privacy):
+        # their signals_used lists no inferred skill vector or learning style
+        self.declared_level = level.copy()
+        self.declared_level[cold] = np.nan
+        self.declared_format = inputs.declared_format[lo:hi]
         inferred_level = inputs.skill_level[lo:hi]
         use_level = inferred & ~np.isnan(inferred_level[:, 0])
         level[use_level] = inferred_level[use_level]
-        cold = route[lo:hi] == COLD
         level[cold] = np.nan  # nothing known yet: no difficulty penalty on the popular lists
         fmt = inputs.declared_format[lo:hi].copy()
         affinity = np.ones(self.b, np.float32)
@@ -180,8 +185,16 @@ class _Chunk:
             catalog.n_courses, rows, courses, inputs.inter_status[start:stop], level, fmt, affinity
         )
 
-    def subset(self, rows: np.ndarray) -> ChunkState:
-        return self.state.subset(rows)
+    def subset(self, rows: np.ndarray, *, declared_only: bool = False) -> ChunkState:
+        state = self.state.subset(rows)
+        if not declared_only:
+            return state
+        return replace(
+            state,
+            domain_level=self.declared_level[rows],
+            preferred_format=self.declared_format[rows],
+            format_affinity=np.ones(len(rows), np.float32),
+        )
 
 
 def _aligned_scores(
@@ -254,7 +267,7 @@ def _rank_chunk(
                 z = _model_scores(content, list(ids[rows]), aligns[CONTENT])[0]
                 z[standardise_rows(z)] = 0.0
                 scores = scores + z.clamp_(-2.0, 2.0).mul_(0.2)
-        ranked = rank_chunk(scores.clone(), chunk.subset(rows), inputs.catalog, config)
+        ranked = rank_chunk(scores.clone(), chunk.subset(rows, declared_only=True), inputs.catalog, config)
         out.append((rows, ranked, r))
     return out
 

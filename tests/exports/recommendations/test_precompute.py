@@ -135,6 +135,30 @@ def test_privacy_tier_decides_the_scorer_and_signals(warehouse, champion, conten
     assert not {"collaborative", "skill_vector", "learning_style"} & set(default[0]["signals_used"])
 
 
+def test_fallbacks_use_no_inferred_profile_as_their_signals_say(warehouse, content):
+    """Cold start and no results record declared signals only, for every tier: an opted-in
+    learner's inferred learning style and skill vector must not reorder them."""
+
+    def fallback_recs(run_id):
+        report = run(warehouse, None, content, run_id=run_id)
+        assert report.fallbacks["cold_start"] == 2 and report.fallbacks["no_results"] == 18
+        return rows_of(
+            warehouse,
+            "SELECT learner_id, rank, course_id, signals_used FROM recs.learner_recommendations "
+            "WHERE run_id = ? AND learner_id IN ('l01', 'l02', 'l04') ORDER BY learner_id, rank",
+            [run_id],
+        )
+
+    before = fallback_recs("a")
+    warehouse.execute(  # l01, l02 no results, l04 cold start: all opted in
+        "UPDATE marts.dim_learners SET preferred_format = 'text', affinity_score = 1.0, "
+        "skill_vector = [1, 1, 1, 1, 1, 1, 1, 1]::DOUBLE[] WHERE learner_id IN ('l01', 'l02', 'l04')"
+    )
+    after = fallback_recs("b")
+    assert not {"learning_style", "skill_vector"} & {s for r in after for s in r["signals_used"]}
+    assert after == before
+
+
 def test_reasons_are_readable_and_scores_finite(warehouse, champion, content):
     report = run(warehouse, champion, content)
     rows = rows_of(
