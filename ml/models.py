@@ -691,6 +691,26 @@ def standardise(scores: np.ndarray) -> np.ndarray:
     return ((scores - mean) / np.maximum(std, 1e-6)).astype(np.float32)
 
 
+class CatalogAligned(Recommender):
+    """A model fitted on an earlier catalogue, scored over ``course_ids``: courses it never saw
+    rank below all it knows (a champion re-scored on tonight's window, for the promotion gate)."""
+
+    kind = "catalog_aligned"
+
+    def __init__(self, model: Recommender, course_ids: np.ndarray) -> None:
+        self.model, self.course_ids = model, np.asarray(course_ids)
+        self.signals = model.signals  # type: ignore[misc]
+        self._columns = IdIndex(model.course_ids).positions(self.course_ids)
+
+    def score(self, learner_ids: Sequence[str]) -> np.ndarray:
+        inner = self.model.score(learner_ids)
+        floor = inner.min() - 1.0 if inner.size else 0.0
+        out = np.full((len(learner_ids), len(self.course_ids)), floor, np.float32)
+        known = self._columns >= 0
+        out[:, known] = inner[:, self._columns[known]]
+        return out
+
+
 class BlendModel(Recommender):
     """A linear ranker over the component models' standardised scores, each also crossed with
     the learner's log interaction count (so the weights can shift from content/popularity to

@@ -129,14 +129,23 @@ def promote(
     margin: float,
     sanity_failures: list[str],
     higher_is_better: bool = True,
+    champion_value: float | None = None,
 ) -> Promotion:
     """Move ``champion`` to ``version`` if sane and better than the champion by ``margin``
-    (relative: value >= champion * (1 + margin) for higher-is-better metrics)."""
+    (relative: value >= champion * (1 + margin) for higher-is-better metrics).
+
+    ``champion_value`` is the champion's metric on the same window as ``value`` (re-scored by the
+    caller). Without it the value stored when the champion was promoted is used, which was
+    measured on that night's window: windows differ in difficulty, so an easy night's figure
+    could keep a stale champion serving."""
     client = run.client
     name = registered_name(model)
     key = f"metric.{_key(metric)}"
     current = champion(run.settings, model, client)
     current_value = float(current.tags[key]) if current is not None and key in current.tags else None
+    same_window = current is not None and champion_value is not None and math.isfinite(champion_value)
+    if same_window:
+        current_value = champion_value
     client.set_model_version_tag(name, version, key, str(value))
     if sanity_failures:
         decision = Promotion(
@@ -152,7 +161,11 @@ def promote(
     else:
         target = current_value * (1 + margin) if higher_is_better else current_value * (1 - margin)
         better = value >= target if higher_is_better else value <= target
-        verdict = f"{metric} {value:.4f} vs champion v{current.version} {current_value:.4f} (needs {'>=' if higher_is_better else '<='} {target:.4f})"
+        window = "on this window" if same_window else "as stored at its promotion"
+        verdict = (
+            f"{metric} {value:.4f} vs champion v{current.version} {current_value:.4f} {window} "
+            f"(needs {'>=' if higher_is_better else '<='} {target:.4f})"
+        )
         decision = Promotion(better, verdict, current.version, current_value)
     status = "champion" if decision.promoted else "rejected"
     if decision.promoted:

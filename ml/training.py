@@ -36,7 +36,7 @@ import pandas as pd
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse, connect_warehouse
 from ml import dropout as dropout_lib
-from ml.blend import build_blend, fit_blend
+from ml.blend import BlendFit, build_blend, fit_blend
 from ml.data import (
     OPTED_IN,
     TrainingData,
@@ -49,15 +49,25 @@ from ml.embeddings import Encoder, minilm_encoder, sync_course_embeddings, vecto
 from ml.evaluation import classification_metrics, evaluate_ranking, held_out_ndcg, metric_value
 from ml.models import (
     ALSModel,
+    CatalogAligned,
     ContentInputs,
     ContentModel,
+    IdIndex,
     LightFMModel,
     PopularityModel,
     RandomModel,
     Recommender,
     load_model,
 )
-from ml.registry import MODEL_ARTIFACT, TrainingRun, client_for, download_alias, promote, registered_name
+from ml.registry import (
+    MODEL_ARTIFACT,
+    TrainingRun,
+    champion,
+    client_for,
+    download_alias,
+    promote,
+    registered_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +255,58 @@ def _download_stages(settings: Settings, run_id: str, target: Path) -> dict[str,
     }
 
 
+def _blend_test_model(
+    settings: Settings, run_id: str, target: Path, train: TrainingData, fit: BlendFit
+) -> Recommender:
+    """A blend run's blend at the test cut: its components' test stages with its learned weights."""
+    client = client_for(settings)
+    tags = client.get_run(run_id).data.tags
+    target.mkdir(parents=True, exist_ok=True)
+    spec = json.loads(
+        Path(client.download_artifacts(run_id, "evaluation/blend.json", str(target))).read_text()
+    )
+    if tuple(spec["features"]) != fit.feature_names:
+        raise ValueError(f"the champion blend has features {spec['features']}, tonight's {fit.feature_names}")
+    components = {n: _download_stages(settings, tags[f"run_{n}"], target / n)["test"] for n in COMPONENTS}
+    weights = BlendFit(np.asarray(spec["weights"]), spec["bias"], 0, 0, fit.feature_names)
+    return build_blend(components, train, weights)
+
+
+def champions_at_test_cut(
+    settings: Settings, run_date: date, target: Path, train: TrainingData, fit: BlendFit
+) -> tuple[dict[str, Recommender], dict[str, str]]:
+    """The current champions' models of the test cut, over tonight's catalogue, so that the gate
+    compares champion and challenger on the same window (a champion's test-cut model was fitted
+    before tonight's test window, so scoring it there leaks nothing); and, per model, why a
+    champion from a later run date (tonight is a backfill) must not be replaced."""
+    from mlflow.exceptions import MlflowException
+
+    client = client_for(settings)
+    models: dict[str, Recommender] = {}
+    later: dict[str, str] = {}
+    for name in (*COMPONENTS, "blend"):
+        current = champion(settings, name, client)
+        if current is None:
+            continue
+        since = date.fromisoformat(client.get_run(current.run_id).data.tags["run_date"])
+        if since > run_date:
+            later[name] = f"champion v{current.version} is from the later run date {since}"
+            continue
+        try:
+            model = (
+                _blend_test_model(settings, current.run_id, target / name, train, fit)
+                if name == "blend"
+                else _download_stages(settings, current.run_id, target / name)["test"]
+            )
+        except (MlflowException, OSError, KeyError, ValueError) as error:  # artifacts gone, features changed
+            log.warning(
+                "champion %s v%s not re-scored (%s): its stored metric is used", name, current.version, error
+            )
+            continue
+        models[name] = CatalogAligned(model, IdIndex(train.courses["course_id"]).ids)
+    return models, later
+
+
 def _sanity(scores: np.ndarray, ndcg: float, floor: float, floor_name: str) -> list[str]:
     problems = []
     if not np.isfinite(scores).all():
@@ -284,6 +346,22 @@ def evaluate_and_promote(
             models, test_train, test, k=config.k, max_learners=config.eval_max_learners, seed=settings.seed
         )
         serving_blend = build_blend(at["serving"], data, blend_fit)
+        champions, later = champions_at_test_cut(
+            settings, run_date, Path(tmp) / "champions", test_train, blend_fit
+        )
+        # the same learners as tonight's models (the sample depends on the split and seed only)
+        champion_evaluation = (
+            evaluate_ranking(
+                {f"champion_{n}": m for n, m in champions.items()},
+                test_train,
+                test,
+                k=config.k,
+                max_learners=config.eval_max_learners,
+                seed=settings.seed,
+            )
+            if champions
+            else evaluation.iloc[0:0]
+        )
 
         run = TrainingRun.start(
             settings,
@@ -305,6 +383,13 @@ def evaluate_and_promote(
                 }
             )
             run.metrics({f"{r.model}.{r.segment}.{r.metric}": r.value for r in evaluation.itertuples()})
+            run.metrics(
+                {
+                    f"{r.model}.{r.metric}": r.value
+                    for r in champion_evaluation.itertuples()
+                    if r.segment == "all" and r.metric == RANKING_METRIC
+                }
+            )
             run.metrics(
                 {
                     f"{r.metric}": r.value
@@ -342,10 +427,15 @@ def evaluate_and_promote(
                     RANKING_METRIC,
                     ndcg,
                     margin=config.promotion_margin,
-                    sanity_failures=_sanity(at["serving"][name].score(probe), ndcg, random_ndcg, "random"),
+                    sanity_failures=_sanity(at["serving"][name].score(probe), ndcg, random_ndcg, "random")
+                    + ([later[name]] if name in later else []),
+                    champion_value=metric_value(champion_evaluation, f"champion_{name}", RANKING_METRIC)
+                    if name in champions
+                    else None,
                 )
             blend_ndcg = metric_value(evaluation, "blend", RANKING_METRIC)
             problems = _sanity(serving_blend.score(probe), blend_ndcg, popularity_ndcg, "popularity")
+            problems += [later["blend"]] if "blend" in later else []
             version = run.register("blend")
             decision = promote(
                 run,
@@ -355,6 +445,9 @@ def evaluate_and_promote(
                 blend_ndcg,
                 margin=config.promotion_margin,
                 sanity_failures=problems,
+                champion_value=metric_value(champion_evaluation, "champion_blend", RANKING_METRIC)
+                if "blend" in champions
+                else None,
             )
             log.info(
                 "blend v%s: %s (%s)",

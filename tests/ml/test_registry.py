@@ -12,7 +12,13 @@ from ml.registry import TrainingRun, champion, download_alias, promote, register
 pytestmark = pytest.mark.integration  # a real MLflow SQLite store
 
 
-def _version(settings, tmp_path: Path, value: float, problems: list[str] | None = None):
+def _version(
+    settings,
+    tmp_path: Path,
+    value: float,
+    problems: list[str] | None = None,
+    champion_value: float | None = None,
+):
     run = TrainingRun.start(settings, "toy", "2026-03-12", {"data_window_end": "2026-03-12"})
     folder = tmp_path / run.run_id
     (folder / "model").mkdir(parents=True)
@@ -21,7 +27,16 @@ def _version(settings, tmp_path: Path, value: float, problems: list[str] | None 
     run.metrics({"ndcg@10": value})
     run.artifacts(folder)
     version = run.register("toy")
-    decision = promote(run, "toy", version, "ndcg@10", value, margin=0.01, sanity_failures=problems or [])
+    decision = promote(
+        run,
+        "toy",
+        version,
+        "ndcg@10",
+        value,
+        margin=0.01,
+        sanity_failures=problems or [],
+        champion_value=champion_value,
+    )
     run.finish()
     return run, version, decision
 
@@ -42,6 +57,16 @@ def test_champion_moves_only_when_better_by_the_margin_and_sane(settings, tmp_pa
     assert client.get_model_version(registered_name("toy"), v2).tags["promotion_reason"].startswith("ndcg@10")
     assert client.get_run(run3.run_id).data.tags["promotion"] == "champion"
     assert client.get_run(run1.run_id).data.params["value"] == "0.5"
+
+
+def test_the_champion_is_judged_on_the_challengers_window_when_rescored(settings, tmp_path) -> None:
+    _version(settings, tmp_path, 0.50)  # promoted on an easy night's window
+    # tonight the same champion scores 0.40 on tonight's window: 0.45 beats it, not the stored 0.50
+    _, v2, decision = _version(settings, tmp_path, 0.45, champion_value=0.40)
+    assert decision.promoted and str(champion(settings, "toy").version) == v2
+    assert "0.4000 on this window" in decision.reason
+    _, _, stored = _version(settings, tmp_path, 0.452)
+    assert not stored.promoted and "0.4500 as stored at its promotion" in stored.reason
 
 
 def test_download_alias_fetches_the_champion_folder(settings, tmp_path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
 
@@ -50,11 +52,22 @@ def test_train_all_registers_promotes_and_serves(tiny_warehouse) -> None:
     assert "torch.roc_auc" in dropout_run.data.metrics and "logistic.roc_auc" in dropout_run.data.metrics
     assert n_scores > 0
 
-    # a rerun for the same date: new versions, champions move only by the rule, scores replaced
+    # a rerun for the same date: new versions, champions move only by the rule, scores replaced.
+    # The champion is judged on tonight's window, not by the figure stored from its own night
+    # (made easy here): training is reproducible, so re-scored it equals tonight's blend exactly.
+    client.set_model_version_tag("learnrec-blend", "1", "metric.ndcg_at_10", "0.99")
     rerun = train_all(settings, RUN_DATE, CONFIG, encoder=hash_encoder)
-    assert client.get_run(rerun["blend"]).data.tags["promotion"] in {"champion", "rejected"}
+    again = client.get_run(rerun["blend"]).data
+    assert again.tags["promotion"] == "rejected" and "on this window" in again.tags["promotion_reason"]
+    assert again.metrics["champion_blend.ndcg_at_10"] == again.metrics["blend.all.ndcg_at_10"]
     with connect_warehouse(settings) as warehouse:
         assert warehouse.scalar("select count(*) from features.dropout_scores") == n_scores
+
+    # a backfill of an earlier date never replaces a champion trained on later data
+    backfill = train_all(settings, RUN_DATE - timedelta(days=1), CONFIG, encoder=hash_encoder)
+    earlier = client.get_run(backfill["blend"]).data.tags
+    assert earlier["promotion"] == "rejected" and "later run date" in earlier["promotion_reason"]
+    assert str(champion(settings, "blend").version) == "1"
 
 
 def test_train_command_needs_the_marts(learnrec_home, capsys) -> None:
