@@ -147,6 +147,18 @@ def test_a_stored_position_beyond_the_partitions_end_is_an_error_not_a_silent_sk
         ingest(kafka_settings)
 
 
+class WithProducer:
+    """The real consumer with a producer beside it, for tests that must produce at one exact
+    moment of a batch (races that cannot be timed from outside)."""
+
+    def __init__(self, consumer: Consumer, bootstrap: str) -> None:
+        self.consumer = consumer
+        self.producer = Producer({"bootstrap.servers": bootstrap})
+
+    def __getattr__(self, name: str):
+        return getattr(self.consumer, name)
+
+
 def test_messages_arriving_while_a_batch_is_planned_after_until_are_left_for_later(
     kafka_settings: Settings, expected: Expected, bootstrap: str
 ) -> None:
@@ -155,14 +167,7 @@ def test_messages_arriving_while_a_batch_is_planned_after_until_are_left_for_lat
     real consumer is wrapped only to produce at that exact moment (the race cannot be timed)."""
     until = datetime.now(UTC) + timedelta(hours=1)  # after every message produced so far
 
-    class ProducesDuringTheLookup:
-        def __init__(self, consumer: Consumer) -> None:
-            self.consumer = consumer
-            self.producer = Producer({"bootstrap.servers": bootstrap})
-
-        def __getattr__(self, name: str):
-            return getattr(self.consumer, name)
-
+    class ProducesDuringTheLookup(WithProducer):
         def offsets_for_times(self, *args, **kwargs):
             found = self.consumer.offsets_for_times(*args, **kwargs)
             later = int(until.timestamp() * 1000) + 60_000
@@ -173,7 +178,7 @@ def test_messages_arriving_while_a_batch_is_planned_after_until_are_left_for_lat
 
     whole = kafka_settings.model_copy(update={"ingest_batch_events": 1_000_000})
     source = KafkaSource.from_settings(whole)
-    source.consumer = ProducesDuringTheLookup(source.consumer)
+    source.consumer = ProducesDuringTheLookup(source.consumer, bootstrap)
     report = ingest(whole, until=until, source=source, max_batches=1)
     del source  # and its producer, before the mock cluster goes
     assert report.total("consumed") == expected.lines
@@ -187,21 +192,14 @@ def test_a_run_stops_at_the_high_watermarks_seen_at_its_start_under_a_steady_str
     """Without ``until`` (the CLI's default), a topic that keeps receiving messages must not keep
     a run going batch after batch. The real consumer is wrapped only to produce while it reads."""
 
-    class SteadyStream:
-        def __init__(self, consumer: Consumer) -> None:
-            self.consumer = consumer
-            self.producer = Producer({"bootstrap.servers": bootstrap})
-
-        def __getattr__(self, name: str):
-            return getattr(self.consumer, name)
-
+    class SteadyStream(WithProducer):
         def consume(self, *args, **kwargs):
             self.producer.produce(TOPIC, value=b'{"later":1}', partition=0)
             self.producer.flush(10)
             return self.consumer.consume(*args, **kwargs)
 
     source = KafkaSource.from_settings(kafka_settings)
-    source.consumer = SteadyStream(source.consumer)
+    source.consumer = SteadyStream(source.consumer, bootstrap)
     report = ingest(kafka_settings, source=source, max_batches=50)
     del source  # and its producer, before the mock cluster goes
     assert report.total("consumed") == expected.lines
