@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -256,7 +257,12 @@ def _download_stages(settings: Settings, run_id: str, target: Path) -> dict[str,
 
 
 def _blend_test_model(
-    settings: Settings, run_id: str, target: Path, train: TrainingData, fit: BlendFit
+    settings: Settings,
+    run_id: str,
+    target: Path,
+    train: TrainingData,
+    fit: BlendFit,
+    test_stage: Callable[[str], Recommender],
 ) -> Recommender:
     """A blend run's blend at the test cut: its components' test stages with its learned weights."""
     client = client_for(settings)
@@ -267,7 +273,7 @@ def _blend_test_model(
     )
     if tuple(spec["features"]) != fit.feature_names:
         raise ValueError(f"the champion blend has features {spec['features']}, tonight's {fit.feature_names}")
-    components = {n: _download_stages(settings, tags[f"run_{n}"], target / n)["test"] for n in COMPONENTS}
+    components = {n: test_stage(tags[f"run_{n}"]) for n in COMPONENTS}
     weights = BlendFit(np.asarray(spec["weights"]), spec["bias"], 0, 0, fit.feature_names)
     return build_blend(components, train, weights)
 
@@ -282,6 +288,17 @@ def champions_at_test_cut(
     from mlflow.exceptions import MlflowException
 
     client = client_for(settings)
+    loaded: dict[str, Recommender] = {}
+
+    def test_stage(run_id: str) -> Recommender:
+        """Only the run's test stage, downloaded once: the champion blend's components are
+        usually the component champions themselves."""
+        if run_id not in loaded:
+            folder = Path(client.download_artifacts(run_id, "stages/test", str(target / run_id)))
+            loaded[run_id] = load_model(folder)
+        return loaded[run_id]
+
+    catalogue = IdIndex(train.courses["course_id"]).ids
     models: dict[str, Recommender] = {}
     later: dict[str, str] = {}
     for name in (*COMPONENTS, "blend"):
@@ -294,16 +311,16 @@ def champions_at_test_cut(
             continue
         try:
             model = (
-                _blend_test_model(settings, current.run_id, target / name, train, fit)
+                _blend_test_model(settings, current.run_id, target / name, train, fit, test_stage)
                 if name == "blend"
-                else _download_stages(settings, current.run_id, target / name)["test"]
+                else test_stage(current.run_id)
             )
         except (MlflowException, OSError, KeyError, ValueError) as error:  # artifacts gone, features changed
             log.warning(
                 "champion %s v%s not re-scored (%s): its stored metric is used", name, current.version, error
             )
             continue
-        models[name] = CatalogAligned(model, IdIndex(train.courses["course_id"]).ids)
+        models[name] = CatalogAligned(model, catalogue)
     return models, later
 
 
