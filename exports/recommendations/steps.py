@@ -98,9 +98,9 @@ def gate_step(settings: Settings, run_id: str) -> GateResult:
     return result
 
 
-def publish_step(settings: Settings, run_id: str) -> Switch:
+def publish_step(settings: Settings, run_id: str, *, force: bool = False) -> Switch:
     with connect_warehouse(settings) as warehouse:
-        return publish(warehouse, run_id, keep_versions=settings.recs_keep_versions)
+        return publish(warehouse, run_id, keep_versions=settings.recs_keep_versions, force=force)
 
 
 def export_step(settings: Settings) -> ExportReport | None:

@@ -23,9 +23,9 @@ pytestmark = pytest.mark.slow  # great-expectations takes ~20 s of CPU to import
 TOP_N = 10
 
 
-def version(warehouse, champion, content, run_id):
+def version(warehouse, champion, content, run_id, run_date=RUN_DATE):
     precompute(
-        warehouse, RUN_DATE, champion=champion, content=content, config=RuleConfig(top_n=TOP_N), run_id=run_id
+        warehouse, run_date, champion=champion, content=content, config=RuleConfig(top_n=TOP_N), run_id=run_id
     )
     return run_id
 
@@ -188,6 +188,37 @@ def test_keep_k_versions_and_rollback(warehouse, champion, content):
     assert expire_versions(warehouse, 3) == ()  # nothing beyond K, current never expires
 
 
+def test_a_retried_publish_does_not_undo_a_rollback(warehouse, champion, content):
+    t0 = datetime(2026, 3, 2, tzinfo=UTC)
+    for i, run_id in enumerate(("r0", "r1")):
+        version(warehouse, champion, content, run_id)
+        assert run_gate(warehouse, run_id, top_n=TOP_N).success
+        publish(warehouse, run_id, keep_versions=3, now=t0 + timedelta(hours=i))
+    assert rollback(warehouse).run_id == "r0"
+    with pytest.raises(PublicationError, match="'r1' was rolled back by an operator"):
+        publish(warehouse, "r1", keep_versions=3)  # the night's publish task, retried
+    assert tables.current_run_id(warehouse) == "r0"
+    assert warehouse.scalar("SELECT status FROM recs.runs WHERE run_id = 'r1'") == "rolled_back"
+    assert publish(warehouse, "r1", keep_versions=3, force=True).previous_run_id == "r0"  # the operator
+    assert tables.current_run_id(warehouse) == "r1"
+
+
+def test_a_backfilled_older_date_does_not_replace_a_newer_version(warehouse, champion, content):
+    newer = version(warehouse, champion, content, "newer")
+    assert run_gate(warehouse, newer, top_n=TOP_N).success
+    publish(warehouse, newer, keep_versions=3)
+    logged = warehouse.scalar("SELECT count(*) FROM raw.served_recommendations")
+    older = version(warehouse, champion, content, "older", run_date=RUN_DATE - timedelta(days=3))
+    assert run_gate(warehouse, older, top_n=TOP_N).success
+    switch = publish(warehouse, older, keep_versions=3)
+    assert (switch.held_back_by, switch.logged) == ("newer", 0)
+    assert tables.current_run_id(warehouse) == "newer"
+    assert warehouse.scalar("SELECT status FROM recs.runs WHERE run_id = 'older'") == "validated"
+    assert warehouse.scalar("SELECT count(*) FROM raw.served_recommendations") == logged
+    assert publish(warehouse, older, keep_versions=3, force=True).held_back_by is None  # explicit
+    assert tables.current_run_id(warehouse) == "older"
+
+
 def test_failed_nights_do_not_push_the_last_good_version_out(warehouse, champion, content):
     """keep K = the K newest *published* versions: after failed gates the version that kept serving
     through them stays the rollback target."""
@@ -206,7 +237,7 @@ def test_failed_nights_do_not_push_the_last_good_version_out(warehouse, champion
         if i == 3:  # two failed nights, then n3: n0 served until now and is one rollback away
             assert warehouse.scalar("SELECT status FROM recs.runs WHERE run_id = 'n0'") == "superseded"
             assert rollback(warehouse).run_id == "n0"
-            publish(warehouse, "n3", keep_versions=2, now=t0 + timedelta(hours=i, minutes=10))
+            publish(warehouse, "n3", keep_versions=2, now=t0 + timedelta(hours=i, minutes=10), force=True)
     statuses = {r["run_id"]: r["status"] for r in rows_of(warehouse, "SELECT run_id, status FROM recs.runs")}
     assert statuses == {
         "n0": "expired",
