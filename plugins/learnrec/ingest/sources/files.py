@@ -7,6 +7,10 @@ unrecorded (the rerun takes it again, whole), and a file is identified by its pa
 immutable once published). A producer that appends to a published file anyway would lose the
 appended lines, so a landed file that grew has its tail (the bytes after those landed) landed
 too, numbered on from its last landed line, and recorded as one more row of that path.
+
+A file's arrival is its folder's hour, unless it was written after that hour ended (a producer
+delivering late into an old hour's folder): then it is its modification time, so its events are
+late by when they actually came and a rerun of the old hour does not take them.
 """
 
 from __future__ import annotations
@@ -28,13 +32,15 @@ log = logging.getLogger(__name__)
 
 EVENTS_FOLDER = "learner_events"
 _ARRIVAL = re.compile(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/")
+#: A file finished this long after its folder's hour still counts as arriving in that hour.
+ARRIVAL_GRACE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
 class LandingFile:
     relative: str  # path below the landing folder: the file's identity
     size_bytes: int  # landed up to this size (the size seen when it was listed)
-    arrived_at: datetime  # start of the arrival hour in its path, else its modification time
+    arrived_at: datetime  # start of its folder's hour, or its modification time if later (_arrival)
     landed_bytes: int = 0  # bytes landed by earlier batches (a file appended to after landing)
     landed_lines: int = 0
 
@@ -44,12 +50,12 @@ class LandingFile:
         return f"{self.relative}@{self.landed_bytes}" if self.landed_bytes else self.relative
 
 
-def _arrival(relative: str, path: Path) -> datetime:
+def _arrival(relative: str, modified: datetime) -> datetime:
     match = _ARRIVAL.search(relative)
-    if match:
-        day = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
-        return day + timedelta(hours=int(match.group(2)))
-    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    if not match:
+        return modified
+    hour = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC) + timedelta(hours=int(match.group(2)))
+    return modified if modified > hour + timedelta(hours=1) + ARRIVAL_GRACE else hour
 
 
 class FileSource(EventSource):
@@ -73,7 +79,8 @@ class FileSource(EventSource):
         files = []
         for path in sorted(self.folder.rglob("*.jsonl")):
             relative = path.relative_to(self.landing).as_posix()
-            size = path.stat().st_size
+            stat = path.stat()
+            size = stat.st_size
             landed_bytes, landed_lines = landed.get(relative, (0, 0))
             if relative in landed and size <= landed_bytes:
                 if size < landed_bytes:
@@ -84,7 +91,7 @@ class FileSource(EventSource):
                         size,
                     )
                 continue
-            arrived = _arrival(relative, path)
+            arrived = _arrival(relative, datetime.fromtimestamp(stat.st_mtime, UTC))
             if until is None or arrived < until:
                 files.append(LandingFile(relative, size, arrived, landed_bytes, landed_lines))
         return sorted(files, key=lambda f: (f.arrived_at, f.relative))
