@@ -21,6 +21,7 @@ from exports.recommendations.serving import (
 )
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse, connect_warehouse
+from learnrec.warehouse.locks import stage_lock
 from ml.ranking.rules import RuleConfig
 from ml.scoring import CandidateScorer
 
@@ -99,13 +100,13 @@ def gate_step(settings: Settings, run_id: str) -> GateResult:
 
 
 def publish_step(settings: Settings, run_id: str, *, force: bool = False) -> Switch:
-    with connect_warehouse(settings) as warehouse:
+    with connect_warehouse(settings) as warehouse, stage_lock(warehouse, "publish", settings):
         return publish(warehouse, run_id, keep_versions=settings.recs_keep_versions, force=force)
 
 
 def export_step(settings: Settings) -> ExportReport | None:
     """Export the current version to the serving stores (None: nothing published yet)."""
-    with connect_warehouse(settings) as warehouse:
+    with connect_warehouse(settings) as warehouse, stage_lock(warehouse, "export", settings):
         run_id = tables.current_run_id(warehouse)
         if run_id is None:
             return None
@@ -118,7 +119,7 @@ def export_step(settings: Settings) -> ExportReport | None:
 
 def rollback_step(settings: Settings) -> Switch:
     """Go back one version and re-export it, so apps serve it at once."""
-    with connect_warehouse(settings) as warehouse:
+    with connect_warehouse(settings) as warehouse, stage_lock(warehouse, "publish", settings):
         switch = rollback(warehouse)
     export_step(settings)
     return switch

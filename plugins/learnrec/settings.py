@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     snowflake_host: str | None = None
     snowflake_port: int | None = Field(None, ge=1, le=65535)
     snowflake_protocol: Literal["https", "http"] = "https"
+    # one writer per stage (learnrec.warehouse.locks): how long a second run waits, when a lock is stale
+    stage_lock_timeout_seconds: float = Field(
+        60.0, ge=0, description="How long a run waits for another run of its stage to finish."
+    )
+    stage_lock_stale_minutes: float = Field(
+        360.0, gt=0, description="A lock held this long from another host is taken over (its run died)."
+    )
 
     # --- event source -------------------------------------------------------------------------
     event_source: Literal["files", "kafka"] = "files"
