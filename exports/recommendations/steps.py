@@ -104,17 +104,19 @@ def publish_step(settings: Settings, run_id: str, *, force: bool = False) -> Swi
         return publish(warehouse, run_id, keep_versions=settings.recs_keep_versions, force=force)
 
 
-def export_step(settings: Settings) -> ExportReport | None:
-    """Export the current version to the serving stores (None: nothing published yet)."""
+def export_step(settings: Settings, *, now: datetime | None = None) -> ExportReport | None:
+    """Export the current version to the serving stores, less the learners whose retention has
+    ended by ``now`` (None: nothing published yet)."""
+    now = now or datetime.now(UTC)
     with connect_warehouse(settings) as warehouse, stage_lock(warehouse, "export", settings):
         run_id = tables.current_run_id(warehouse)
         if run_id is None:
             return None
-        export_warehouse_table(warehouse)
+        export_warehouse_table(warehouse, now=now)
         if settings.serving_store == "postgres":
             dsn = settings.serving_postgres_dsn.get_secret_value()  # type: ignore[union-attr]
-            return export_postgres(warehouse, run_id, dsn)
-        return export_sqlite(warehouse, run_id, settings.serving_path)
+            return export_postgres(warehouse, run_id, dsn, now=now)
+        return export_sqlite(warehouse, run_id, settings.serving_path, now=now)
 
 
 def rollback_step(settings: Settings) -> Switch:

@@ -275,6 +275,38 @@ def test_no_learner_is_served_past_retention_expiry(warehouse, champion, content
         assert "l01" not in served and "l03" in served, table
 
 
+def test_a_version_kept_by_failing_gates_stops_serving_each_learner_at_expiry(
+    warehouse, champion, content, tmp_path
+):
+    """No newer version passes the gate for days: the stores still drop l03 once their retention
+    ends, at read time in the SQLite store and at each export everywhere."""
+    serve_day = datetime.combine(RUN_DATE + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    expiry = serve_day + timedelta(days=3)
+    warehouse.execute("UPDATE marts.dim_learners SET retention_expiry = ? WHERE learner_id = 'l03'", [expiry])
+    run_id = version(warehouse, champion, content, "kept")
+    assert run_gate(warehouse, run_id, top_n=TOP_N).success
+    publish(warehouse, run_id, keep_versions=3, now=serve_day)
+    path = tmp_path / "serving.sqlite"
+    export_sqlite(warehouse, run_id, path, now=serve_day)
+    assert lookup_sqlite(path, "l03", now=expiry - timedelta(seconds=1))[0]
+
+    after = expiry + timedelta(hours=1)  # the nights in between published nothing
+    assert lookup_sqlite(path, "l03", now=after) == ([], [])
+    assert len(lookup_sqlite(path, "l01", now=after)[0]) == TOP_N
+
+    export_sqlite(warehouse, run_id, path, now=after)  # a re-export of the same version
+    store = sqlite3.connect(path)
+    for table in ("recommendations", "learning_paths", "retention"):
+        assert store.execute(f"SELECT count(*) FROM {table} WHERE learner_id = 'l03'").fetchone() == (0,), (
+            table
+        )
+    store.close()
+    export_warehouse_table(warehouse, now=after)
+    for table in ("recs.serving_recommendations", "recs.serving_learning_paths"):
+        served = {r["learner_id"] for r in rows_of(warehouse, f"SELECT DISTINCT learner_id FROM {table}")}
+        assert "l03" not in served and "l01" in served, table
+
+
 class _CrashingScorer:
     """The champion until its second chunk, then the worker dies (OOM, killed pod, ...)."""
 
