@@ -445,3 +445,8 @@ def test_cli_run_show_and_rollback(settings, capsys):
     first_run = lookup_sqlite(settings.serving_path, "l01")[0][0]["run_id"]
     with connect_warehouse(settings) as wh:
         assert tables.current_run_id(wh) == first_run  # the export followed the rollback
+        undone = wh.scalar("SELECT run_id FROM recs.runs WHERE status = 'rolled_back'")
+    assert main(["recommendations", "publish", "--run-id", undone]) == 2  # refused without --force
+    assert "was rolled back by an operator" in capsys.readouterr().err
+    assert main(["recommendations", "publish", "--run-id", undone, "--force"]) == 0
+    assert f"published {undone}" in capsys.readouterr().out
