@@ -37,6 +37,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from learnrec.tables import DROPOUT_SCORES
+
 LOOKBACK_DAYS = 28
 FEATURES = (
     "days_since_last",
@@ -60,7 +62,7 @@ FEATURES = (
     "watch_day_trend",
     "silence_vs_max_gap",
 )
-SCORES_TABLE = "features.dropout_scores"
+SCORES_TABLE = DROPOUT_SCORES
 #: a net's minibatch and Adam learning rate up to ``BATCH * max_steps_per_epoch`` training rows
 BATCH = 256
 LEARNING_RATE = 3e-3

@@ -24,11 +24,12 @@ import pandas as pd
 import pyarrow as pa
 
 from learnrec.settings import Settings
+from learnrec.tables import COURSE_EMBEDDINGS
 from learnrec.warehouse import Warehouse
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
-EMBEDDINGS_TABLE = "features.course_embeddings"
+EMBEDDINGS_TABLE = COURSE_EMBEDDINGS
 WEAVIATE_COLLECTION = "Course"
 EMBEDDING_SCHEMA = pa.schema(
     [

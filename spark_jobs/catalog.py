@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from learnrec.contracts.skills import skill_index
+from learnrec.tables import COURSE_METADATA_INFERRED, COURSES, SKILLS
 from learnrec.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def resolve_catalog(courses: pa.Table, skills: pa.Table, inferred: pa.Table | No
         difficulty.append(float(min(5.0, max(1.0, agent_difficulty or level_difficulty))))
         tags.append(positions)
     if dropped:
-        log.warning("dropped %d skill tag(s) that are not in raw.skills", dropped)
+        log.warning("dropped %d skill tag(s) that are not in %s", dropped, SKILLS)
     table = pa.table(
         {"course_id": ids, "format": formats, "difficulty_score": difficulty, "skill_idx": tags},
         schema=CATALOG_SCHEMA,
@@ -127,16 +128,16 @@ def resolve_catalog(courses: pa.Table, skills: pa.Table, inferred: pa.Table | No
 
 def load_catalog(warehouse: Warehouse) -> CourseCatalog:
     """Read the catalogue tables from the warehouse and resolve them."""
-    for table in ("raw.courses", "raw.skills"):
+    for table in (COURSES, SKILLS):
         if not warehouse.table_exists(table):
             raise CatalogMissingError(
                 f"{table} is missing: load the source snapshots first (load_source_snapshots)"
             )
-    courses = warehouse.query("SELECT course_id, format, level, syllabus FROM raw.courses ORDER BY course_id")
-    skills = warehouse.query("SELECT skill_id, name FROM raw.skills")
+    courses = warehouse.query(f"SELECT course_id, format, level, syllabus FROM {COURSES} ORDER BY course_id")
+    skills = warehouse.query(f"SELECT skill_id, name FROM {SKILLS}")
     inferred = None
-    if warehouse.table_exists("raw.course_metadata_inferred"):
+    if warehouse.table_exists(COURSE_METADATA_INFERRED):
         inferred = warehouse.query(
-            "SELECT course_id, skill_tags, difficulty_score, inferred_at FROM raw.course_metadata_inferred"
+            f"SELECT course_id, skill_tags, difficulty_score, inferred_at FROM {COURSE_METADATA_INFERRED}"
         )
     return resolve_catalog(courses, skills, inferred)

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from learnrec.tables import (
+    CURRENT_LEARNING_PATHS,
+    CURRENT_RECOMMENDATIONS,
+    LEARNING_PATH_SCHEMA,
+    LEARNING_PATHS,
+    RUNS,
+)
 from learnrec.warehouse import Warehouse
 
 RECOMMENDATIONS = "recs.learner_recommendations"
-LEARNING_PATHS = "recs.learning_paths"
 CAREER_PATHS = "recs.career_path_templates"
-RUNS = "recs.runs"
 CURRENT = "recs.current_version"
 ALERTS = "ops.alerts"
 SERVED_LOG = "raw.served_recommendations"
@@ -40,18 +45,6 @@ RECOMMENDATION_SCHEMA = pa.schema(
         pa.field("reason", pa.string(), nullable=False),
         pa.field("fallback", pa.string()),  # null | cold_start | no_results
         pa.field("log_id", pa.string(), nullable=False),  # the Recommendation Log key apps report back
-    ]
-)
-
-LEARNING_PATH_SCHEMA = pa.schema(
-    [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("learner_id", pa.string(), nullable=False),
-        pa.field("career_goal", pa.string(), nullable=False),
-        pa.field("step", pa.int32(), nullable=False),
-        pa.field("course_id", pa.string(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),  # static | llm
     ]
 )
 
@@ -96,8 +89,8 @@ def ensure_tables(warehouse: Warehouse) -> None:
         if not warehouse.table_exists(name):
             warehouse.load_arrow(name, schema.empty_table())
     for view, table, where in (
-        ("recs.current_learner_recommendations", RECOMMENDATIONS, "TRUE"),
-        ("recs.current_learning_paths", LEARNING_PATHS, SERVED_PATH),  # one path per learner
+        (CURRENT_RECOMMENDATIONS, RECOMMENDATIONS, "TRUE"),
+        (CURRENT_LEARNING_PATHS, LEARNING_PATHS, SERVED_PATH),  # one path per learner
     ):
         warehouse.execute(
             f"CREATE OR REPLACE VIEW {view} AS SELECT p.* FROM {table} p "

@@ -15,11 +15,12 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from learnrec.tables import COURSE_METADATA_INFERRED, COURSES, SKILLS
 from learnrec.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-INFERRED_TABLE = "raw.course_metadata_inferred"
+INFERRED_TABLE = COURSE_METADATA_INFERRED
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Catalog:
     def load(cls, warehouse: Warehouse) -> Catalog:
         rows = warehouse.query(
             "select course_id, title, description, syllabus, format, level, domain, instructor_prerequisites "
-            "from raw.courses order by course_id"
+            f"from {COURSES} order by course_id"
         ).to_pylist()
         courses = [
             Course(
@@ -117,7 +118,7 @@ class Catalog:
                 tuple(r["prerequisite_skill_ids"] or ()),
             )
             for r in warehouse.query(
-                "select skill_id, name, domain, level, prerequisite_skill_ids from raw.skills order by skill_id"
+                f"select skill_id, name, domain, level, prerequisite_skill_ids from {SKILLS} order by skill_id"
             ).to_pylist()
         ]
         inferred: dict[str, CourseMetadata] = {}

@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from learnrec.settings import Settings
+from learnrec.tables import COURSES
 from learnrec.warehouse import Warehouse
 from ml.agents.catalog import Catalog, Course
 
@@ -295,7 +296,7 @@ class ChunkIndex:
     def load(cls, warehouse: Warehouse) -> ChunkIndex:
         table = warehouse.query(
             f"select k.course_id, k.text, k.embedding_vector, c.title from {CHUNKS_TABLE} k "
-            "join raw.courses c on c.course_id = k.course_id order by k.course_id, k.chunk_index"
+            f"join {COURSES} c on c.course_id = k.course_id order by k.course_id, k.chunk_index"
         )
         course_ids = np.asarray(table.column("course_id").to_pylist(), dtype=object)
         flat = table.column("embedding_vector").combine_chunks()
@@ -347,7 +348,7 @@ class WeaviateChunkIndex:
 
     @classmethod
     def load(cls, settings: Settings, warehouse: Warehouse) -> WeaviateChunkIndex:
-        titles = warehouse.query("select course_id, title from raw.courses").to_pylist()
+        titles = warehouse.query(f"select course_id, title from {COURSES}").to_pylist()
         return cls(WeaviateChunkStore(settings), {row["course_id"]: row["title"] for row in titles})
 
     def search(

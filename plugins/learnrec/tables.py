@@ -1,0 +1,51 @@
+"""The tables more than one module reads or writes: their qualified names and Arrow schemas.
+
+One home, so a renamed table or a changed column has one place to change and every reader
+follows; ``ml``, ``exports``, ``spark_jobs`` and the rest of ``learnrec`` import from here.
+A table only its owner module touches keeps its name there. ``tests/test_table_names.py`` scans
+the source so that no other module spells a name twice over.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# operational snapshots (learnrec.warehouse.sources) and ingestion (learnrec.ingest)
+LEARNERS = "raw.learners"
+COURSES = "raw.courses"
+SKILLS = "raw.skills"
+CAREER_GOALS = "raw.career_goals"
+LEARNER_EVENTS = "raw.learner_events"
+#: closed days that received late events: ingest marks them, the Spark feature run re-reads them
+REPROCESS_DATES = "raw.reprocess_dates"
+#: the AI Metadata Agent's inferences per course content hash (ml.agents.metadata)
+COURSE_METADATA_INFERRED = "raw.course_metadata_inferred"
+
+# dbt marts (dbt/models/marts)
+DIM_LEARNERS = "marts.dim_learners"
+DIM_COURSES = "marts.dim_courses"
+LEARNER_COURSE_INTERACTIONS = "marts.fct_learner_course_interactions"
+LEARNER_EVENTS_MART = "marts.fct_learner_events"
+
+# model outputs (ml)
+COURSE_EMBEDDINGS = "features.course_embeddings"
+DROPOUT_SCORES = "features.dropout_scores"
+
+# the recommendation stage (exports.recommendations.tables creates them)
+RUNS = "recs.runs"
+LEARNING_PATHS = "recs.learning_paths"
+CURRENT_RECOMMENDATIONS = "recs.current_learner_recommendations"
+CURRENT_LEARNING_PATHS = "recs.current_learning_paths"
+
+#: ``recs.learning_paths``: the static paths of the precompute and the Learning Path Agent's.
+LEARNING_PATH_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("learner_id", pa.string(), nullable=False),
+        pa.field("career_goal", pa.string(), nullable=False),
+        pa.field("step", pa.int32(), nullable=False),
+        pa.field("course_id", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),  # static | llm
+    ]
+)
