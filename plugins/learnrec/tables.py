@@ -20,6 +20,8 @@ LEARNER_EVENTS = "raw.learner_events"
 REPROCESS_DATES = "raw.reprocess_dates"
 #: the AI Metadata Agent's inferences per course content hash (ml.agents.metadata)
 COURSE_METADATA_INFERRED = "raw.course_metadata_inferred"
+#: every course's metadata resolved by learnrec.course_metadata, the one resolution dbt reads
+COURSE_METADATA_RESOLVED = "raw.course_metadata_resolved"
 
 # dbt marts (dbt/models/marts)
 DIM_LEARNERS = "marts.dim_learners"
