@@ -432,7 +432,7 @@ def precompute(
         pending.append(_chunk_table(run_id, blocks, chunk, inputs, fallbacks, scorers, report, config.top_n))
         report.n_recommendations += pending[-1].num_rows
         if hi == inputs.n_learners or sum(t.num_rows for t in pending) >= WRITE_ROWS:
-            warehouse.load_arrow(tables.RECOMMENDATIONS, pa.concat_tables(pending))
+            tables.append_recommendations(warehouse, pa.concat_tables(pending))
             pending = []
         if on_chunk:
             on_chunk(hi, inputs.n_learners)

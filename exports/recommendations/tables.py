@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from learnrec.contracts.arrow import check_schema, validate_table
+from learnrec.contracts.product import RecommendationLog
 from learnrec.tables import (
     CURRENT_LEARNING_PATHS,
     CURRENT_RECOMMENDATIONS,
@@ -65,6 +67,11 @@ SERVED_LOG_SCHEMA = pa.schema(
     ]
 )
 
+#: recs.learner_recommendations columns -> Recommendation Log fields: publishing logs each row
+RECOMMENDATION_LOG_FIELDS = {"rank": "rank_at_serve"}
+check_schema(RECOMMENDATION_SCHEMA, RecommendationLog, RECOMMENDATION_LOG_FIELDS)
+check_schema(SERVED_LOG_SCHEMA, RecommendationLog, complete=True)
+
 _DDL = (
     f"""CREATE TABLE IF NOT EXISTS {RUNS} (
         run_id VARCHAR, run_date DATE, status VARCHAR, created_at TIMESTAMPTZ,
@@ -96,6 +103,13 @@ def ensure_tables(warehouse: Warehouse) -> None:
             f"CREATE OR REPLACE VIEW {view} AS SELECT p.* FROM {table} p "
             f"JOIN {CURRENT} c ON p.run_id = c.run_id WHERE {where}"
         )
+
+
+def append_recommendations(warehouse: Warehouse, batch: pa.Table) -> None:
+    """Append precomputed rows once they hold as Recommendation Log entries (publishing serves and
+    logs them as they are): ids and model version present, ranks from 1. Column-wise, per batch."""
+    validate_table(batch, RecommendationLog, RECOMMENDATION_LOG_FIELDS)
+    warehouse.load_arrow(RECOMMENDATIONS, batch)
 
 
 def current_run_id(warehouse: Warehouse) -> str | None:

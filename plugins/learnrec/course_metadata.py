@@ -18,6 +18,8 @@ import json
 
 import pyarrow as pa
 
+from learnrec.contracts.arrow import check_schema, validate_table
+from learnrec.contracts.product import CourseMetadata
 from learnrec.tables import COURSE_METADATA_INFERRED, COURSE_METADATA_RESOLVED, COURSES, SKILLS
 from learnrec.warehouse import Warehouse
 
@@ -46,6 +48,7 @@ RESOLVED_SCHEMA = pa.schema(
         pa.field("content_hash", pa.string(), nullable=False),
     ]
 )
+check_schema(RESOLVED_SCHEMA, CourseMetadata)  # the columns the Course Metadata contract names
 
 
 def content_hash(
@@ -144,5 +147,8 @@ def load(warehouse: Warehouse) -> pa.Table:
 
 
 def publish(warehouse: Warehouse) -> int:
-    """Rewrite raw.course_metadata_resolved (what dbt reads) from the current courses and inferences."""
-    return warehouse.load_arrow(COURSE_METADATA_RESOLVED, load(warehouse), mode="replace")
+    """Rewrite raw.course_metadata_resolved (what dbt reads) from the current courses and
+    inferences, once they hold to the Course Metadata contract (difficulty 1..5, no null lists)."""
+    resolved = load(warehouse)
+    validate_table(resolved, CourseMetadata)
+    return warehouse.load_arrow(COURSE_METADATA_RESOLVED, resolved, mode="replace")
