@@ -82,14 +82,18 @@ class Authenticator:
         except jwt.InvalidTokenError:
             raise _refuse(401, "malformed", "malformed token") from None
         if header.get("alg") not in ALGORITHMS:
-            raise _refuse(401, f"alg {header.get('alg')!r}", f"only {', '.join(ALGORITHMS)} tokens are accepted")
+            raise _refuse(
+                401, f"alg {header.get('alg')!r}", f"only {', '.join(ALGORITHMS)} tokens are accepted"
+            )
         try:
             key = self.jwks.get_signing_key(str(header.get("kid")))
         except jwt.PyJWKClientConnectionError:
             log.warning("refused (503): the issuer's JWKS cannot be fetched")
             raise HTTPException(503, "token keys unavailable", headers={"Retry-After": "5"}) from None
         except jwt.PyJWKClientError:
-            raise _refuse(401, f"unknown kid {header.get('kid')!r}", "token signed by an unknown key") from None
+            raise _refuse(
+                401, f"unknown kid {header.get('kid')!r}", "token signed by an unknown key"
+            ) from None
         try:
             claims = jwt.decode(
                 token,
@@ -108,14 +112,23 @@ class Authenticator:
             scopes=frozenset(str(claims.get("scope", "")).split()),
         )
 
-    def authorize(self, request: Request, scope: Scope, learner_id: str | None = None) -> Principal:
-        """The request's principal if it may use ``scope`` (on ``learner_id``), else 401/403."""
+    def authenticate(self, request: Request) -> Principal:
+        """The principal of the request's bearer token, else 401."""
         kind, _, token = request.headers.get("Authorization", "").partition(" ")
         if kind.lower() != "bearer" or not token:
             raise _refuse(401, "no bearer token", "a bearer token is required")
-        principal = self.verify(token.strip())
-        if not principal.allows(scope, learner_id):
-            who = f"sub={principal.subject} client_id={principal.client_id} scopes={sorted(principal.scopes)}"
-            what = f"{scope} on learner {learner_id}" if learner_id else str(scope)
-            raise _refuse(403, f"needs {what}", f"the token does not grant {what}", who)
+        return self.verify(token.strip())
+
+    def authorize(self, request: Request, scope: Scope, learner_id: str | None = None) -> Principal:
+        """The request's principal if it may use ``scope`` (on ``learner_id``), else 401/403."""
+        principal = self.authenticate(request)
+        permit(principal, scope, learner_id)
         return principal
+
+
+def permit(principal: Principal, scope: Scope, learner_id: str | None = None) -> None:
+    """403 unless ``principal`` may use ``scope`` (on ``learner_id``)."""
+    if not principal.allows(scope, learner_id):
+        who = f"sub={principal.subject} client_id={principal.client_id} scopes={sorted(principal.scopes)}"
+        what = f"{scope} on learner {learner_id}" if learner_id else str(scope)
+        raise _refuse(403, f"needs {what}", f"the token does not grant {what}", who)

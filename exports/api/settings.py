@@ -64,6 +64,8 @@ def load_api_settings(**overrides: object) -> ApiSettings:
         return ApiSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = [
-            f"{API_ENV_PREFIX}{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors() if err["loc"]
+            f"{API_ENV_PREFIX}{str(err['loc'][0]).upper()}: {err['msg']}"
+            for err in exc.errors()
+            if err["loc"]
         ]
         raise SettingsError("invalid API settings: " + "; ".join(problems)) from None

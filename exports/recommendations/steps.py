@@ -113,7 +113,9 @@ def export_step(settings: Settings) -> ExportReport | None:
         if settings.serving_store == "postgres":
             dsn = settings.serving_postgres_dsn.get_secret_value()  # type: ignore[union-attr]
             return export_postgres(warehouse, run_id, dsn)
-        return export_sqlite(warehouse, run_id, settings.serving_path)
+        from ml.embeddings import vector_index
+
+        return export_sqlite(warehouse, run_id, settings.serving_path, vector_index(settings, warehouse))
 
 
 def rollback_step(settings: Settings) -> Switch:
