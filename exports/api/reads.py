@@ -46,7 +46,7 @@ def add_read_routes(app: FastAPI, services: Any) -> None:
         n: int = Query(10, ge=1, le=api.page_max),
         offset: int = Query(0, ge=0),
         domain: str | None = Query(None, description="only courses of this skill domain"),
-        format: str | None = Query(None, description="only courses of this format"),  # noqa: A002
+        format: str | None = Query(None, description="only courses of this format"),
     ) -> Response:
         """The learner's recommendations in rank order, a page at a time."""
 

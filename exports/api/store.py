@@ -27,7 +27,11 @@ _COURSE_JSON = ("skill_tags", "prerequisites")
 
 
 def _course(row: sqlite3.Row) -> dict[str, Any]:
-    return {k: json.loads(row[k]) if k in _COURSE_JSON and row[k] is not None else row[k] for k in row.keys()}
+    out = dict(row)
+    for name in _COURSE_JSON:
+        if out.get(name) is not None:
+            out[name] = json.loads(out[name])
+    return out
 
 
 @dataclass(frozen=True)
