@@ -21,12 +21,14 @@ from exports.api.collector import BadRequest, KnownIdsCache, Problem, check_payl
 from exports.api.settings import ApiSettings
 from exports.api.sinks import KafkaSink, LandingSink, Sink, SinkUnavailable
 from exports.api.store import ServingStore
+from learnrec.ingest.sources.files import EVENTS_FOLDER
 from learnrec.settings import Settings
 from learnrec.warehouse.sources import SourceSnapshotError
 
 log = logging.getLogger(__name__)
 
-EVENTS_FOLDER = "learner_events"
+#: Reasons that mean the body has no single JSON meaning (400); the others are contract checks (422).
+UNPARSEABLE = frozenset({"malformed_json", "not_an_object", "duplicate_field"})
 
 
 @dataclass
@@ -102,7 +104,8 @@ def _accept_events(services: Services, principal: Principal, payloads: list[str]
         return unavailable(services, f"learner and course ids cannot be read: {exc}")
     checked = check_payloads(payloads, known)
     if checked.problems:
-        return problem_response(422, "events refused by the learner event contract", checked.problems)
+        status = 400 if all(p.reason in UNPARSEABLE for p in checked.problems) else 422
+        return problem_response(status, "events refused by the learner event contract", checked.problems)
     for learner in dict.fromkeys(checked.learner_ids):
         permit(principal, Scope.EVENTS_WRITE, learner)
     try:
