@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -262,4 +262,20 @@ def api(world: World, store: Store, issuer: Issuer) -> Iterator[Running]:
         yield running
 
 
-Minter = Callable[..., str]
+@pytest.fixture(scope="module")
+def ids(world) -> tuple[str, str, str]:
+    learners = pq.read_table(world.landing / "sources" / "learners.parquet").column("learner_id").to_pylist()
+    course = pq.read_table(world.landing / "sources" / "courses.parquet").column("course_id")[0].as_py()
+    return learners[0], learners[1], course
+
+
+def event(learner: str, course: str, *, seconds: int = 0, **changes: object) -> dict:
+    at = (datetime.now(UTC) - timedelta(minutes=5, seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    base = {
+        "learner_id": learner,
+        "event_type": "watch",
+        "course_id": course,
+        "timestamp": at,
+        "metadata": {"watch_duration_seconds": 300 + seconds, "module_id": f"{course}-M01"},
+    }
+    return {**base, **changes}

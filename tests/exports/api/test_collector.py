@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pyarrow.parquet as pq
-import pytest
 
 from learnrec.contracts.events import LearnerEvent, event_id, parse_payload
 from learnrec.ingest import run_ingest
@@ -16,29 +12,10 @@ from learnrec.ingest.validate import REASONS
 from learnrec.warehouse import connect_warehouse
 from learnrec.warehouse.sources import load_source_snapshots
 
-from .conftest import Issuer, Running, api_settings, serve
+from .conftest import Issuer, Running, api_settings, event, serve
 
 ONE = "/events/learner"
 BATCH = "/events/learner:batch"
-
-
-@pytest.fixture(scope="module")
-def ids(world) -> tuple[str, str, str]:
-    learners = pq.read_table(world.landing / "sources" / "learners.parquet").column("learner_id").to_pylist()
-    course = pq.read_table(world.landing / "sources" / "courses.parquet").column("course_id")[0].as_py()
-    return learners[0], learners[1], course
-
-
-def event(learner: str, course: str, *, seconds: int = 0, **changes: object) -> dict:
-    at = (datetime.now(UTC) - timedelta(minutes=5, seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    base = {
-        "learner_id": learner,
-        "event_type": "watch",
-        "course_id": course,
-        "timestamp": at,
-        "metadata": {"watch_duration_seconds": 300 + seconds, "module_id": f"{course}-M01"},
-    }
-    return {**base, **changes}
 
 
 def bad_payloads(learner: str, course: str) -> dict[str, str]:
