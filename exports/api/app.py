@@ -137,6 +137,7 @@ def add_event_routes(app: FastAPI, services: Services) -> None:
 def create_app(settings: Settings, api: ApiSettings, services: Services | None = None) -> FastAPI:
     """The whole service; ``services`` default to the configured ones."""
     from exports.api.feedback import add_feedback_routes
+    from exports.api.graphql import add_graphql
     from exports.api.reads import add_read_routes
 
     services = services or build_services(settings, api)
@@ -171,4 +172,5 @@ def create_app(settings: Settings, api: ApiSettings, services: Services | None =
     add_event_routes(app, services)
     add_feedback_routes(app, services)
     add_read_routes(app, services)
+    add_graphql(app, services)
     return app
