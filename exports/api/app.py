@@ -102,7 +102,7 @@ def _accept_events(services: Services, principal: Principal, payloads: list[str]
         known = services.known.get()
     except (SourceSnapshotError, OSError) as exc:
         return unavailable(services, f"learner and course ids cannot be read: {exc}")
-    checked = check_payloads(payloads, known)
+    checked = check_payloads(payloads, known.narrowed(payloads))
     if checked.problems:
         status = 400 if all(p.reason in UNPARSEABLE for p in checked.problems) else 422
         return problem_response(status, "events refused by the learner event contract", checked.problems)
