@@ -1,11 +1,15 @@
 """The collector with the Kafka event source, against librdkafka's mock cluster (a real
 Kafka-protocol broker on loopback): accepted events land exactly once through ingestion, and a
-broker that is gone makes the API answer 503 with Retry-After."""
+broker that dies while a request waits for its acknowledgement makes the API answer 503 with
+Retry-After."""
 
 from __future__ import annotations
 
 import gc
+import threading
+import time
 
+import httpx
 import pytest
 from confluent_kafka import Producer
 
@@ -41,9 +45,34 @@ def test_kafka_accepted_events_land_exactly_once_and_a_dead_broker_is_503(world,
             ).to_pylist()
         assert {r["event_id"] for r in counts} == set(first.json()["event_ids"])
         assert {r["n"] for r in counts} == {1}
-        del cluster  # the broker goes away
+    del cluster
+
+
+def test_a_broker_dying_mid_request_is_503_with_retry_after(world, store, issuer: Issuer, ids):
+    learner, _, course = ids
+    # every round trip to this broker takes 0.4 s: connecting, the idempotent producer's id and the
+    # produce take several, so the request is still waiting for its acknowledgement when it dies
+    cluster = Producer({"test.mock.num.brokers": 1, "test.mock.broker.rtt": 400})
+    bootstrap = ",".join(f"{b.host}:{b.port}" for b in cluster.list_topics(timeout=10).brokers.values())
+    settings = world.settings.model_copy(
+        update={"event_source": "kafka", "kafka_bootstrap_servers": bootstrap, "kafka_topic": "api-slow"}
+    )
+    answer: list[httpx.Response] = []
+    with serve(settings, api_settings(issuer, kafka_delivery_timeout_seconds=3.0)) as api:
+        started = time.monotonic()
+        request = threading.Thread(
+            target=lambda: answer.append(
+                api.post(
+                    BATCH, issuer.service_token("events:write"), json=[event(learner, course, seconds=600)]
+                )
+            )
+        )
+        request.start()
+        time.sleep(0.6)
+        assert request.is_alive(), "the request must still be waiting for Kafka"
+        del cluster  # the broker goes away mid-request
         gc.collect()
-        down = api.post(BATCH, token, json=[event(learner, course, seconds=600)])
-    assert down.status_code == 503, down.text
-    assert down.headers["Retry-After"] == "5"
-    assert "did not acknowledge" in down.json()["detail"]
+        request.join(30)
+    assert answer and answer[0].status_code == 503, answer and answer[0].text
+    assert answer[0].headers["Retry-After"] == "5" and time.monotonic() - started > 0.6
+    assert "did not acknowledge" in answer[0].json()["detail"]

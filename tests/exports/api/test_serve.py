@@ -20,7 +20,11 @@ def test_serve_runs_the_api_and_bad_settings_stop_it(world, store: Store, issuer
     env = {**os.environ, "LEARNREC_HOME": str(world.settings.home)}
     missing = subprocess.run([*LEARNREC, "api", "serve"], env=env, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "LEARNREC_API_JWKS_URL" in missing.stderr
-    env |= {"LEARNREC_API_JWKS_URL": issuer.url, "LEARNREC_API_ISSUER": ISSUER, "LEARNREC_API_AUDIENCE": AUDIENCE}
+    env |= {
+        "LEARNREC_API_JWKS_URL": issuer.url,
+        "LEARNREC_API_ISSUER": ISSUER,
+        "LEARNREC_API_AUDIENCE": AUDIENCE,
+    }
     process = subprocess.Popen(
         [*LEARNREC, "api", "serve", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True
     )
