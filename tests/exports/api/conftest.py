@@ -1,33 +1,26 @@
-"""The API under test: a real uvicorn server on loopback, a real issuer's JWKS on loopback, a
-small generated world (its landing folder and snapshots) and a serving store exported from a
-DuckDB warehouse by the real serving export.
-
-Tokens are signed by keys the test holds; the JWKS server publishes the public halves (and
-counts fetches, so cache and rotation can be checked).
-"""
+"""The API under test: a real uvicorn server on loopback, an issuer's JWKS on loopback
+(:class:`exports.api.devissuer.DevIssuer`: it counts fetches, so cache and rotation can be
+checked), a small generated world (its landing folder and snapshots) and a serving store exported
+from a DuckDB warehouse by the real serving export."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
-import jwt
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import uvicorn
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from exports.api.app import create_app
+from exports.api.devissuer import DEV_AUDIENCE, DEV_ISSUER, DevIssuer, new_key
 from exports.api.settings import ApiSettings
 from exports.recommendations import tables
 from exports.recommendations.serving import export_sqlite
@@ -36,91 +29,17 @@ from learnrec.warehouse import connect_warehouse
 from ml.embeddings import DIMENSIONS, WarehouseVectorIndex
 from tests.plugins.world.conftest import World, make_world
 
-ISSUER = "https://id.learnrec.test/"
-AUDIENCE = "learnrec-api"
-SERVICE = "recs-web"  # a service's client id (client credentials: sub == client_id)
-
-
-@dataclass
-class Issuer:
-    """Signing keys by kid; ``published`` are those the JWKS endpoint serves."""
-
-    keys: dict[str, object]
-    published: list[str]
-    url: str = ""
-    fetches: int = 0
-
-    def jwks(self) -> dict:
-        out = []
-        for kid in self.published:
-            jwk = json.loads(
-                jwt.algorithms.get_default_algorithms()[self.alg(kid)].to_jwk(self.keys[kid].public_key())
-            )
-            out.append({**jwk, "kid": kid, "use": "sig", "alg": self.alg(kid)})
-        return {"keys": out}
-
-    @staticmethod
-    def alg(kid: str) -> str:
-        return "ES256" if kid.startswith("ec") else "RS256"
-
-    def token(
-        self,
-        sub: str,
-        scope: str,
-        *,
-        client_id: str = "learner-app",
-        kid: str = "rsa1",
-        lifetime: timedelta = timedelta(minutes=5),
-        **claims: object,
-    ) -> str:
-        now = datetime.now(UTC)
-        body = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": sub,
-            "client_id": client_id,
-            "scope": scope,
-            "iat": now,
-            "nbf": now,
-            "exp": now + lifetime,
-            "jti": uuid.uuid4().hex,
-            **claims,
-        }
-        return jwt.encode(body, self.keys[kid], algorithm=self.alg(kid), headers={"kid": kid})
-
-    def service_token(self, scope: str, **kwargs: object) -> str:
-        return self.token(SERVICE, scope, client_id=SERVICE, **kwargs)
+ISSUER = DEV_ISSUER
+AUDIENCE = DEV_AUDIENCE
+Issuer = DevIssuer
 
 
 @pytest.fixture(scope="session")
-def issuer() -> Iterator[Issuer]:
-    keys = {
-        "rsa1": rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        "rsa2": rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        "ec1": ec.generate_private_key(ec.SECP256R1()),
-        "foreign": rsa.generate_private_key(public_exponent=65537, key_size=2048),
-    }
-    state = Issuer(keys, ["rsa1", "ec1"])
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            state.fetches += 1
-            body = json.dumps(state.jwks()).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+def issuer() -> Iterator[DevIssuer]:
+    keys = {kid: new_key(kid) for kid in ("rsa1", "rsa2", "ec1", "foreign")}
+    state = DevIssuer(keys=keys, published=["rsa1", "ec1"]).start()
     yield state
-    server.shutdown()
-    server.server_close()
+    state.stop()
 
 
 @pytest.fixture(scope="module")
