@@ -2,13 +2,14 @@
 
 The DAGs run with ``airflow dags test`` (in-process, SQLite metadata, no scheduler), exactly as
 they are deployed. Each stage that lands adds its DAG to ``DEMO_DAGS`` and, where useful, its
-tables to ``SUMMARY_TABLES``.
+tables to ``SUMMARY_TABLES``. What the demo ends with (each stage's showcase) is passed in by the
+``learnrec demo`` command, which may read what ``exports`` writes: this base module may not.
 """
 
 from __future__ import annotations
 
-import importlib
 import shutil
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from learnrec.airflow_env import run_airflow
@@ -21,11 +22,6 @@ from learnrec.world.generate import WorldSummary, generate_world
 
 #: DAGs in the order the demo runs them for the run date (the day after the world's last day).
 DEMO_DAGS: tuple[str, ...] = ("learner_events_ingest", "nightly_recommendations", "learner_nudges")
-#: ``module:function(settings)`` that end the demo, in order: each stage's showcase.
-DEMO_ENDINGS: tuple[str, ...] = (
-    "exports.recommendations.demo:print_samples",
-    "exports.nudges.demo:print_samples",
-)
 #: Warehouse tables whose row counts the summary prints (missing ones are skipped).
 SUMMARY_TABLES: tuple[str, ...] = (
     "raw.learners",
@@ -70,7 +66,13 @@ def reset_embedded_state(settings: Settings) -> None:
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
-def run_demo(settings: Settings, size: str = "small", end_date: date | None = None) -> WorldSummary:
+def run_demo(
+    settings: Settings,
+    size: str = "small",
+    end_date: date | None = None,
+    endings: Sequence[Callable[[Settings], None]] = (),
+) -> WorldSummary:
+    """Generate a world, run ``DEMO_DAGS`` for the day after it, print the summary, then ``endings``."""
     end = end_date or datetime.now(UTC).date() - timedelta(days=1)
     reset_embedded_state(settings)
     world = generate_world(preset(size, end, seed=settings.seed), settings)
@@ -86,9 +88,8 @@ def run_demo(settings: Settings, size: str = "small", end_date: date | None = No
         # fail fast: under `dags test` a retry only waits out its delay (learnrec.dag_defaults)
         run_airflow(settings, ["dags", "test", dag_id, run_date], extra_env={RETRIES_ENV: "0"})
     print_summary(settings, world)
-    for ending in DEMO_ENDINGS:
-        module, function = ending.split(":")
-        getattr(importlib.import_module(module), function)(settings)
+    for ending in endings:
+        ending(settings)
     return world
 
 
