@@ -5,8 +5,6 @@ from a DuckDB warehouse by the real serving export."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,10 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import uvicorn
 
 from exports.api.app import create_app
 from exports.api.devissuer import DEV_AUDIENCE, DEV_ISSUER, DevIssuer, new_key
+from exports.api.server import serve_in_thread
 from exports.api.settings import ApiSettings
 from exports.recommendations import tables
 from exports.recommendations.serving import export_sqlite
@@ -157,22 +155,8 @@ def api_settings(issuer: Issuer, **overrides: object) -> ApiSettings:
 def serve(settings: Settings, api: ApiSettings) -> Iterator[Running]:
     """The app on a real uvicorn server, 127.0.0.1 on a free port, until the block ends."""
     app = create_app(settings, api)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            yield Running(url, client, app.state.services)
-    finally:
-        server.should_exit = True
-        thread.join(20)
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield Running(url, client, app.state.services)
 
 
 @pytest.fixture
