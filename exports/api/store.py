@@ -64,6 +64,10 @@ class StoreView:
         ).fetchall()
         return [{**dict(r), "signals_used": json.loads(r["signals_used"])} for r in rows], total
 
+    def first_learner(self) -> str:
+        """A learner with recommendations (the demo's)."""
+        return self.con.execute("SELECT min(learner_id) FROM recommendations").fetchone()[0]
+
     def has_learner(self, learner_id: str) -> bool:
         return (
             self.con.execute(

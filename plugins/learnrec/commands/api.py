@@ -26,7 +26,11 @@ def run(args: argparse.Namespace) -> int:
     from exports.api.settings import load_api_settings
     from learnrec.cli import UsageError
 
-    given = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v is not None}
+    given = {
+        k: v
+        for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers))
+        if v is not None
+    }
     try:
         serve(load_api_settings(**given))
     except ValueError as exc:
