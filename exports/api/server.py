@@ -14,6 +14,9 @@ from exports.api.app import create_app
 from exports.api.settings import ApiSettings, load_api_settings
 from learnrec.settings import get_settings
 
+#: How uvicorn serves the API (the benchmark serves its floor the same way).
+UVICORN_OPTIONS: dict[str, object] = {"proxy_headers": True, "access_log": False, "timeout_keep_alive": 30}
+
 
 def app_from_env() -> FastAPI:
     """The factory uvicorn calls in every worker process (settings read there, not at import)."""
@@ -30,9 +33,8 @@ def serve(api: ApiSettings) -> None:
         host=api.host,
         port=api.port,
         workers=api.workers,
-        proxy_headers=True,
-        access_log=False,
         log_level="info",
+        **UVICORN_OPTIONS,  # type: ignore[arg-type]
     )
 
 
