@@ -12,11 +12,20 @@
 
 A missing or bad token is 401, a valid one lacking the scope or the learner is 403; each refusal
 is one warning log line naming the reason and the claims, never the token itself.
+
+A verified token is remembered (by its sha256) until it expires, for at most
+``VERIFIED_TTL_SECONDS``: apps send the same token with every call, and verifying an RS256
+signature per request was a third of a read's cost. No longer than the JWKS itself is cached, so a
+key withdrawn by the issuer stops working as soon as it would without this.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -28,6 +37,8 @@ from exports.api.settings import ApiSettings
 log = logging.getLogger(__name__)
 
 ALGORITHMS = ("RS256", "ES256")
+VERIFIED_TTL_SECONDS = 60.0
+VERIFIED_MAX = 100_000
 
 
 class Scope(StrEnum):
@@ -75,8 +86,36 @@ class Authenticator:
             cooldown_duration=settings.jwks_refetch_cooldown_seconds,
             timeout=5,
         )
+        self.verified: dict[bytes, tuple[float, Principal]] = {}
+        self.lock = threading.Lock()
+
+    def remembered(self, token: str) -> Principal | None:
+        """The principal of a token verified before and still valid, else None."""
+        digest = hashlib.sha256(token.encode()).digest()
+        entry = self.verified.get(digest)
+        if entry is None:
+            return None
+        if entry[0] <= time.time():
+            with self.lock:
+                self.verified.pop(digest, None)
+            return None
+        return entry[1]
+
+    def _remember(self, token: str, principal: Principal, expires: float) -> None:
+        with self.lock:
+            if len(self.verified) >= VERIFIED_MAX:
+                now = time.time()
+                self.verified = {k: v for k, v in self.verified.items() if v[0] > now}
+                if len(self.verified) >= VERIFIED_MAX:
+                    self.verified.clear()
+            until = min(expires + self.settings.jwt_leeway_seconds, time.time() + VERIFIED_TTL_SECONDS)
+            self.verified[hashlib.sha256(token.encode()).digest()] = (until, principal)
 
     def verify(self, token: str) -> Principal:
+        """The token's principal (remembered or checked now), else 401 (503: keys unreachable)."""
+        return self.remembered(token) or self._check(token)
+
+    def _check(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -106,24 +145,40 @@ class Authenticator:
             )
         except jwt.InvalidTokenError as exc:
             raise _refuse(401, type(exc).__name__, f"invalid token: {exc}") from None
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             client_id=str(claims["client_id"]),
             scopes=frozenset(str(claims.get("scope", "")).split()),
         )
+        self._remember(token, principal, float(claims["exp"]))
+        return principal
 
     def authenticate(self, request: Request) -> Principal:
         """The principal of the request's bearer token, else 401."""
-        kind, _, token = request.headers.get("Authorization", "").partition(" ")
-        if kind.lower() != "bearer" or not token:
-            raise _refuse(401, "no bearer token", "a bearer token is required")
-        return self.verify(token.strip())
+        return self.verify(_bearer(request))
+
+    async def authorize_async(
+        self, request: Request, scope: Scope, learner_id: str | None = None
+    ) -> Principal:
+        """:meth:`authorize` for the event loop: a remembered token inline, else checked in a
+        thread (a JWKS fetch must not block the loop)."""
+        token = _bearer(request)
+        principal = self.remembered(token) or await asyncio.to_thread(self._check, token)
+        permit(principal, scope, learner_id)
+        return principal
 
     def authorize(self, request: Request, scope: Scope, learner_id: str | None = None) -> Principal:
         """The request's principal if it may use ``scope`` (on ``learner_id``), else 401/403."""
         principal = self.authenticate(request)
         permit(principal, scope, learner_id)
         return principal
+
+
+def _bearer(request: Request) -> str:
+    kind, _, token = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() != "bearer" or not token.strip():
+        raise _refuse(401, "no bearer token", "a bearer token is required")
+    return token.strip()
 
 
 def permit(principal: Principal, scope: Scope, learner_id: str | None = None) -> None:

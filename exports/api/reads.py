@@ -3,6 +3,10 @@
 Every response of a read names the version it came from (``version``) and carries it as a weak
 ETag: ``If-None-Match`` with it is answered 304, and Cache-Control lets clients and proxies keep
 a page until the next version (learner data ``private``, the catalogue ``public``).
+
+The endpoints run on the event loop: a remembered token and a keyed SQLite read take tens of
+microseconds, less than a hop to the thread pool (which halved the throughput); what may wait on
+the network (verifying a new token, i.e. perhaps fetching the JWKS) goes to a thread.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ def _cached(request: Request, view: StoreView, body: dict[str, Any], max_age: in
 def add_read_routes(app: FastAPI, services: Any) -> None:
     store, auth, api = services.store, services.auth, services.api
 
-    def read(request: Request, scope_learner: str | None, private: bool, produce) -> Response:
-        auth.authorize(request, Scope.RECS_READ, scope_learner)
+    async def read(request: Request, scope_learner: str | None, private: bool, produce) -> Response:
+        await auth.authorize_async(request, Scope.RECS_READ, scope_learner)
         try:
             with store.view() as view:
                 body = produce(view)
@@ -40,7 +44,7 @@ def add_read_routes(app: FastAPI, services: Any) -> None:
             ) from None
 
     @app.get("/learners/{learner_id}/recommendations", tags=["reads"])
-    def recommendations(
+    async def recommendations(
         request: Request,
         learner_id: str,
         n: int = Query(10, ge=1, le=api.page_max),
@@ -65,10 +69,10 @@ def add_read_routes(app: FastAPI, services: Any) -> None:
                 "items": items,
             }
 
-        return read(request, learner_id, True, produce)
+        return await read(request, learner_id, True, produce)
 
     @app.get("/learners/{learner_id}/learning-path", tags=["reads"])
-    def learning_path(request: Request, learner_id: str) -> Response:
+    async def learning_path(request: Request, learner_id: str) -> Response:
         """The one learning path served to the learner (the agent's, else the static one)."""
 
         def produce(view: StoreView) -> dict[str, Any]:
@@ -79,20 +83,22 @@ def add_read_routes(app: FastAPI, services: Any) -> None:
                 )
             return {"learner_id": learner_id, "steps": steps}
 
-        return read(request, learner_id, True, produce)
+        return await read(request, learner_id, True, produce)
 
     @app.get("/courses/{course_id}", tags=["reads"])
-    def course(request: Request, course_id: str) -> Response:
+    async def course(request: Request, course_id: str) -> Response:
         def produce(view: StoreView) -> dict[str, Any]:
             found = view.course(course_id)
             if found is None:
                 raise HTTPException(404, f"no course {course_id}")
             return {"course": found}
 
-        return read(request, None, False, produce)
+        return await read(request, None, False, produce)
 
     @app.get("/courses/{course_id}/similar", tags=["reads"])
-    def similar(request: Request, course_id: str, n: int = Query(10, ge=1, le=api.page_max)) -> Response:
+    async def similar(
+        request: Request, course_id: str, n: int = Query(10, ge=1, le=api.page_max)
+    ) -> Response:
         """The courses nearest to this one in the content index."""
 
         def produce(view: StoreView) -> dict[str, Any]:
@@ -100,10 +106,10 @@ def add_read_routes(app: FastAPI, services: Any) -> None:
                 raise HTTPException(404, f"no course {course_id}")
             return {"course_id": course_id, "items": view.similar_courses(course_id, n)}
 
-        return read(request, None, False, produce)
+        return await read(request, None, False, produce)
 
     @app.get("/health/live", tags=["health"])
-    def live() -> dict[str, str]:
+    async def live() -> dict[str, str]:
         return {"status": "live"}
 
     @app.get("/health/ready", tags=["health"])

@@ -4,13 +4,16 @@ The embedded store is the SQLite file the serving export swaps in by rename
 (``exports.recommendations.serving.export_sqlite``). A :class:`StoreView` holds one read-only
 connection, i.e. one file: whatever a request reads through it (recommendations, the version id
 for the ETag, the path) comes from the same version even if the export swaps a new file in
-meanwhile; the next request opens the new one.
+meanwhile. Each thread keeps its connection while the path names the same file (inode and
+modification time, one ``stat`` per request) and opens the new file once it is swapped in.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,25 +110,32 @@ class StoreView:
 class ServingStore:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.local = threading.local()
+
+    def _open(self) -> tuple[sqlite3.Connection, str]:
+        try:
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            con.row_factory = sqlite3.Row
+            return con, con.execute("SELECT run_id FROM version").fetchone()[0]
+        except (sqlite3.Error, TypeError) as exc:
+            raise StoreUnavailable(f"serving store unreadable: {exc}") from exc
 
     @contextmanager
     def view(self) -> Iterator[StoreView]:
         """One version of the store for the duration of the block."""
-        if not self.path.exists():
-            raise StoreUnavailable(f"no serving store at {self.path}: nothing exported yet")
         try:
-            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"serving store unreadable: {exc}") from exc
-        con.row_factory = sqlite3.Row
-        try:
-            try:
-                run_id = con.execute("SELECT run_id FROM version").fetchone()[0]
-            except (sqlite3.Error, TypeError) as exc:
-                raise StoreUnavailable(f"serving store has no version: {exc}") from exc
-            yield StoreView(con, run_id)
-        finally:
-            con.close()
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            raise StoreUnavailable(f"no serving store at {self.path}: nothing exported yet") from None
+        key = (stat.st_dev, stat.st_ino, stat.st_mtime_ns)
+        cached = getattr(self.local, "entry", None)
+        if cached is None or cached[0] != key:
+            if cached is not None:
+                cached[1].close()
+            self.local.entry = None
+            con, run_id = self._open()
+            self.local.entry = cached = (key, con, run_id)
+        yield StoreView(cached[1], cached[2])
 
     def age_seconds(self) -> float:
         """Seconds since the live version was exported (the file is built, then renamed in)."""

@@ -7,12 +7,13 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
 
-from .conftest import Issuer, Running, Store
+from .conftest import Issuer, Running, Store, api_settings, serve
 
 RECS = "/learners/{}/recommendations"
 
@@ -142,3 +143,13 @@ def test_jwks_is_cached_and_a_rotated_key_is_fetched_once(api: Running, issuer: 
         assert issuer.fetches == before + 1  # the unknown kid refetched the set once
     finally:
         issuer.published.remove("rsa2")
+
+
+def test_a_remembered_token_still_expires(world, store: Store, issuer: Issuer):
+    learner = store.learners[0]
+    token = issuer.token(learner, "recs:read", lifetime=timedelta(seconds=1))
+    with serve(world.settings, api_settings(issuer, jwt_leeway_seconds=0)) as api:
+        assert api.get(RECS.format(learner), token).status_code == 200
+        assert api.get(RECS.format(learner), token).status_code == 200  # remembered
+        time.sleep(1.2)
+        assert api.get(RECS.format(learner), token).status_code == 401
