@@ -17,7 +17,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from exports.api.auth import Authenticator, Principal, Scope, permit
-from exports.api.collector import BadRequest, KnownIdsCache, Problem, check_payloads, split_batch
+from exports.api.collector import BadRequest, GroupValidator, Problem, split_batch
+from exports.api.known import KnownIdsCache
 from exports.api.settings import ApiSettings
 from exports.api.sinks import KafkaSink, LandingSink, Sink, SinkUnavailable
 from exports.api.store import ServingStore
@@ -37,7 +38,7 @@ class Services:
     api: ApiSettings
     auth: Authenticator
     sink: Sink
-    known: KnownIdsCache
+    validator: GroupValidator
     store: ServingStore
     feedback: LandingSink
 
@@ -67,7 +68,7 @@ def build_services(settings: Settings, api: ApiSettings) -> Services:
         api=api,
         auth=Authenticator(api),
         sink=sink,
-        known=KnownIdsCache(settings.landing_path, api.known_ids_refresh_seconds),
+        validator=GroupValidator(KnownIdsCache(settings.landing_path, api.known_ids_refresh_seconds)),
         store=ServingStore(settings.serving_path),
         feedback=landing(FEEDBACK_FOLDER),
     )
@@ -99,10 +100,9 @@ async def _body(request: Request, limit: int) -> bytes:
 
 def _accept_events(services: Services, principal: Principal, payloads: list[str]) -> JSONResponse:
     try:
-        known = services.known.get()
+        checked = services.validator.check(payloads)
     except (SourceSnapshotError, OSError) as exc:
         return unavailable(services, f"learner and course ids cannot be read: {exc}")
-    checked = check_payloads(payloads, known.narrowed(payloads))
     if checked.problems:
         status = 400 if all(p.reason in UNPARSEABLE for p in checked.problems) else 422
         return problem_response(status, "events refused by the learner event contract", checked.problems)

@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pyarrow as pa
 
+from exports.api.known import KnownIdsCache
 from learnrec.contracts.events import LearnerEvent, event_id, parse_payload
 from learnrec.ingest.loader import KnownIds
 from learnrec.ingest.payloads import payload_table
 from learnrec.ingest.validate import validate_payloads
-from learnrec.warehouse.sources import SourceSnapshotError, read_snapshot
 
 
 @dataclass(frozen=True)
@@ -88,22 +86,18 @@ def split_batch(body: bytes, max_events: int) -> list[str]:
     return items
 
 
-def check_payloads(payloads: list[str], known: KnownIds, now: datetime | None = None) -> Checked:
-    """Judge each payload as ingestion does; valid ones come back with their event id."""
+def check_groups(groups: list[list[str]], known: KnownIds, now: datetime | None = None) -> list[Checked]:
+    """Judge the payloads of several requests in one validation pass (its cost is mostly fixed:
+    one in-process DuckDB and one large query), each request on its own."""
+    flat = [p for group in groups for p in group]
     table = payload_table(
-        pa.array(payloads, pa.large_string()),
+        pa.array(flat, pa.large_string()),
         source="api",
         source_uri="api",
         offsets=None,
         arrived_at=now or datetime.now(UTC),
     )
     verdict = validate_payloads(table, known.learners, known.courses, now=now)
-    problems = [
-        Problem(int(r["source_offset"]) - 1, r["reason"], r["reason_detail"])
-        for r in verdict.quarantined.to_pylist()
-    ]
-    if problems:
-        return Checked([], [], [], problems)
     ids = dict(
         zip(
             verdict.events.column("source_offset").to_pylist(),
@@ -111,93 +105,98 @@ def check_payloads(payloads: list[str], known: KnownIds, now: datetime | None = 
             strict=True,
         )
     )
-    parsed = [parse_payload(p) for p in payloads]
-    event_ids = [
-        # a repeat of an earlier event in the batch: validation kept the first; same content, same id
-        ids.get(i + 1) or event_id(LearnerEvent.model_validate(doc))
-        for i, doc in enumerate(parsed)
+    problems = [
+        (int(r["source_offset"]) - 1, r["reason"], r["reason_detail"])
+        for r in verdict.quarantined.to_pylist()
     ]
+    out, first = [], 0
+    for group in groups:
+        last = first + len(group)
+        mine = [Problem(i - first, reason, detail) for i, reason, detail in problems if first <= i < last]
+        out.append(
+            Checked([], [], [], mine)
+            if mine
+            else _accepted(group, [ids.get(i + 1) for i in range(first, last)])
+        )
+        first = last
+    return out
+
+
+def _accepted(payloads: list[str], ids: list[str | None]) -> Checked:
+    parsed = [parse_payload(p) for p in payloads]
     return Checked(
-        event_ids=event_ids,
+        # None: a repeat of an earlier event of the pass, which validation kept; same content, same id
+        event_ids=[
+            i or event_id(LearnerEvent.model_validate(doc)) for i, doc in zip(ids, parsed, strict=True)
+        ],
         learner_ids=[doc["learner_id"] for doc in parsed],
         compact=[json.dumps(doc, separators=(",", ":"), ensure_ascii=False) for doc in parsed],
         problems=[],
     )
 
 
-@dataclass(frozen=True)
-class KnownSets:
-    """The snapshots' ids as sets: a request's few ids are looked up here, so the validator
-    joins against those, not against every learner (its own lookup would hash all of them for
-    each request: 0.1 s per request with 1M learners)."""
-
-    learners: frozenset[str]
-    courses: frozenset[str]
-
-    def narrowed(self, payloads: list[str]) -> KnownIds:
-        """The known ids among those the payloads name (payloads that do not parse name none;
-        validation refuses them anyway)."""
-        learners, courses = set(), set()
-        for payload in payloads:
-            try:
-                doc = json.loads(payload)
-            except ValueError:
-                continue
-            if isinstance(doc, dict):
-                learners.add(doc.get("learner_id"))
-                courses.add(doc.get("course_id"))
-        return KnownIds(
-            learners=pa.array(
-                sorted(i for i in learners if isinstance(i, str) and i in self.learners), pa.string()
-            ),
-            courses=pa.array(
-                sorted(i for i in courses if isinstance(i, str) and i in self.courses), pa.string()
-            ),
-        )
+def check_payloads(payloads: list[str], known: KnownIds, now: datetime | None = None) -> Checked:
+    """Judge each payload as ingestion does; valid ones come back with their event id."""
+    return check_groups([payloads], known, now)[0]
 
 
-class KnownIdsCache:
-    """The operational snapshots' learner and course ids (``<landing>/sources/*.parquet``, what the
-    hourly ingest loads into ``raw``), re-read when a snapshot file changes."""
+@dataclass
+class _Waiting:
+    payloads: list[str]
+    done: threading.Event
+    result: Checked | BaseException | None = None
 
-    def __init__(self, landing: Path, refresh_seconds: float) -> None:
-        self.landing = landing
-        self.refresh_seconds = refresh_seconds
+
+class GroupValidator:
+    """Requests that arrive while a validation pass runs are judged together in the next one
+    (group commit, as databases do for fsync): a pass costs about as much for 1 payload as for
+    1000, so concurrent small requests share it instead of queueing for one each."""
+
+    def __init__(self, known: KnownIdsCache) -> None:
+        self.known = known
         self.lock = threading.Lock()
-        self.checked = 0.0
-        self.stamp: tuple[float, ...] = ()
-        self.known: KnownSets | None = None
+        self.waiting: list[_Waiting] = []
+        self.leading = False
+        self.passes = 0  # validation passes run (requests / passes = how much grouping saves)
 
-    def _stamp(self) -> tuple[float, ...]:
-        return tuple(
-            (self.landing / "sources" / f"{t}.parquet").stat().st_mtime for t in ("learners", "courses")
-        )
-
-    def get(self) -> KnownSets:
-        """Raises :class:`SourceSnapshotError` (or OSError) when the snapshots cannot be read."""
+    def check(self, payloads: list[str]) -> Checked:
+        """Raises what reading the known ids raises (the snapshots unreadable)."""
+        me = _Waiting(payloads, threading.Event())
         with self.lock:
-            if self.known is None or time.monotonic() - self.checked >= self.refresh_seconds:
-                stamp = self._stamp()
-                if stamp != self.stamp or self.known is None:
-                    self.known = KnownSets(
-                        learners=frozenset(
-                            read_snapshot(self.landing, "learners").column("learner_id").to_pylist()
-                        ),
-                        courses=frozenset(
-                            read_snapshot(self.landing, "courses").column("course_id").to_pylist()
-                        ),
+            self.waiting.append(me)
+            lead, self.leading = not self.leading, True
+        if lead:
+            self._lead(me)
+        me.done.wait()
+        if isinstance(me.result, BaseException):
+            raise me.result
+        assert me.result is not None
+        return me.result
+
+    def _lead(self, me: _Waiting) -> None:
+        """Run passes until this request's own is done, then hand the lead to a waiting one."""
+        while not me.done.is_set():
+            with self.lock:
+                group, self.waiting = self.waiting, []
+                self.passes += 1
+            try:
+                sets = self.known.get()
+                results: list[Checked | BaseException] = list(
+                    check_groups(
+                        [w.payloads for w in group], sets.narrowed([p for w in group for p in w.payloads])
                     )
-                    self.stamp = stamp
-                self.checked = time.monotonic()
-            return self.known
+                )
+            except Exception as exc:  # the snapshots cannot be read: every waiter learns why
+                results = [exc] * len(group)
+            for waiting, result in zip(group, results, strict=True):
+                waiting.result = result
+                waiting.done.set()
+        with self.lock:
+            if self.waiting:
+                self._hand_over()
+            else:
+                self.leading = False
 
-
-__all__ = [
-    "BadRequest",
-    "Checked",
-    "KnownIdsCache",
-    "Problem",
-    "SourceSnapshotError",
-    "check_payloads",
-    "split_batch",
-]
+    def _hand_over(self) -> None:
+        successor = self.waiting[0]
+        threading.Thread(target=self._lead, args=(successor,), name="learnrec-validate", daemon=True).start()
