@@ -99,5 +99,20 @@ def scan_warehouse(warehouse: Warehouse, needles: set[str]) -> dict[str, set[str
     return hits
 
 
-def table_counts(warehouse: Warehouse) -> dict[str, int]:
-    return {t: warehouse.scalar(f"SELECT count(*) FROM {t}") for t in warehouse_tables(warehouse)}
+def rows_without(warehouse: Warehouse, needles: set[str], skip: Iterable[str] = ()) -> dict[str, int]:
+    """Rows per catalog table that name none of ``needles``: what an erasure must leave alone."""
+    counts = {}
+    for table in warehouse_tables(warehouse):
+        if table in skip:
+            continue
+        rows = warehouse.query(f"SELECT * FROM {table}").to_pylist()
+        counts[table] = sum(1 for row in rows if not _hits_in_text(str(row), needles))
+    return counts
+
+
+def identifiers(warehouse: Warehouse, learner_id: str) -> set[str]:
+    """The learner's id, e-mail and push token (from raw.learners)."""
+    row = warehouse.query(
+        "SELECT email, push_token FROM raw.learners WHERE learner_id = ?", [learner_id]
+    ).to_pylist()[0]
+    return {learner_id} | {v for v in row.values() if v}
