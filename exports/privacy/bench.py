@@ -87,7 +87,11 @@ def build_world(settings: Settings, days: int, per_day: int, n_learners: int, se
             for hour in np.unique(hours):
                 folder = lake / f"event_date={day}" / f"hour={hour:02d}"
                 folder.mkdir(parents=True, exist_ok=True)
-                pq.write_table(events.filter(pa.array(hours == hour)), folder / f"b{day:%Y%m%d}.parquet", compression="zstd")
+                pq.write_table(
+                    events.filter(pa.array(hours == hour)),
+                    folder / f"b{day:%Y%m%d}.parquet",
+                    compression="zstd",
+                )
 
 
 def rewrite_everything(lake: Path) -> int:
@@ -119,5 +123,12 @@ def run(recorder: Recorder, quick: bool) -> None:
             erase = time.perf_counter() - started
             notes = {"files": files, "events": days * per_day, "removed": report.removed}
             recorder.record("full_rewrite_seconds", full_rewrite, "s", label, **notes)
-            recorder.record("erase_seconds", erase, "s", label, ratio_to_full_rewrite=round(erase / full_rewrite, 2), **notes)
+            recorder.record(
+                "erase_seconds",
+                erase,
+                "s",
+                label,
+                ratio_to_full_rewrite=round(erase / full_rewrite, 2),
+                **notes,
+            )
             recorder.record("peak_rss", peak_rss_mb(), "MiB", label)

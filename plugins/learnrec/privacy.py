@@ -10,9 +10,11 @@ data from every store lives in :mod:`exports.privacy`.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from learnrec.warehouse import Warehouse
@@ -35,3 +37,18 @@ def erased_hashes(warehouse: Warehouse) -> pa.Array:
     if not warehouse.table_exists(REQUESTS):
         return pa.array([], pa.string())
     return warehouse.query(f"SELECT DISTINCT learner_hash FROM {REQUESTS}").column(0).combine_chunks()
+
+
+@dataclass(frozen=True)
+class ErasedLearners:
+    """Keyed hashes of erased learners and the key that made them."""
+
+    hashes: pa.Array
+    key: str
+
+    def without_erased(self, table: pa.Table) -> pa.Table:
+        """``table`` minus the rows of erased learners (by its ``learner_id`` column)."""
+        if not len(self.hashes) or "learner_id" not in table.column_names:
+            return table
+        hashed = pa.array([learner_hash(self.key, i) for i in table.column("learner_id").to_pylist()])
+        return table.filter(pc.invert(pc.is_in(hashed, value_set=self.hashes.cast(pa.string()))))

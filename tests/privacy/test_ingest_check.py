@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from learnrec.contracts.sources import SOURCE_TABLES
 from learnrec.ingest.payloads import lines_table
-from learnrec.ingest.validate import ErasedLearners, validate_payloads
-from learnrec.privacy import learner_hash, learner_hash_sql
+from learnrec.ingest.validate import validate_payloads
+from learnrec.privacy import ErasedLearners, learner_hash, learner_hash_sql
+from learnrec.warehouse.duckdb import DuckDBWarehouse
+from learnrec.warehouse.sources import load_source_snapshots
+from tests.plugins.world.conftest import make_world
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 KEY = "test-key"
@@ -42,3 +47,13 @@ def test_erased_learners_events_are_quarantined_with_their_id_hashed() -> None:
     assert "L2" not in rows[0]["payload"] + rows[0]["reason_detail"]
     assert learner_hash(KEY, "L2") in rows[0]["payload"]
     assert rows[1]["payload"] == lines[2], "other quarantined payloads stay verbatim"
+
+
+def test_a_source_snapshot_does_not_bring_an_erased_learner_back(tmp_path: Path) -> None:
+    world = make_world(tmp_path / "home", n_learners=30, n_courses=20, days=2)
+    erased = ErasedLearners(pa.array([learner_hash(KEY, "L0000001")]), KEY)
+    with DuckDBWarehouse(tmp_path / "wh.duckdb") as wh:
+        loaded = load_source_snapshots(wh, world.settings.landing_path, erased)
+        assert wh.scalar("SELECT count(*) FROM raw.learners WHERE learner_id = 'L0000001'") == 0
+        assert loaded["learners"] == world.summary.learners - 1
+        assert set(loaded) == set(SOURCE_TABLES)

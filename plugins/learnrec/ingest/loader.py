@@ -40,8 +40,8 @@ from learnrec.ingest.tables import (
     REPROCESS_DATES,
     STAGE_EVENTS,
 )
-from learnrec.ingest.validate import ErasedLearners, validate_payloads
-from learnrec.privacy import erased_hashes
+from learnrec.ingest.validate import validate_payloads
+from learnrec.privacy import ErasedLearners, erased_hashes
 from learnrec.warehouse import Warehouse
 
 log = logging.getLogger(__name__)

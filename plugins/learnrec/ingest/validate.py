@@ -41,7 +41,7 @@ from learnrec.contracts.events import (
     QUIZ_SCORE_MIN,
     EventType,
 )
-from learnrec.privacy import learner_hash_sql
+from learnrec.privacy import ErasedLearners, learner_hash_sql
 
 #: Quarantine reasons, in the order they are checked (a payload gets the first that applies).
 REASONS: dict[str, str] = {
@@ -347,14 +347,6 @@ class Verdict:
             return {}
         counts = pc.value_counts(self.quarantined.column("reason")).to_pylist()
         return {c["values"]: c["counts"] for c in counts}
-
-
-@dataclass(frozen=True)
-class ErasedLearners:
-    """Keyed hashes of erased learners (:mod:`learnrec.privacy`) and the key that made them."""
-
-    hashes: pa.Array
-    key: str
 
 
 def _erased_check(erased: ErasedLearners | None) -> tuple[str, dict[str, str]]:
