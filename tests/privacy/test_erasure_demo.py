@@ -50,18 +50,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
 
 def _learners(settings: Settings) -> list[str]:
-    """Learners with events, served recommendations and a nudge in the file sink's outbox."""
+    """Learners with events and served recommendations, those sent a nudge (file sink) first."""
     with connect_warehouse(settings, read_only=True) as wh:
-        return (
-            wh.query(
-                "SELECT DISTINCT e.learner_id FROM raw.learner_events e "
-                "JOIN raw.served_recommendations s ON s.learner_id = e.learner_id "
-                "JOIN recs.nudge_outbox o ON o.learner_id = e.learner_id AND o.status = 'sent' "
-                "JOIN raw.learners l ON l.learner_id = e.learner_id ORDER BY 1"
-            )
-            .column(0)
-            .to_pylist()
-        )
+        return wh.query(
+            "SELECT e.learner_id FROM raw.learner_events e "
+            "JOIN raw.served_recommendations s ON s.learner_id = e.learner_id "
+            "JOIN raw.learners l ON l.learner_id = e.learner_id "
+            "LEFT JOIN recs.nudge_outbox o ON o.learner_id = e.learner_id AND o.status = 'sent' "
+            "GROUP BY e.learner_id ORDER BY count(o.learner_id) > 0 DESC, e.learner_id"
+        ).column(0).to_pylist()
 
 
 def _before(settings: Settings, learner: str) -> tuple[set[str], dict[str, int], int]:
