@@ -73,7 +73,7 @@ def _before(settings: Settings, learner: str) -> tuple[set[str], dict[str, int],
 
 
 def _lake_rows_without(settings: Settings, learner: str) -> int:
-    events = pq.read_table(Path(settings.lake_root) / "events", columns=["learner_id"])
+    events = pq.read_table(Path(settings.lake_root) / "events", columns=["learner_id"], partitioning=None)
     return int(pc.sum(pc.not_equal(events.column("learner_id"), learner)).as_py())
 
 
