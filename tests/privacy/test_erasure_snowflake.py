@@ -48,6 +48,7 @@ def settings(tmp_path, fakesnow_server, snowflake_database) -> Settings:  # noqa
 
 def _land(settings: Settings, name: str, lines: list[dict[str, Any]]) -> None:
     path = settings.landing_path / "learner_events" / "date=2026-11-01" / "hour=23" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
