@@ -16,7 +16,7 @@ import pytest
 
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse, connect_warehouse
-from ml.ranking.synthetic import FactorScorer
+from tests.exports.recommendations.synthetic import FactorScorer
 
 RUN_DATE = date(2026, 3, 1)
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
