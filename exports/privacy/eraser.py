@@ -77,6 +77,9 @@ def _identifiers(pending: list[Pending]) -> Identifiers:
 def _landed_events(warehouse: Warehouse, settings: Settings, ids: Identifiers) -> Counter[str]:
     """Drop the learners' lines from the event files; what was landed of a file shrinks with it."""
     landing = settings.landing_path
+    folder = landing / EVENTS_FOLDER
+    if not warehouse.table_exists(LANDED_FILES):
+        return files.erase_text_files(folder, ids)  # nothing landed yet: no record to follow
     landed = {
         r["path"]: int(r["size_bytes"])
         for r in warehouse.query(
@@ -84,7 +87,6 @@ def _landed_events(warehouse: Warehouse, settings: Settings, ids: Identifiers) -
         ).to_pylist()
     }
     removed: Counter[str] = Counter()
-    folder = landing / EVENTS_FOLDER
     for path in sorted(folder.rglob("*.jsonl")) if folder.exists() else []:
         relative = path.relative_to(landing).as_posix()
         data = path.read_bytes()

@@ -25,9 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks.harness import Recorder, peak_rss_mb
 from exports.privacy.eraser import run_erasure
 from exports.privacy.requests import ensure_tables, record_requests
-from learnrec.benchmarks import Recorder, peak_rss_mb
 from learnrec.contracts.events import raw_event_schema
 from learnrec.contracts.sources import LEARNERS
 from learnrec.ingest.tables import EVENTS
@@ -45,22 +45,23 @@ def _learner_ids(n: int) -> np.ndarray:
 
 
 def _events(day: date, n: int, learners: np.ndarray, rng: np.random.Generator) -> pa.Table:
-    at = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    seconds = np.sort(rng.integers(0, 86_400, n))
+    utc = pa.timestamp("us", tz="UTC")
+    midnight = np.datetime64(day.isoformat(), "us")
+    seconds = np.sort(rng.integers(0, 86_400, n)).astype("timedelta64[s]")
     schema = raw_event_schema()
     columns = {
-        "event_id": pa.array([f"{day:%Y%m%d}-{i:09d}" for i in range(n)]),
+        "event_id": pa.array(np.char.add(f"{day:%Y%m%d}-", np.char.zfill(np.arange(n).astype(str), 9))),
         "learner_id": pa.array(learners[rng.integers(0, len(learners), n)]),
         "event_type": pa.array(np.full(n, "click")),
         "course_id": pa.array(np.char.add("C", rng.integers(0, 10_000, n).astype(str))),
-        "event_at": pa.array([at + timedelta(seconds=int(s)) for s in seconds], pa.timestamp("us", tz="UTC")),
+        "event_at": pa.array(midnight + seconds).cast(utc),
         "event_date": pa.array(np.full(n, day), pa.date32()),
         "metadata": pa.array(np.full(n, "{}")),
         "source": pa.array(np.full(n, "files")),
         "source_uri": pa.array(np.full(n, f"learner_events/date={day}/events.jsonl")),
         "source_offset": pa.array(np.arange(n)),
         "batch_id": pa.array(np.full(n, f"b{day:%Y%m%d}")),
-        "ingested_at": pa.array(np.full(n, at + timedelta(days=1)), pa.timestamp("us", tz="UTC")),
+        "ingested_at": pa.array(np.full(n, midnight + np.timedelta64(1, "D"))).cast(utc),
     }
     return pa.table({f.name: columns.get(f.name, pa.nulls(n, f.type)) for f in schema}, schema=schema)
 
