@@ -22,14 +22,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from learnrec.tables import CAREER_GOALS, SKILLS
+from learnrec.tables import CAREER_GOALS, LEARNER_FEATURES, SKILLS
 from learnrec.tables import DIM_COURSES as COURSES
 from learnrec.tables import DIM_LEARNERS as LEARNERS
 from learnrec.tables import LEARNER_COURSE_INTERACTIONS as INTERACTIONS
 from learnrec.tables import LEARNER_EVENTS_MART as EVENTS
 from learnrec.warehouse import Warehouse
-
-LEARNER_FEATURES = "features.learner_features"
 
 INTERACTION_COLUMNS = (
     "learner_id",
@@ -245,7 +243,7 @@ def load_learner_features(warehouse: Warehouse, end: date) -> pd.DataFrame:
         warehouse,
         LEARNER_FEATURES,
         FEATURE_COLUMNS,
-        "where feature_date = (select max(feature_date) from features.learner_features where feature_date <= ?)",
+        f"where feature_date = (select max(feature_date) from {LEARNER_FEATURES} where feature_date <= ?)",
         [end],
     )
     return frame.sort_values("learner_id", ignore_index=True)

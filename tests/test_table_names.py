@@ -16,8 +16,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("dags", "exports", "ml", "plugins/learnrec", "spark_jobs")
 QUALIFIED = re.compile(r"\b(?:raw|staging|intermediate|marts|features|recs|ops)\.[a-z_][a-z0-9_]*[a-z0-9]\b")
-#: benchmark and demo code still in the packages (issue 14 moves it out to benchmarks/ and tests/)
-NOT_PRODUCTION = {"bench.py", "demo.py", "worldbench.py", "synthetic.py"}
 
 
 def _prose(tree: ast.Module) -> set[int]:
@@ -57,9 +55,8 @@ def test_every_qualified_table_name_is_spelled_in_one_module() -> None:
     modules = defaultdict(list)
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
-            if path.name not in NOT_PRODUCTION:
-                for name in spellings(path.read_text()):
-                    modules[name].append(str(path.relative_to(ROOT)))
+            for name in spellings(path.read_text()):
+                modules[name].append(str(path.relative_to(ROOT)))
     twice = {name: paths for name, paths in modules.items() if len(paths) > 1}
     assert not twice, f"spelled in several modules (put them in learnrec.tables): {twice}"
     assert modules["recs.learning_paths"] == ["plugins/learnrec/tables.py"]

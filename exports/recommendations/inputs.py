@@ -21,7 +21,9 @@ from learnrec.tables import (
     DIM_LEARNERS,
     LEARNER_COURSE_INTERACTIONS,
     LEARNERS,
+    POPULAR_BY_CAREER,
     SKILLS,
+    TOP_RATED_BY_INTEREST,
 )
 from learnrec.warehouse import Warehouse
 from ml.ranking.catalog import LEARNER_FORMATS, CourseCatalog, build_catalog
@@ -150,10 +152,10 @@ def load_inputs(warehouse: Warehouse, run_date: date) -> RunInputs:
         inter_course=col[keep][order].astype(np.int32),
         inter_status=status[keep][order],
         popular=warehouse.query(
-            "SELECT career_goal, course_id, popularity_rank, n_learners FROM marts.mart_popular_courses_by_career"
+            f"SELECT career_goal, course_id, popularity_rank, n_learners FROM {POPULAR_BY_CAREER}"
         ),
         top_rated=warehouse.query(
-            "SELECT interest_area, course_id, rating_rank FROM marts.mart_top_rated_by_interest"
+            f"SELECT interest_area, course_id, rating_rank FROM {TOP_RATED_BY_INTEREST}"
         ),
         goal_domain=dict(
             zip(

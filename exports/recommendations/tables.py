@@ -15,17 +15,18 @@ from learnrec.contracts.product import RecommendationLog
 from learnrec.tables import (
     CURRENT_LEARNING_PATHS,
     CURRENT_RECOMMENDATIONS,
+    CURRENT_VERSION,
     LEARNING_PATH_SCHEMA,
     LEARNING_PATHS,
+    RECOMMENDATIONS,
     RUNS,
+    SERVED_LOG,
 )
 from learnrec.warehouse import Warehouse
 
-RECOMMENDATIONS = "recs.learner_recommendations"
 CAREER_PATHS = "recs.career_path_templates"
-CURRENT = "recs.current_version"
+CURRENT = CURRENT_VERSION
 ALERTS = "ops.alerts"
-SERVED_LOG = "raw.served_recommendations"
 
 #: The one path a learner is served from a version: the Learning Path Agent's (``source = 'llm'``)
 #: where it wrote one, else the static path. A predicate over a ``recs.learning_paths`` row ``p``,

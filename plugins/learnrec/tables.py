@@ -16,6 +16,8 @@ COURSES = "raw.courses"
 SKILLS = "raw.skills"
 CAREER_GOALS = "raw.career_goals"
 LEARNER_EVENTS = "raw.learner_events"
+QUARANTINED_EVENTS = "raw.quarantined_events"
+INGEST_BATCHES = "raw.ingest_batches"
 #: closed days that received late events: ingest marks them, the Spark feature run re-reads them
 REPROCESS_DATES = "raw.reprocess_dates"
 #: the AI Metadata Agent's inferences per course content hash (ml.agents.metadata)
@@ -28,6 +30,11 @@ DIM_LEARNERS = "marts.dim_learners"
 DIM_COURSES = "marts.dim_courses"
 LEARNER_COURSE_INTERACTIONS = "marts.fct_learner_course_interactions"
 LEARNER_EVENTS_MART = "marts.fct_learner_events"
+POPULAR_BY_CAREER = "marts.mart_popular_courses_by_career"
+TOP_RATED_BY_INTEREST = "marts.mart_top_rated_by_interest"
+
+# Spark features (spark_jobs)
+LEARNER_FEATURES = "features.learner_features"
 
 # model outputs (ml)
 COURSE_EMBEDDINGS = "features.course_embeddings"
@@ -35,9 +42,17 @@ DROPOUT_SCORES = "features.dropout_scores"
 
 # the recommendation stage (exports.recommendations.tables creates them)
 RUNS = "recs.runs"
+RECOMMENDATIONS = "recs.learner_recommendations"
 LEARNING_PATHS = "recs.learning_paths"
 CURRENT_RECOMMENDATIONS = "recs.current_learner_recommendations"
 CURRENT_LEARNING_PATHS = "recs.current_learning_paths"
+CURRENT_VERSION = "recs.current_version"
+#: the Recommendation Log: every recommendation served (exports.recommendations.publish)
+SERVED_LOG = "raw.served_recommendations"
+
+# nudges (exports.nudges.outbox creates them)
+NUDGE_OUTBOX = "recs.nudge_outbox"
+NOTIFICATION_EVENTS = "raw.notification_events"
 
 #: ``recs.learning_paths``: the static paths of the precompute and the Learning Path Agent's.
 LEARNING_PATH_SCHEMA = pa.schema(
