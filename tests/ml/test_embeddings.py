@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from learnrec.settings import load_settings
+from learnrec.vectors import MiniLMEmbedder
 from ml.data import load_training_data
-from ml.embeddings import WarehouseVectorIndex, WeaviateVectorIndex, minilm_encoder, sync_course_embeddings
+from ml.embeddings import WarehouseVectorIndex, WeaviateVectorIndex, sync_course_embeddings
 from tests.ml.conftest import RUN_DATE, hash_encoder
 
 NOW = datetime(2026, 3, 13, tzinfo=UTC)
@@ -54,7 +55,7 @@ def test_exact_cosine_search_finds_the_nearest_course(warehouse) -> None:
 
 @pytest.mark.slow
 def test_minilm_embeds_offline_with_meaningful_similarity() -> None:
-    encode = minilm_encoder()
+    encode = MiniLMEmbedder().encode
     vectors = encode(
         ["Intro to SQL for data analysis", "Querying databases with SQL", "Watercolour painting for kids"]
     )

@@ -23,8 +23,9 @@ from exports.api.settings import ApiSettings
 from exports.recommendations import tables
 from exports.recommendations.serving import export_sqlite
 from learnrec.settings import Settings
+from learnrec.vectors import DIMENSIONS
 from learnrec.warehouse import connect_warehouse
-from ml.embeddings import DIMENSIONS, WarehouseVectorIndex
+from ml.embeddings import WarehouseVectorIndex
 from tests.plugins.world.conftest import World, make_world
 
 ISSUER = DEV_ISSUER
