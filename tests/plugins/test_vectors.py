@@ -3,6 +3,8 @@ course embeddings (content model) and course chunks (Q&A) share the MiniLM space
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ml.agents.chunks as chunks
 import ml.embeddings as embeddings
 from learnrec import vectors
@@ -10,7 +12,11 @@ from learnrec import vectors
 
 def test_both_indexes_use_the_one_model_embedder_and_connection() -> None:
     assert embeddings.MODEL_NAME is vectors.MODEL_NAME and embeddings.DIMENSIONS == vectors.DIMENSIONS
-    assert chunks.MiniLMEmbedder is vectors.MiniLMEmbedder and chunks.MiniLMEmbedder.name == vectors.MODEL_NAME
+    assert (
+        chunks.MiniLMEmbedder is vectors.MiniLMEmbedder and chunks.MiniLMEmbedder.name == vectors.MODEL_NAME
+    )
     assert chunks.connect_weaviate is embeddings.connect_weaviate is vectors.connect_weaviate
     for module in (chunks, embeddings):
-        assert not hasattr(module, "minilm_encoder") and "MODEL_NAME = " not in open(module.__file__).read()
+        assert (
+            not hasattr(module, "minilm_encoder") and "MODEL_NAME = " not in Path(module.__file__).read_text()
+        )
