@@ -18,7 +18,7 @@ import pytest
 
 from learnrec import course_metadata
 from learnrec.settings import Settings
-from learnrec.transform.dbt_runner import build
+from learnrec.transform.dbt_runner import run_dbt
 from learnrec.warehouse import connect_warehouse
 from learnrec.warehouse.sources import load_source_snapshots
 from ml.agents.catalog import Catalog
@@ -98,7 +98,7 @@ def test_after_a_course_edit_dbt_spark_and_the_agents_agree(
     _edit_syllabus(landing, other)
     with connect_warehouse(settings) as warehouse:
         load_source_snapshots(warehouse, landing)  # the nightly snapshot load brings the edit
-    build(settings, select=["+int_course_metadata_resolved"])
+    run_dbt(settings, "run", "--select", "+int_course_metadata_resolved")
     with connect_warehouse(settings, read_only=True) as warehouse:
         dbt = {
             r["course_id"]: tuple(r["skill_tags"])
