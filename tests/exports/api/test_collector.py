@@ -135,3 +135,19 @@ def test_an_event_accepted_twice_lands_exactly_once_through_ingestion_files(
             [first],
         ).to_pylist()
     assert sorted(r["event_id"] for r in rows) == sorted(first) and {r["n"] for r in rows} == {1}
+
+
+def test_a_payload_spanning_lines_is_handed_on_as_one_line_of_the_same_event(
+    world, store, issuer: Issuer, ids
+):
+    learner, _, course = ids
+    pretty = json.dumps(event(learner, course, seconds=900), indent=2)
+    with serve(world.settings, api_settings(issuer)) as api:
+        response = api.post(ONE, issuer.token(learner, "events:write"), content=pretty)
+        assert response.status_code == 202
+    (accepted,) = response.json()["event_ids"]
+    landed = _landed_lines(world.landing / "learner_events")
+    matching = [
+        line for line in landed if event_id(LearnerEvent.model_validate(parse_payload(line))) == accepted
+    ]
+    assert matching == [json.dumps(json.loads(pretty), separators=(",", ":"))]
