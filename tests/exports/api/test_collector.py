@@ -151,3 +151,15 @@ def test_a_payload_spanning_lines_is_handed_on_as_one_line_of_the_same_event(
         line for line in landed if event_id(LearnerEvent.model_validate(parse_payload(line))) == accepted
     ]
     assert matching == [json.dumps(json.loads(pretty), separators=(",", ":"))]
+
+
+def test_an_oversized_body_is_413_and_unreachable_keys_are_503(world, store, issuer: Issuer, ids):
+    learner, _, course = ids
+    with serve(world.settings, api_settings(issuer, max_body_bytes=2048)) as api:
+        big = [event(learner, course, seconds=950 + i) for i in range(30)]
+        response = api.post(BATCH, issuer.service_token("events:write"), json=big)
+        assert response.status_code == 413 and response.json()["errors"][0]["reason"] == "too_large"
+    unreachable = api_settings(issuer).model_copy(update={"jwks_url": "http://127.0.0.1:9/jwks.json"})
+    with serve(world.settings, unreachable) as api:
+        response = api.post(ONE, issuer.service_token("events:write"), json=event(learner, course))
+        assert response.status_code == 503 and response.headers["Retry-After"]
