@@ -32,6 +32,7 @@ SUITES: dict[str, str] = {
     "recommendations": "benchmarks.recommendations:run",
     "training": "benchmarks.training:run",
     "api": "benchmarks.api:run",
+    "privacy": "benchmarks.privacy:run",
 }
 
 RESULTS_DIR = PROJECT_ROOT / "benchmarks"

@@ -31,6 +31,7 @@ COMMANDS = (
     "ask",
     "nudges",
     "api",
+    "privacy",
 )
 
 
