@@ -43,7 +43,9 @@ def test_every_quarantine_reason_is_refused_with_its_code(api: Running, issuer: 
     learner, _, course = ids
     token = issuer.service_token("events:write")
     cases = bad_payloads(learner, course)
-    assert set(cases) == set(REASONS)
+    # erasure requests live in the warehouse, which the API never opens: ingestion quarantines
+    # an erased learner's events (by hash); every other reason is the API's to refuse
+    assert set(cases) == set(REASONS) - {"erased_learner"}
     for reason, payload in cases.items():
         response = api.post(ONE, token, content=payload, headers={"Content-Type": "application/json"})
         expected = 400 if reason in ("malformed_json", "not_an_object", "duplicate_field") else 422
