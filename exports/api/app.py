@@ -34,7 +34,6 @@ UNPARSEABLE = frozenset({"malformed_json", "not_an_object", "duplicate_field"})
 
 @dataclass
 class Services:
-    settings: Settings
     api: ApiSettings
     auth: Authenticator
     sink: Sink
@@ -64,7 +63,6 @@ def build_services(settings: Settings, api: ApiSettings) -> Services:
     else:
         sink = landing(EVENTS_FOLDER)
     return Services(
-        settings=settings,
         api=api,
         auth=Authenticator(api),
         sink=sink,
@@ -134,13 +132,13 @@ def add_event_routes(app: FastAPI, services: Services) -> None:
         return await asyncio.to_thread(_accept_events, services, principal, payloads)
 
 
-def create_app(settings: Settings, api: ApiSettings, services: Services | None = None) -> FastAPI:
-    """The whole service; ``services`` default to the configured ones."""
+def create_app(settings: Settings, api: ApiSettings) -> FastAPI:
+    """The whole service, with the configured store, sinks and issuer."""
     from exports.api.feedback import add_feedback_routes
     from exports.api.graphql import add_graphql
     from exports.api.reads import add_read_routes
 
-    services = services or build_services(settings, api)
+    services = build_services(settings, api)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
