@@ -49,6 +49,12 @@ class Services:
 def build_services(settings: Settings, api: ApiSettings) -> Services:
     from exports.api.feedback import FEEDBACK_FOLDER
 
+    if settings.serving_store != "sqlite":
+        raise ValueError(
+            f"the API reads the SQLite serving store only; LEARNREC_SERVING_STORE={settings.serving_store} "
+            "is not supported by it yet"
+        )
+
     def landing(folder: str) -> LandingSink:
         return LandingSink(
             settings.landing_path / folder, api.landing_rotate_seconds, api.landing_rotate_bytes
