@@ -1,8 +1,9 @@
 """The app factory: services built once per process, the routes of every module on one FastAPI app.
 
-FastAPI (on Starlette, served by uvicorn) because it gives typed request models, the OpenAPI
-document at ``/docs`` and plain ``def`` endpoints run in a thread pool (the store, the sink's
-fsync and Kafka's delivery wait are blocking calls); Strawberry mounts on it for GraphQL.
+FastAPI (on Starlette, served by uvicorn) for typed request models and the OpenAPI document at
+``/docs``; what blocks (validation, the sink's fsync, Kafka's acknowledgement wait, a token not
+seen before) runs in threads, quick keyed reads on the event loop (``reads.py``); Strawberry
+mounts on it for GraphQL.
 """
 
 from __future__ import annotations
