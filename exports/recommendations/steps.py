@@ -105,18 +105,27 @@ def publish_step(settings: Settings, run_id: str, *, force: bool = False) -> Swi
 
 
 def export_step(settings: Settings, *, now: datetime | None = None) -> ExportReport | None:
-    """Export the current version to the serving stores, less the learners whose retention has
-    ended by ``now`` (None: nothing published yet)."""
-    now = now or datetime.now(UTC)
+    """Export the current version to the serving stores (None: nothing published yet)."""
     with connect_warehouse(settings) as warehouse, stage_lock(warehouse, "export", settings):
-        run_id = tables.current_run_id(warehouse)
-        if run_id is None:
-            return None
-        export_warehouse_table(warehouse, now=now)
-        if settings.serving_store == "postgres":
-            dsn = settings.serving_postgres_dsn.get_secret_value()  # type: ignore[union-attr]
-            return export_postgres(warehouse, run_id, dsn, now=now)
-        return export_sqlite(warehouse, run_id, settings.serving_path, now=now)
+        return export_current(warehouse, settings, now=now)
+
+
+def export_current(
+    warehouse: Warehouse, settings: Settings, *, now: datetime | None = None
+) -> ExportReport | None:
+    """:func:`export_step` on an open connection (the privacy eraser re-exports after erasing),
+    less the learners whose retention has ended by ``now``."""
+    now = now or datetime.now(UTC)
+    run_id = tables.current_run_id(warehouse)
+    if run_id is None:
+        return None
+    export_warehouse_table(warehouse, now=now)
+    if settings.serving_store == "postgres":
+        dsn = settings.serving_postgres_dsn.get_secret_value()  # type: ignore[union-attr]
+        return export_postgres(warehouse, run_id, dsn, now=now)
+    from ml.embeddings import vector_index
+
+    return export_sqlite(warehouse, run_id, settings.serving_path, vector_index(settings, warehouse), now=now)
 
 
 def rollback_step(settings: Settings) -> Switch:

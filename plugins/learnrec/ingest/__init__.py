@@ -64,7 +64,7 @@ def run_ingest(
     ):
         ensure_tables(warehouse)
         report.recovered_lake_batches = recover_lake(warehouse, settings.lake_root)
-        known = KnownIds.load(warehouse)
+        known = KnownIds.load(warehouse, settings.privacy_hash_key.get_secret_value())
         while max_batches is None or len(report.batches) < max_batches:
             batch = events.poll(warehouse, settings.ingest_batch_events, until)
             if batch is None:
