@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from learnrec.alerts import ensure_alerts_table
 from learnrec.warehouse import Warehouse
 
 RECOMMENDATIONS = "recs.learner_recommendations"
@@ -17,7 +18,6 @@ LEARNING_PATHS = "recs.learning_paths"
 CAREER_PATHS = "recs.career_path_templates"
 RUNS = "recs.runs"
 CURRENT = "recs.current_version"
-ALERTS = "ops.alerts"
 SERVED_LOG = "raw.served_recommendations"
 
 #: The one path a learner is served from a version: the Learning Path Agent's (``source = 'llm'``)
@@ -78,9 +78,6 @@ _DDL = (
         gated_at TIMESTAMPTZ, published_at TIMESTAMPTZ, n_learners BIGINT, n_recommendations BIGINT,
         model_versions VARCHAR, fallback_counts VARCHAR, message VARCHAR)""",
     f"CREATE TABLE IF NOT EXISTS {CURRENT} (run_id VARCHAR, switched_at TIMESTAMPTZ, previous_run_id VARCHAR)",
-    f"""CREATE TABLE IF NOT EXISTS {ALERTS} (
-        alert_id VARCHAR, raised_at TIMESTAMPTZ, severity VARCHAR, source VARCHAR, run_id VARCHAR,
-        message VARCHAR)""",
 )
 
 
@@ -88,6 +85,7 @@ def ensure_tables(warehouse: Warehouse) -> None:
     """Create the stage's tables (empty) and the current-version views if missing."""
     for ddl in _DDL:
         warehouse.execute(ddl)
+    ensure_alerts_table(warehouse)
     for name, schema in (
         (RECOMMENDATIONS, RECOMMENDATION_SCHEMA),
         (LEARNING_PATHS, LEARNING_PATH_SCHEMA),

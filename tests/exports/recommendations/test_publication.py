@@ -330,7 +330,11 @@ def test_sqlite_export_is_swapped_atomically_and_serves_lookups(warehouse, champ
     reader.close()
     recs, path_steps = lookup_sqlite(path, "l01")
     assert len(recs) == TOP_N and {r["run_id"] for r in recs} == {"s2"}
-    assert recs[0]["title"] and recs[0]["reason"] and recs[0]["log_id"] == f"{RUN_DATE}:l01:{recs[0]['course_id']}"
+    assert (
+        recs[0]["title"]
+        and recs[0]["reason"]
+        and recs[0]["log_id"] == f"{RUN_DATE}:l01:{recs[0]['course_id']}"
+    )
     assert [s["step"] for s in path_steps] == list(range(1, len(path_steps) + 1))
     assert not list(path.parent.glob(".*.tmp"))
     plan = (
