@@ -26,7 +26,12 @@ from learnrec.world.config import preset
 from learnrec.world.generate import WorldSummary, generate_world
 
 #: DAGs in the order the demo runs them for the run date (the day after the world's last day).
-DEMO_DAGS: tuple[str, ...] = ("learner_events_ingest", "nightly_recommendations", "learner_nudges")
+DEMO_DAGS: tuple[str, ...] = (
+    "learner_events_ingest",
+    "nightly_recommendations",
+    "learner_nudges",
+    "privacy_retention",
+)
 #: Warehouse tables whose row counts the summary prints (missing ones are skipped).
 SUMMARY_TABLES: tuple[str, ...] = (
     "raw.learners",
@@ -52,6 +57,7 @@ SUMMARY_TABLES: tuple[str, ...] = (
     "raw.served_recommendations",
     "recs.nudge_outbox",
     "raw.notification_events",
+    "ops.erasure_requests",
 )
 
 
