@@ -23,7 +23,7 @@ from learnrec.cli import main
 from learnrec.dag_defaults import RETRIES_ENV
 from learnrec.demo import run_demo
 from learnrec.ingest import run_ingest
-from learnrec.privacy import REQUESTS
+from learnrec.privacy import REQUESTS, learner_hash
 from learnrec.settings import Settings, get_settings, load_settings
 from learnrec.warehouse import connect_warehouse
 from tests.privacy.scan import identifiers, rows_without, scan_files, scan_warehouse
@@ -148,8 +148,9 @@ def test_retention_expiry_erases_through_the_privacy_retention_dag(demo: Setting
 
     run_airflow(demo, ["dags", "test", "privacy_retention", RUN_DATE], extra_env={RETRIES_ENV: "0"})
     _assert_erased(demo, learner, needles, kept, lake)
+    hashed = learner_hash(demo.privacy_hash_key.get_secret_value(), learner)
     with connect_warehouse(demo, read_only=True) as wh:
-        kinds = wh.query(f"SELECT kind, reason FROM {REQUESTS} WHERE kind = 'retention'").to_pylist()
+        kinds = wh.query(f"SELECT kind, reason FROM {REQUESTS} WHERE learner_hash = ?", [hashed]).to_pylist()
     assert kinds == [{"kind": "retention", "reason": "retention_expiry passed"}]
 
 
