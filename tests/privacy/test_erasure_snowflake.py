@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from exports.privacy.eraser import run_erasure
 from exports.privacy.requests import ensure_tables, record_requests
@@ -19,7 +18,7 @@ from learnrec.privacy import REQUESTS
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
 from learnrec.warehouse.sources import load_source_snapshots
-from tests.plugins.conftest import fakesnow_server, snowflake_database  # noqa: F401  (fixtures)
+from tests.plugins.conftest import fakesnow_server, on_snowflake, snowflake_database  # noqa: F401  (fixtures)
 from tests.plugins.world.conftest import make_world
 from tests.privacy.scan import identifiers, rows_without, scan_files, scan_warehouse
 from tests.privacy.test_erasure_demo import BOOKKEEPING
@@ -32,18 +31,7 @@ NOW = datetime(2026, 11, 2, 6, tzinfo=UTC)
 @pytest.fixture
 def settings(tmp_path, fakesnow_server, snowflake_database) -> Settings:  # noqa: F811
     world = make_world(tmp_path / "home", n_learners=40, n_courses=30, days=3, bad_share=0.03)
-    return world.settings.model_copy(
-        update={
-            "warehouse": "snowflake",
-            "snowflake_account": fakesnow_server["account"],
-            "snowflake_user": fakesnow_server["user"],
-            "snowflake_password": SecretStr(fakesnow_server["password"]),
-            "snowflake_database": snowflake_database,
-            "snowflake_host": fakesnow_server["host"],
-            "snowflake_port": fakesnow_server["port"],
-            "snowflake_protocol": fakesnow_server["protocol"],
-        }
-    )
+    return on_snowflake(world.settings, fakesnow_server, snowflake_database)
 
 
 def _land(settings: Settings, name: str, lines: list[dict[str, Any]]) -> None:
