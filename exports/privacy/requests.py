@@ -17,11 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+
 from learnrec.privacy import REQUESTS, learner_hash
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse, connect_warehouse
 
 STEPS = "ops.erasure_steps"
+#: The counts of the requests a run completes, staged for one update.
+COMPLETIONS = "ops.erasure_completions"
 #: Where apps and support drop requests: JSON lines ``{"learner_id": ..., "reason": ...}``.
 LANDING_FOLDER = "erasure_requests"
 
@@ -43,6 +47,9 @@ _DDL = {
         store VARCHAR NOT NULL,
         removed BIGINT NOT NULL,
         completed_at TIMESTAMPTZ NOT NULL""",
+    COMPLETIONS: """
+        request_id VARCHAR NOT NULL,
+        removed VARCHAR NOT NULL""",
 }
 
 
@@ -216,7 +223,8 @@ def record_step(warehouse: Warehouse, store: str, removed: dict[str, int], now: 
 
 
 def complete(warehouse: Warehouse, request_ids: list[str], now: datetime) -> None:
-    """Close requests whose every store is done: counts per store kept, identifiers cleared."""
+    """Close requests whose every store is done: counts per store kept, identifiers cleared
+    (one staged update, however many requests)."""
     if not request_ids:
         return
     marks = ", ".join("?" for _ in request_ids)
@@ -226,13 +234,20 @@ def complete(warehouse: Warehouse, request_ids: list[str], now: datetime) -> Non
     removed: dict[str, dict[str, int]] = {r: {} for r in request_ids}
     for step in steps:
         removed[step["request_id"]][step["store"]] = int(step["removed"])
+    counts = pa.table(
+        {
+            "request_id": pa.array(list(removed), pa.string()),
+            "removed": pa.array([json.dumps(c, sort_keys=True) for c in removed.values()], pa.string()),
+        }
+    )
     with warehouse.transaction():
-        for request_id, counts in removed.items():
-            warehouse.execute(
-                f"UPDATE {REQUESTS} SET completed_at = ?, removed = ?, learner_id = NULL, email = NULL, "
-                "push_token = NULL WHERE request_id = ?",
-                [now, json.dumps(counts, sort_keys=True), request_id],
-            )
+        warehouse.load_arrow(COMPLETIONS, counts, mode="replace")
+        warehouse.execute(
+            f"UPDATE {REQUESTS} SET completed_at = ?, removed = c.removed, learner_id = NULL, email = NULL, "
+            f"push_token = NULL FROM {COMPLETIONS} c WHERE {REQUESTS}.request_id = c.request_id",
+            [now],
+        )
+        warehouse.load_arrow(COMPLETIONS, counts.schema.empty_table(), mode="replace")
 
 
 def landing_folder(settings: Settings) -> Path:

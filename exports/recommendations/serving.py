@@ -26,6 +26,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from exports.recommendations import tables
+from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse
 
 SERVING_TABLE = "recs.serving_recommendations"
@@ -195,6 +196,19 @@ def export_postgres(warehouse: Warehouse, run_id: str, dsn: str) -> ExportReport
                 # version (a retried task, a rollback's re-export) could not create its next table
                 cur.execute(f"ALTER TABLE {name} RENAME CONSTRAINT {name}_pk_{suffix} TO {name}_pk")
     return ExportReport(run_id, "postgres", "recommendations", n_recs, n_steps)
+
+
+def export_current(warehouse: Warehouse, settings: Settings) -> ExportReport | None:
+    """Export the current version to the serving stores (None: nothing published yet); also the
+    privacy eraser's rebuild of the stores after erasing."""
+    run_id = tables.current_run_id(warehouse)
+    if run_id is None:
+        return None
+    export_warehouse_table(warehouse)
+    if settings.serving_store == "postgres":
+        dsn = settings.serving_postgres_dsn.get_secret_value()  # type: ignore[union-attr]
+        return export_postgres(warehouse, run_id, dsn)
+    return export_sqlite(warehouse, run_id, settings.serving_path)
 
 
 def lookup_sqlite(path: Path, learner_id: str) -> tuple[list[dict], list[dict]]:

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from exports.privacy.eraser import STORES, run_erasure
-from exports.privacy.requests import STEPS, landing_folder
+from exports.privacy.requests import COMPLETIONS, STEPS, landing_folder
+from exports.privacy.warehouse import ID_STAGE
 from learnrec.airflow_env import run_airflow
 from learnrec.cli import main
 from learnrec.dag_defaults import RETRIES_ENV
@@ -33,7 +34,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 END = date(2026, 11, 30)
 RUN_DATE = (END + timedelta(days=1)).isoformat()
 #: Tables an erasure changes by design: its own records.
-BOOKKEEPING = {REQUESTS, STEPS, "ops.erasure_identifiers"}
+BOOKKEEPING = {REQUESTS, STEPS, COMPLETIONS, ID_STAGE}
 
 
 @pytest.fixture(scope="module")
