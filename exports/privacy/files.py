@@ -88,9 +88,15 @@ def erase_parquet(root: str, ids: Identifiers) -> Counter[str]:
         for learner, n in Counter(pc.filter(learners, hit).to_pylist()).items():
             removed[ids.learner_ids[learner]] += n
         kept = table.filter(pc.invert(pc.fill_null(hit, False)))
-        staged = posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.erasing")
+        folder, name = posixpath.split(path)
+        staged = posixpath.join(folder, f".{name}.erasing")
         with fs.open_output_stream(staged) as out:
             pq.write_table(kept, out, compression="zstd")
+        # Hadoop's local file system checks a file against its ``.<name>.crc`` (Spark writes one
+        # beside every part file): without it nothing is checked, with a stale one the read fails
+        checksum = posixpath.join(folder, f".{name}.crc")
+        if fs.get_file_info(checksum).type == pafs.FileType.File:
+            fs.delete_file(checksum)
         fs.move(staged, path)
     return removed
 
