@@ -30,7 +30,8 @@ _PAYLOAD_FIELDS = ("learner_id", "email")
 
 
 def _payload_field(dialect: str, field: str) -> str:
-    pattern = f'"{field}"\\s*:\\s*"([^"]*)"'
+    # POSIX classes, not backslashes: a backslash in a Snowflake string literal is an escape
+    pattern = f'"{field}"[[:space:]]*:[[:space:]]*"([^"]*)"'
     if dialect == "snowflake":
         return f"REGEXP_SUBSTR(payload, '{pattern}', 1, 1, 'e', 1)"
     return f"nullif(regexp_extract(payload, '{pattern}', 1), '')"
