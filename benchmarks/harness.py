@@ -31,6 +31,7 @@ SUITES: dict[str, str] = {
     "features": "benchmarks.features:run",
     "recommendations": "benchmarks.recommendations:run",
     "training": "benchmarks.training:run",
+    "api": "benchmarks.api:run",
     "privacy": "benchmarks.privacy:run",
 }
 

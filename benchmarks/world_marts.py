@@ -12,7 +12,7 @@ pipeline. Never used by the nightly pipeline.
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -211,7 +211,3 @@ def _learner_features(
             "preferred_format": learners["preferred_format"].fillna("mixed").tolist(),
         }
     )
-
-
-def day_before(day: date, days: int) -> date:
-    return day - timedelta(days=days)

@@ -143,7 +143,7 @@ def _models(warehouse: Warehouse, settings: Settings, ids: Identifiers) -> Count
 
 
 def _serving(warehouse: Warehouse, settings: Settings, ids: Identifiers) -> Counter[str]:
-    from exports.recommendations.serving import export_current
+    from exports.recommendations.steps import export_current
 
     export_current(warehouse, settings)
     return Counter()  # rebuilt from the erased warehouse: its rows went with the warehouse's

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from learnrec.privacy import REQUESTS, learner_hash
+from learnrec.privacy import learner_hash
 from learnrec.settings import Settings
+from learnrec.tables import ERASURE_REQUESTS, LEARNERS
 from learnrec.warehouse import Warehouse, connect_warehouse
 
 STEPS = "ops.erasure_steps"
@@ -30,7 +31,7 @@ COMPLETIONS = "ops.erasure_completions"
 LANDING_FOLDER = "erasure_requests"
 
 _DDL = {
-    REQUESTS: """
+    ERASURE_REQUESTS: """
         request_id VARCHAR NOT NULL PRIMARY KEY,
         learner_hash VARCHAR NOT NULL,
         learner_id VARCHAR,
@@ -90,7 +91,7 @@ def record_requests(
     pending = {
         r["learner_hash"]
         for r in warehouse.query(
-            f"SELECT learner_hash FROM {REQUESTS} WHERE completed_at IS NULL"
+            f"SELECT learner_hash FROM {ERASURE_REQUESTS} WHERE completed_at IS NULL"
         ).to_pylist()
     }
     rows, created = [], []
@@ -104,7 +105,7 @@ def record_requests(
         rows.append([request_id, hashed, learner_id, kind, reason, source, now])
     if rows:
         warehouse.execute(
-            f"INSERT INTO {REQUESTS} (request_id, learner_hash, learner_id, kind, reason, source, "
+            f"INSERT INTO {ERASURE_REQUESTS} (request_id, learner_hash, learner_id, kind, reason, source, "
             f"received_at) VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(rows))}",
             [value for row in rows for value in row],
         )
@@ -124,11 +125,11 @@ def record_cli_request(settings: Settings, learner_id: str, reason: str | None) 
 def list_requests(settings: Settings) -> list[dict[str, object]]:
     """Every request as recorded: hash, kind, times, rows removed per store (never identifiers)."""
     with connect_warehouse(settings, read_only=True) as warehouse:
-        if not warehouse.table_exists(REQUESTS):
+        if not warehouse.table_exists(ERASURE_REQUESTS):
             return []
         return warehouse.query(
             f"SELECT request_id, learner_hash, kind, reason, source, received_at, completed_at, removed "
-            f"FROM {REQUESTS} ORDER BY received_at, request_id"
+            f"FROM {ERASURE_REQUESTS} ORDER BY received_at, request_id"
         ).to_pylist()
 
 
@@ -165,10 +166,10 @@ def land_requests(warehouse: Warehouse, settings: Settings, now: datetime) -> in
 
 def record_expired(warehouse: Warehouse, settings: Settings, now: datetime) -> int:
     """A retention request for every learner of raw.learners whose retention_expiry has passed."""
-    if not warehouse.table_exists("raw.learners"):
+    if not warehouse.table_exists(LEARNERS):
         return 0
     expired = warehouse.query(
-        "SELECT learner_id FROM raw.learners WHERE retention_expiry <= ? ORDER BY learner_id", [now]
+        f"SELECT learner_id FROM {LEARNERS} WHERE retention_expiry <= ? ORDER BY learner_id", [now]
     ).column(0)
     return len(
         record_requests(
@@ -186,14 +187,14 @@ def record_expired(warehouse: Warehouse, settings: Settings, now: datetime) -> i
 def pending_requests(warehouse: Warehouse) -> list[Pending]:
     """Pending requests, with e-mail and push token captured from raw.learners on first sight
     (kept on the request, so a run that already erased raw.learners can still scrub the files)."""
-    if warehouse.table_exists("raw.learners"):
+    if warehouse.table_exists(LEARNERS):
         warehouse.execute(
-            f"UPDATE {REQUESTS} SET email = l.email, push_token = l.push_token FROM raw.learners l "
-            f"WHERE {REQUESTS}.learner_id = l.learner_id AND {REQUESTS}.completed_at IS NULL "
-            f"AND {REQUESTS}.email IS NULL AND {REQUESTS}.push_token IS NULL"
+            f"UPDATE {ERASURE_REQUESTS} SET email = l.email, push_token = l.push_token FROM {LEARNERS} l "
+            f"WHERE {ERASURE_REQUESTS}.learner_id = l.learner_id AND {ERASURE_REQUESTS}.completed_at IS NULL "
+            f"AND {ERASURE_REQUESTS}.email IS NULL AND {ERASURE_REQUESTS}.push_token IS NULL"
         )
     rows = warehouse.query(
-        f"SELECT request_id, learner_id, email, push_token FROM {REQUESTS} "
+        f"SELECT request_id, learner_id, email, push_token FROM {ERASURE_REQUESTS} "
         "WHERE completed_at IS NULL ORDER BY received_at, request_id"
     ).to_pylist()
     return [Pending(**row) for row in rows]
@@ -202,7 +203,7 @@ def pending_requests(warehouse: Warehouse) -> list[Pending]:
 def done_stores(warehouse: Warehouse) -> dict[str, set[str]]:
     """Stores already erased, per pending request."""
     rows = warehouse.query(
-        f"SELECT s.request_id, s.store FROM {STEPS} s JOIN {REQUESTS} r ON r.request_id = s.request_id "
+        f"SELECT s.request_id, s.store FROM {STEPS} s JOIN {ERASURE_REQUESTS} r ON r.request_id = s.request_id "
         "WHERE r.completed_at IS NULL"
     ).to_pylist()
     done: dict[str, set[str]] = {}
@@ -243,8 +244,8 @@ def complete(warehouse: Warehouse, request_ids: list[str], now: datetime) -> Non
     with warehouse.transaction():
         warehouse.load_arrow(COMPLETIONS, counts, mode="replace")
         warehouse.execute(
-            f"UPDATE {REQUESTS} SET completed_at = ?, removed = c.removed, learner_id = NULL, email = NULL, "
-            f"push_token = NULL FROM {COMPLETIONS} c WHERE {REQUESTS}.request_id = c.request_id",
+            f"UPDATE {ERASURE_REQUESTS} SET completed_at = ?, removed = c.removed, learner_id = NULL, email = NULL, "
+            f"push_token = NULL FROM {COMPLETIONS} c WHERE {ERASURE_REQUESTS}.request_id = c.request_id",
             [now],
         )
         warehouse.load_arrow(COMPLETIONS, counts.schema.empty_table(), mode="replace")

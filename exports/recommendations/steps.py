@@ -13,7 +13,12 @@ from exports.recommendations import tables
 from exports.recommendations.gate import GateResult, raise_alert, run_gate
 from exports.recommendations.precompute import PrecomputeReport, precompute
 from exports.recommendations.publish import Switch, publish, rollback
-from exports.recommendations.serving import ExportReport, export_current
+from exports.recommendations.serving import (
+    ExportReport,
+    export_postgres,
+    export_sqlite,
+    export_warehouse_table,
+)
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse, connect_warehouse
 from ml.ranking.rules import RuleConfig
@@ -102,6 +107,20 @@ def export_step(settings: Settings) -> ExportReport | None:
     """Export the current version to the serving stores (None: nothing published yet)."""
     with connect_warehouse(settings) as warehouse:
         return export_current(warehouse, settings)
+
+
+def export_current(warehouse: Warehouse, settings: Settings) -> ExportReport | None:
+    """:func:`export_step` on an open connection (the privacy eraser re-exports after erasing)."""
+    run_id = tables.current_run_id(warehouse)
+    if run_id is None:
+        return None
+    export_warehouse_table(warehouse)
+    if settings.serving_store == "postgres":
+        dsn = settings.serving_postgres_dsn.get_secret_value()  # type: ignore[union-attr]
+        return export_postgres(warehouse, run_id, dsn)
+    from ml.embeddings import vector_index
+
+    return export_sqlite(warehouse, run_id, settings.serving_path, vector_index(settings, warehouse))
 
 
 def rollback_step(settings: Settings) -> Switch:

@@ -30,6 +30,7 @@ COMMANDS = (
     "bench",
     "ask",
     "nudges",
+    "api",
     "privacy",
 )
 

@@ -14,8 +14,8 @@ import pytest
 from exports.privacy.eraser import run_erasure
 from exports.privacy.requests import ensure_tables, record_requests
 from learnrec.ingest import run_ingest
-from learnrec.privacy import REQUESTS
 from learnrec.settings import Settings
+from learnrec.tables import ERASURE_REQUESTS
 from learnrec.warehouse import connect_warehouse
 from learnrec.warehouse.sources import load_source_snapshots
 from tests.plugins.conftest import fakesnow_server, on_snowflake, snowflake_database  # noqa: F401  (fixtures)
@@ -81,7 +81,7 @@ def test_erasure_and_retention_on_snowflake(settings: Settings) -> None:
     with connect_warehouse(settings) as wh:
         assert scan_warehouse(wh, needles) == {}
         assert rows_without(wh, needles, skip=BOOKKEEPING) == kept
-        done = wh.query(f"SELECT kind, removed FROM {REQUESTS} ORDER BY kind").to_pylist()
+        done = wh.query(f"SELECT kind, removed FROM {ERASURE_REQUESTS} ORDER BY kind").to_pylist()
     assert [d["kind"] for d in done] == ["request", "retention"]
     assert all(json.loads(d["removed"])["warehouse"] > 0 for d in done)
 

@@ -44,6 +44,7 @@ def course_rows() -> list[dict]:
                 "domain": skill[2],
                 "format": FORMATS[i % 4],
                 "difficulty_score": float(1 + (i % 5)),
+                "duration_hours": float(2 + i % 7),
                 "skill_tags": [skill[0]],
                 "prerequisites": [],
                 "quality_score": round(0.3 + 0.6 * ((i * 37) % 40) / 40, 3),
