@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ml.data import TrainingData, opted_in_features, opted_in_only
+from ml.data import TrainingData, opted_in_features, opted_in_only, warn_if_nothing_to_learn
 
 MODEL_FILE = "model.json"
 ARRAYS_FILE = "arrays.npz"
@@ -276,7 +276,8 @@ class ALSModel(Recommender):
         from threadpoolctl import threadpool_limits
 
         self._set_index(data.learners["learner_id"], data.courses["course_id"])
-        data = opted_in_only(data)  # privacy tiers: only opted-in behaviour is modelled across learners
+        everyone, data = data, opted_in_only(data)  # privacy tiers: only opted-in behaviour is modelled
+        warn_if_nothing_to_learn("ALS", everyone, data.interactions)
         matrix = interaction_matrix(
             data.interactions, self.learners, self.courses, skip_weight=self.skip_weight
         )
@@ -487,10 +488,11 @@ class LightFMModel(Recommender):
         from lightfm import LightFM
 
         self._set_index(data.learners["learner_id"], data.courses["course_id"])
-        data = opted_in_only(data)  # privacy tiers: behaviour and inferred features of opted-in learners
+        everyone, data = data, opted_in_only(data)  # privacy tiers: behaviour, inferred features of opted-in
         users = learner_feature_matrix(data, self.learners)
         items = course_feature_matrix(data, self.courses)
         positive = data.interactions.loc[positive_mask(data.interactions)]
+        warn_if_nothing_to_learn("LightFM", everyone, positive)
         matrix = interaction_matrix(positive, self.learners, self.courses).tocoo()
         binary = sp.coo_matrix((np.ones_like(matrix.data), (matrix.row, matrix.col)), shape=matrix.shape)
         weights = sp.coo_matrix((np.log1p(matrix.data), (matrix.row, matrix.col)), shape=matrix.shape)
@@ -665,6 +667,18 @@ class ContentModel(Recommender):
         learner_vectors += skills
         self.learner_vectors = learner_vectors.astype(np.float16)
         return self
+
+    def similar_courses(self, course_id: str | int, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` courses whose embeddings are closest (cosine) to ``course_id``'s, best first
+        (item to item: "more like this"; courses without text are never similar)."""
+        position = int(self.courses.positions([str(course_id)])[0])
+        if position < 0:
+            raise KeyError(f"unknown course_id {course_id!r}")
+        similarity = self.course_embeddings @ self.course_embeddings[position]
+        similarity[position] = -np.inf
+        similarity[~self.course_embeddings.any(axis=1)] = -np.inf
+        best = np.argsort(-similarity, kind="stable")[: min(k, int(np.isfinite(similarity).sum()))]
+        return [(str(self.courses.ids[i]), float(similarity[i])) for i in best]
 
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
         vectors = np.zeros((len(rows), self.course_embeddings.shape[1]), np.float32)
