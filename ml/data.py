@@ -178,7 +178,9 @@ class TrainingData:
         interactions. A learner without ``data_tier`` gets ``data_tier``: "default" (the
         product's privacy default: collaborative models do not learn from them, and warn);
         pass "opted_in" when the learners consented to cross-learner modelling."""
-        inter = _with_defaults(interactions, "interactions", ("learner_id", "course_id", "first_event_at"), INTERACTION_DEFAULTS)
+        inter = _with_defaults(
+            interactions, "interactions", ("learner_id", "course_id", "first_event_at"), INTERACTION_DEFAULTS
+        )
         inter["first_event_at"] = pd.to_datetime(inter["first_event_at"], utc=True)
         inter["last_event_at"] = pd.to_datetime(inter.get("last_event_at", inter["first_event_at"]), utc=True)
         inter["weight"] = inter["weight"].astype(np.float32)
@@ -187,7 +189,9 @@ class TrainingData:
         if learners is None:
             learners = pd.DataFrame({"learner_id": inter["learner_id"].unique()})
         course_frame = _with_defaults(courses, "courses", ("course_id",), COURSE_DEFAULTS)
-        learner_frame = _with_defaults(learners, "learners", ("learner_id",), {**LEARNER_DEFAULTS, "data_tier": data_tier})
+        learner_frame = _with_defaults(
+            learners, "learners", ("learner_id",), {**LEARNER_DEFAULTS, "data_tier": data_tier}
+        )
         return cls(
             interactions=inter[list(INTERACTION_COLUMNS)],
             courses=course_frame.sort_values("course_id", ignore_index=True),

@@ -60,7 +60,9 @@ def load_oulad(path: Path) -> Oulad:
         .merge(dated, on=PRESENTATION)
         .merge(submissions, on=["id_student", "id_assessment"], how="left")
     )
-    clicks = vle.assign(learner_id=_key(vle)).groupby(["learner_id", "date"], as_index=False)["sum_click"].sum()
+    clicks = (
+        vle.assign(learner_id=_key(vle)).groupby(["learner_id", "date"], as_index=False)["sum_click"].sum()
+    )
     handed_in = (
         expected.dropna(subset=["date_submitted"])
         .groupby(["learner_id", "date_submitted"], as_index=False)

@@ -43,7 +43,9 @@ def similar_courses(settings: Settings, course_id: str | int, k: int = 10) -> li
 
     found = download_alias(settings, CONTENT_MODEL, CHAMPION)
     if found is None:
-        raise NoChampionError(f"no version of {CONTENT_MODEL!r} holds the {CHAMPION!r} alias; run `learnrec train`")
+        raise NoChampionError(
+            f"no version of {CONTENT_MODEL!r} holds the {CHAMPION!r} alias; run `learnrec train`"
+        )
     model = load_model(found[0])
     if not isinstance(model, ContentModel):
         raise TypeError(f"{CONTENT_MODEL} champion is a {type(model).__name__}, not a content model")
