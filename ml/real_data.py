@@ -32,7 +32,8 @@ def _shipped(x: np.ndarray, y: np.ndarray, seed: int) -> Callable[[np.ndarray], 
 
 
 def _logistic(x: np.ndarray, y: np.ndarray, seed: int) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda z, m=fit_baseline(x, y, seed): m.predict_proba(z)[:, 1]
+    m = fit_baseline(x, y, seed)
+    return lambda z: m.predict_proba(z)[:, 1]
 
 
 def _boosting(x: np.ndarray, y: np.ndarray, seed: int) -> Callable[[np.ndarray], np.ndarray]:
