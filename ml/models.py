@@ -668,18 +668,6 @@ class ContentModel(Recommender):
         self.learner_vectors = learner_vectors.astype(np.float16)
         return self
 
-    def similar_courses(self, course_id: str | int, k: int = 10) -> list[tuple[str, float]]:
-        """The ``k`` courses whose embeddings are closest (cosine) to ``course_id``'s, best first
-        (item to item: "more like this"; courses without text are never similar)."""
-        position = int(self.courses.positions([str(course_id)])[0])
-        if position < 0:
-            raise KeyError(f"unknown course_id {course_id!r}")
-        similarity = self.course_embeddings @ self.course_embeddings[position]
-        similarity[position] = -np.inf
-        similarity[~self.course_embeddings.any(axis=1)] = -np.inf
-        best = np.argsort(-similarity, kind="stable")[: min(k, int(np.isfinite(similarity).sum()))]
-        return [(str(self.courses.ids[i]), float(similarity[i])) for i in best]
-
     def score_rows(self, rows: np.ndarray) -> np.ndarray:
         vectors = np.zeros((len(rows), self.course_embeddings.shape[1]), np.float32)
         known = rows >= 0

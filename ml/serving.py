@@ -35,23 +35,6 @@ def load_content_scorer(settings: Settings, warehouse: Warehouse) -> CandidateSc
     return _load(settings, warehouse, CONTENT_MODEL)
 
 
-def similar_courses(settings: Settings, course_id: str | int, k: int = 10) -> list[tuple[str, float]]:
-    """Item to item: the ``k`` courses most similar to ``course_id`` by the serving content
-    model's embeddings, as (course_id, cosine) best first. KeyError for an unknown course."""
-    from ml.models import ContentModel, load_model
-    from ml.registry import download_alias
-
-    found = download_alias(settings, CONTENT_MODEL, CHAMPION)
-    if found is None:
-        raise NoChampionError(
-            f"no version of {CONTENT_MODEL!r} holds the {CHAMPION!r} alias; run `learnrec train`"
-        )
-    model = load_model(found[0])
-    if not isinstance(model, ContentModel):
-        raise TypeError(f"{CONTENT_MODEL} champion is a {type(model).__name__}, not a content model")
-    return model.similar_courses(course_id, k)
-
-
 def _load(settings: Settings, warehouse: Warehouse, name: str) -> CandidateScorer:
     from ml.models import ModelScorer, load_model
     from ml.registry import download_alias

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from exports.recommendations import tables
 from exports.recommendations.inputs import retention_cutoff
+from learnrec.tables import DIM_COURSES, DIM_LEARNERS, LEARNER_COURSE_INTERACTIONS
 from learnrec.warehouse import Warehouse
 
 PREREQUISITE_PAIRS = "recs.gate_prerequisite_pairs"
@@ -64,7 +65,7 @@ class GateResult:
 def _prerequisite_pairs(warehouse: Warehouse) -> None:
     """(course_id, prerequisite_id) from ``marts.dim_courses``, flattened here rather than in SQL
     (DuckDB's unnest and Snowflake's FLATTEN differ)."""
-    courses = warehouse.query("SELECT course_id, prerequisites FROM marts.dim_courses")
+    courses = warehouse.query(f"SELECT course_id, prerequisites FROM {DIM_COURSES}")
     pairs = {"course_id": [], "prerequisite_id": []}
     for course, prereqs in zip(
         courses.column("course_id").to_pylist(), courses.column("prerequisites").to_pylist(), strict=True
@@ -82,12 +83,12 @@ def learner_summary(warehouse: Warehouse, run_id: str, run_date) -> pa.Table:
     return warehouse.query(
         f"""
         WITH active AS (
-            SELECT learner_id FROM marts.dim_learners
+            SELECT learner_id FROM {DIM_LEARNERS}
             WHERE retention_expiry IS NULL OR CAST(retention_expiry AS DATE) > ?
         ),
         r AS (SELECT * FROM {tables.RECOMMENDATIONS} WHERE run_id = ?),
         done AS (
-            SELECT learner_id, course_id FROM marts.fct_learner_course_interactions WHERE completed
+            SELECT learner_id, course_id FROM {LEARNER_COURSE_INTERACTIONS} WHERE completed
         ),
         per AS (
             SELECT r.learner_id, count(*) AS n_recs, count(DISTINCT r.course_id) AS n_distinct,
@@ -113,7 +114,7 @@ def learner_summary(warehouse: Warehouse, run_id: str, run_date) -> pa.Table:
                    sum(CASE WHEN c.course_id IS NULL THEN 1 ELSE 0 END) AS n_path_unknown_courses
             FROM path p
             LEFT JOIN done d ON d.learner_id = p.learner_id AND d.course_id = p.course_id
-            LEFT JOIN marts.dim_courses c ON c.course_id = p.course_id
+            LEFT JOIN {DIM_COURSES} c ON c.course_id = p.course_id
             GROUP BY p.learner_id
         ),
         path_violations AS (

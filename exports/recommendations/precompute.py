@@ -32,6 +32,7 @@ import torch
 
 from exports.recommendations import tables
 from exports.recommendations.inputs import RunInputs, load_inputs, retention_cutoff
+from learnrec.tables import DIM_LEARNERS, LEARNER_COURSE_INTERACTIONS
 from learnrec.warehouse import Warehouse
 from ml.buffers import reuse_freed_buffers
 from ml.ranking.explain import Reason, reasons
@@ -431,7 +432,7 @@ def precompute(
         pending.append(_chunk_table(run_id, blocks, chunk, inputs, fallbacks, scorers, report, config.top_n))
         report.n_recommendations += pending[-1].num_rows
         if hi == inputs.n_learners or sum(t.num_rows for t in pending) >= WRITE_ROWS:
-            warehouse.load_arrow(tables.RECOMMENDATIONS, pa.concat_tables(pending))
+            tables.append_recommendations(warehouse, pa.concat_tables(pending))
             pending = []
         if on_chunk:
             on_chunk(hi, inputs.n_learners)
@@ -469,11 +470,11 @@ def write_learning_paths(warehouse: Warehouse, inputs: RunInputs, run_id: str) -
         SELECT p.run_id, d.learner_id, p.career_goal,
                CAST(row_number() OVER (PARTITION BY d.learner_id ORDER BY p.step) AS INTEGER),
                p.course_id, p.reason, 'static'
-        FROM marts.dim_learners d
+        FROM {DIM_LEARNERS} d
         JOIN {tables.CAREER_PATHS} p ON p.career_goal = d.career_goal AND p.run_id = ?
         WHERE (d.retention_expiry IS NULL OR CAST(d.retention_expiry AS DATE) > ?)
           AND NOT EXISTS (
-            SELECT 1 FROM marts.fct_learner_course_interactions i
+            SELECT 1 FROM {LEARNER_COURSE_INTERACTIONS} i
             WHERE i.learner_id = d.learner_id AND i.course_id = p.course_id AND i.completed)""",
         [run_id, retention_cutoff(inputs.run_date)],
     )

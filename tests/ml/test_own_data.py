@@ -1,4 +1,4 @@
-"""Bring your own data: TrainingData from plain frames, the nothing-to-learn warning, item to item."""
+"""Bring your own data: TrainingData from plain frames and the nothing-to-learn warning."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ml.data import MissingColumnsError, NothingToLearnWarning, TrainingData, opted_in_only
-from ml.models import ALSModel, ContentInputs, ContentModel, LightFMModel
+from ml.models import ALSModel, LightFMModel
 
 
 def _interactions() -> pd.DataFrame:
@@ -62,17 +62,3 @@ def test_opted_in_own_data_trains_als_on_integer_ids() -> None:
     scores = model.score(["0", "1"])
     odd = np.array([int(c) % 2 for c in model.course_ids]) == 1
     assert scores[0][~odd].mean() > scores[0][odd].mean() and scores[1][odd].mean() > scores[1][~odd].mean()
-
-
-def test_similar_courses_ranks_by_embedding_and_names_unknown_courses() -> None:
-    data = TrainingData.from_frames(_interactions())
-    # courses 100, 102, 104 point one way, 101, 103 another, 105 has no text (zero vector)
-    emb = np.array([[1, 0.1], [0, 1], [1, 0.2], [0.1, 1], [1, 0], [0, 0]], np.float32)
-    inputs = ContentInputs(emb, (), np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32))
-    model = ContentModel().fit(data, inputs)
-    similar = model.similar_courses(100, k=3)
-    assert [c for c, _ in similar] == ["102", "104", "103"]
-    assert similar[0][1] > similar[2][1]
-    assert "105" not in [c for c, _ in model.similar_courses("101", k=10)]
-    with pytest.raises(KeyError, match="unknown course_id 999"):
-        model.similar_courses(999)

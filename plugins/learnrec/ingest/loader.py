@@ -41,6 +41,8 @@ from learnrec.ingest.tables import (
     STAGE_EVENTS,
 )
 from learnrec.ingest.validate import validate_payloads
+from learnrec.privacy import ErasedLearners, erased_hashes
+from learnrec.tables import COURSES, LEARNERS
 from learnrec.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -58,11 +60,13 @@ class IngestError(RuntimeError):
 class KnownIds:
     learners: pa.Array
     courses: pa.Array
+    erased: ErasedLearners | None = None
 
     @classmethod
-    def load(cls, warehouse: Warehouse) -> KnownIds:
-        """Learner and course ids of the operational snapshots (raw.learners, raw.courses)."""
-        for table in ("raw.learners", "raw.courses"):
+    def load(cls, warehouse: Warehouse, hash_key: str = "") -> KnownIds:
+        """Learner and course ids of the operational snapshots (raw.learners, raw.courses), and the
+        hashes of erased learners (ops.erasure_requests)."""
+        for table in (LEARNERS, COURSES):
             if not warehouse.table_exists(table):
                 raise IngestError(
                     f"{table} does not exist: load the operational snapshots first "
@@ -70,8 +74,9 @@ class KnownIds:
                     "of unknown learners and courses can be told apart"
                 )
         return cls(
-            learners=warehouse.query("SELECT learner_id FROM raw.learners").column(0).combine_chunks(),
-            courses=warehouse.query("SELECT course_id FROM raw.courses").column(0).combine_chunks(),
+            learners=warehouse.query(f"SELECT learner_id FROM {LEARNERS}").column(0).combine_chunks(),
+            courses=warehouse.query(f"SELECT course_id FROM {COURSES}").column(0).combine_chunks(),
+            erased=ErasedLearners(erased_hashes(warehouse), hash_key),
         )
 
 
@@ -121,7 +126,7 @@ def load_batch(
     started = time.perf_counter()
     batch_id = batch.batch_id
     consumed = batch.payloads.num_rows
-    verdict = validate_payloads(batch.payloads, known.learners, known.courses, now)
+    verdict = validate_payloads(batch.payloads, known.learners, known.courses, now, known.erased)
     step("validated")
 
     first = verdict.events
