@@ -414,10 +414,17 @@ def load_goal_texts(warehouse: Warehouse, goals: list[str]) -> list[str]:
     the names of the skills it targets (what the content model embeds for a learner's goal)."""
     if not (warehouse.table_exists(CAREER_GOALS) and warehouse.table_exists(SKILLS)):
         return [f"Career goal: {g}." for g in goals]
-    skills = dict(warehouse.query(f"select skill_id, name from {SKILLS}").to_pandas().itertuples(index=False))
+    skills = load_skill_names(warehouse)
     targets = warehouse.query(f"select career_goal, target_skill_ids from {CAREER_GOALS}").to_pandas()
     by_goal = {g: ", ".join(skills.get(s, s) for s in ids) for g, ids in targets.itertuples(index=False)}
     return [f"Career goal: {g}. Skills: {by_goal.get(g, '')}." for g in goals]
+
+
+def load_skill_names(warehouse: Warehouse) -> dict[str, str]:
+    """Skill id -> name from the taxonomy (empty when it is absent)."""
+    if not warehouse.table_exists(SKILLS):
+        return {}
+    return dict(warehouse.query(f"select skill_id, name from {SKILLS}").to_pandas().itertuples(index=False))
 
 
 def load_skill_texts(warehouse: Warehouse, skill_ids: tuple[str, ...]) -> list[str]:
