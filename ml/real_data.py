@@ -95,12 +95,22 @@ def report(data_path: Path, as_of: int = 60, seed: int = 7) -> str:
     return "\n".join([*lines, SECTION_END])
 
 
+_SECTION = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.S)
+
+
 def write_section(report_path: Path, section: str) -> None:
     """Replace the real-data section of ``report_path`` (appended when absent)."""
     text = report_path.read_text() if report_path.exists() else ""
-    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    text = (
+        _SECTION.sub(lambda _: section, text) if _SECTION.search(text) else text.rstrip() + "\n\n" + section
+    )
     report_path.write_text(text.rstrip() + "\n")
+
+
+def existing_section(report_path: Path) -> str | None:
+    """The real-data section of ``report_path``, if any (kept when the rest is regenerated)."""
+    found = _SECTION.search(report_path.read_text()) if report_path.exists() else None
+    return found.group(0) if found else None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,7 +12,7 @@ import pytest
 from ml import dropout
 from ml.dropout_signals import Assessments, Calendar
 from ml.oulad import load_oulad, withdrawal_task
-from ml.real_data import SECTION_END, SECTION_START, cross_validate, write_section
+from ml.real_data import SECTION_END, SECTION_START, cross_validate, existing_section, write_section
 
 SAMPLE = Path(__file__).parents[1] / "data" / "oulad_sample"
 
@@ -115,3 +115,5 @@ def test_the_real_data_section_is_replaced_not_repeated(tmp_path) -> None:
     text = report.read_text()
     assert text.count(SECTION_START) == 1 and "second" in text and "first" not in text
     assert text.startswith("# Report\n\nbody\n")
+    assert existing_section(report) == f"{SECTION_START}\nsecond\n{SECTION_END}"
+    assert existing_section(tmp_path / "absent.md") is None
