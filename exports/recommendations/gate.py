@@ -21,7 +21,6 @@ the current version keeps serving (``publish`` refuses anything not ``validated`
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,6 +28,7 @@ import pyarrow as pa
 
 from exports.recommendations import tables
 from exports.recommendations.inputs import retention_cutoff
+from learnrec.alerts import Alert, raise_alert
 from learnrec.tables import DIM_COURSES, DIM_LEARNERS, LEARNER_COURSE_INTERACTIONS
 from learnrec.warehouse import Warehouse
 
@@ -218,17 +218,6 @@ def run_gate(warehouse: Warehouse, run_id: str, *, top_n: int) -> GateResult:
             ["validated" if gate.success else "failed", now, gate.describe(), run_id],
         )
         if not gate.success:
-            raise_alert(warehouse, run_id, gate.describe(), now=now)
+            alert = Alert("recommendations", f"gate:{run_id}", now.date(), gate.describe(), run_id=run_id)
+            raise_alert(warehouse, alert, now=now)
     return gate
-
-
-def raise_alert(
-    warehouse: Warehouse, run_id: str | None, message: str, *, now: datetime, severity: str = "error"
-) -> None:
-    """One alert row per (run, message): a retried task does not raise it twice."""
-    warehouse.execute(
-        f"INSERT INTO {tables.ALERTS} (alert_id, raised_at, severity, source, run_id, message) "
-        "SELECT ?, ?, ?, 'recommendations', ?, ? WHERE NOT EXISTS ("
-        f"SELECT 1 FROM {tables.ALERTS} WHERE source = 'recommendations' AND run_id = ? AND message = ?)",
-        [uuid.uuid4().hex, now, severity, run_id, message, run_id, message],
-    )

@@ -59,6 +59,13 @@ LIST_TIER, GLOBAL_TIER = 10.0, 5.0
 WRITE_ROWS = 250_000
 
 
+def log_ids(run_date: date, learners: pa.Array, courses: pa.Array) -> pa.Array:
+    """The Recommendation Log key: ``<run_date>:<learner_id>:<course_id>``, the same in every
+    version of a run date, so a rerun, retry or backfill of the date logs a course it serves
+    again under the key already logged (publication logs each key once), never twice."""
+    return pc.binary_join_element_wise(run_date.isoformat(), learners, courses, ":")
+
+
 def new_run_id(run_date: date) -> str:
     return f"{run_date:%Y%m%d}-{uuid.uuid4().hex[:8]}"
 
@@ -360,12 +367,13 @@ def _chunk_table(
             )
         rank = np.broadcast_to(np.arange(1, valid.shape[1] + 1)[None, :], valid.shape)[valid].astype(np.int32)
         learner_arr = pa.array(learner, pa.string())
+        course_arr = pa.array(inputs.catalog.course_ids[ranked.course[valid]], pa.string())
         parts.append(
             pa.table(
                 {
                     "run_id": pa.array(np.full(len(learner), run_id, dtype=object), pa.string()),
                     "learner_id": learner_arr,
-                    "course_id": pa.array(inputs.catalog.course_ids[ranked.course[valid]], pa.string()),
+                    "course_id": course_arr,
                     "rank": rank,
                     "score": ranked.score[valid].astype(np.float64),
                     "model_version": pa.array(np.full(len(learner), version, dtype=object), pa.string()),
@@ -374,9 +382,7 @@ def _chunk_table(
                     "fallback": pa.array(
                         np.full(len(learner), FALLBACK_NAME.get(r), dtype=object), pa.string()
                     ),
-                    "log_id": pc.binary_join_element_wise(
-                        run_id, learner_arr, pc.cast(pa.array(rank), pa.string()), ":"
-                    ),
+                    "log_id": log_ids(inputs.run_date, learner_arr, course_arr),
                 },
                 schema=tables.RECOMMENDATION_SCHEMA,
             )

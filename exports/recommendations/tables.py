@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from learnrec.alerts import ensure_alerts_table
 from learnrec.contracts.arrow import check_schema, validate_table
 from learnrec.contracts.product import RecommendationLog
 from learnrec.tables import (
@@ -26,7 +27,6 @@ from learnrec.warehouse import Warehouse
 
 CAREER_PATHS = "recs.career_path_templates"
 CURRENT = CURRENT_VERSION
-ALERTS = "ops.alerts"
 
 #: The one path a learner is served from a version: the Learning Path Agent's (``source = 'llm'``)
 #: where it wrote one, else the static path. A predicate over a ``recs.learning_paths`` row ``p``,
@@ -79,9 +79,6 @@ _DDL = (
         gated_at TIMESTAMPTZ, published_at TIMESTAMPTZ, n_learners BIGINT, n_recommendations BIGINT,
         model_versions VARCHAR, fallback_counts VARCHAR, message VARCHAR)""",
     f"CREATE TABLE IF NOT EXISTS {CURRENT} (run_id VARCHAR, switched_at TIMESTAMPTZ, previous_run_id VARCHAR)",
-    f"""CREATE TABLE IF NOT EXISTS {ALERTS} (
-        alert_id VARCHAR, raised_at TIMESTAMPTZ, severity VARCHAR, source VARCHAR, run_id VARCHAR,
-        message VARCHAR)""",
 )
 
 
@@ -89,6 +86,7 @@ def ensure_tables(warehouse: Warehouse) -> None:
     """Create the stage's tables (empty) and the current-version views if missing."""
     for ddl in _DDL:
         warehouse.execute(ddl)
+    ensure_alerts_table(warehouse)
     for name, schema in (
         (RECOMMENDATIONS, RECOMMENDATION_SCHEMA),
         (LEARNING_PATHS, LEARNING_PATH_SCHEMA),

@@ -27,7 +27,12 @@ from learnrec.world.config import preset
 from learnrec.world.generate import WorldSummary, generate_world
 
 #: DAGs in the order the demo runs them for the run date (the day after the world's last day).
-DEMO_DAGS: tuple[str, ...] = ("learner_events_ingest", "nightly_recommendations", "learner_nudges")
+DEMO_DAGS: tuple[str, ...] = (
+    "learner_events_ingest",
+    "nightly_recommendations",
+    "learner_nudges",
+    "privacy_retention",
+)
 #: Warehouse tables whose row counts the summary prints (missing ones are skipped).
 SUMMARY_TABLES: tuple[str, ...] = (
     tables.LEARNERS,
@@ -53,6 +58,7 @@ SUMMARY_TABLES: tuple[str, ...] = (
     tables.SERVED_LOG,
     tables.NUDGE_OUTBOX,
     tables.NOTIFICATION_EVENTS,
+    tables.ERASURE_REQUESTS,
 )
 
 

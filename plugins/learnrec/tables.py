@@ -8,7 +8,11 @@ the source so that no other module spells a name twice over.
 
 from __future__ import annotations
 
-import pyarrow as pa
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # operational snapshots (learnrec.warehouse.sources) and ingestion (learnrec.ingest)
 LEARNERS = "raw.learners"
@@ -54,15 +58,31 @@ SERVED_LOG = "raw.served_recommendations"
 NUDGE_OUTBOX = "recs.nudge_outbox"
 NOTIFICATION_EVENTS = "raw.notification_events"
 
-#: ``recs.learning_paths``: the static paths of the precompute and the Learning Path Agent's.
-LEARNING_PATH_SCHEMA = pa.schema(
-    [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("learner_id", pa.string(), nullable=False),
-        pa.field("career_goal", pa.string(), nullable=False),
-        pa.field("step", pa.int32(), nullable=False),
-        pa.field("course_id", pa.string(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),  # static | llm
-    ]
-)
+# privacy (learnrec.privacy, exports.privacy): erasure requests under the learner's keyed hash
+ERASURE_REQUESTS = "ops.erasure_requests"
+
+
+@cache
+def _learning_path_schema() -> pa.Schema:
+    """``recs.learning_paths``: the static paths of the precompute and the Learning Path Agent's."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("run_id", pa.string(), nullable=False),
+            pa.field("learner_id", pa.string(), nullable=False),
+            pa.field("career_goal", pa.string(), nullable=False),
+            pa.field("step", pa.int32(), nullable=False),
+            pa.field("course_id", pa.string(), nullable=False),
+            pa.field("reason", pa.string(), nullable=False),
+            pa.field("source", pa.string(), nullable=False),  # static | llm
+        ]
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """Arrow schemas are built on first use: DAG files import the names above at parse time,
+    and pyarrow (with numpy) would make every scheduler parse heavy."""
+    if name == "LEARNING_PATH_SCHEMA":
+        return _learning_path_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

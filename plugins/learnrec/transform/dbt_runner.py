@@ -39,6 +39,7 @@ INCREMENTAL_LEARNER_RELATIONS = (
     LEARNER_EVENTS_MART,
     "intermediate.int_learner_daily_activity",
     "intermediate.int_learner_course_events_aggregated",
+    "marts.fct_recommendation_outcomes",  # incremental: keeps a learner's rows until rebuilt
 )
 
 
