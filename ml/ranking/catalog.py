@@ -95,11 +95,20 @@ def build_catalog(courses: pa.Table) -> CourseCatalog:
         known = [position[p] for p in (plist or []) if p in position and p != ids[i]]
         prereq[i, : len(known[:MAX_PREREQUISITES])] = known[:MAX_PREREQUISITES]
     prereq = prereq[:, : max(1, int((prereq >= 0).sum(axis=1).max(initial=0)))]  # no all-empty columns
-    difficulty = np.nan_to_num(
-        courses.column("difficulty_score").to_numpy(zero_copy_only=False).astype(np.float32), nan=3.0
+    # one course's odd values (missing, infinite, out of range) must not skew the rules for all
+    difficulty = np.clip(
+        np.nan_to_num(
+            courses.column("difficulty_score").to_numpy(zero_copy_only=False).astype(np.float32), nan=3.0
+        ),
+        1.0,
+        5.0,
     )
-    quality = np.nan_to_num(
-        courses.column("quality_score").to_numpy(zero_copy_only=False).astype(np.float32), nan=0.0
+    quality = np.clip(
+        np.nan_to_num(
+            courses.column("quality_score").to_numpy(zero_copy_only=False).astype(np.float32), nan=0.0
+        ),
+        0.0,
+        1.0,
     )
     keys = np.stack(
         [
