@@ -83,6 +83,15 @@ class Settings(BaseSettings):
     ingest_batch_events: int = Field(
         500_000, ge=1, description="Payloads per ingest batch (one transaction; memory grows with it)."
     )
+    ingest_max_line_bytes: int = Field(
+        64 * 1024,
+        ge=256,
+        description="Longest payload (landing line or Kafka message) read; longer ones are quarantined "
+        "as too_large without being held whole.",
+    )
+    ingest_max_field_chars: int = Field(
+        512, ge=16, description="Longest text value of an event (ids, module_id); longer: too_large."
+    )
 
     # --- lake ---------------------------------------------------------------------------------
     lake_uri: str | None = Field(None, description="Lake root (path or s3://, gs://); default <home>/lake.")

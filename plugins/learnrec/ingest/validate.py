@@ -338,11 +338,13 @@ class Verdict:
     duplicates: int
     quarantined: pa.Table
 
-    def reason_counts(self) -> dict[str, int]:
-        if not self.quarantined.num_rows:
-            return {}
-        counts = pc.value_counts(self.quarantined.column("reason")).to_pylist()
-        return {c["values"]: c["counts"] for c in counts}
+
+def reason_counts(quarantined: pa.Table) -> dict[str, int]:
+    """Quarantined rows per reason."""
+    if not quarantined.num_rows:
+        return {}
+    counts = pc.value_counts(quarantined.column("reason")).to_pylist()
+    return {c["values"]: c["counts"] for c in counts}
 
 
 def validate_payloads(
