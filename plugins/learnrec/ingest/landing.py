@@ -23,7 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-#: Quarantine reasons of landing entries and lines (beside validation's, ``validate.REASONS``).
+#: Quarantine reasons of landing entries (beside validation's, ``validate.REASONS``, whose
+#: ``too_large`` is also given to lines over the limit).
 LANDING_REASONS: dict[str, str] = {
     "unreadable_name": "the entry's name is not UTF-8",
     "unreadable": "the entry could not be read (permissions, I/O error)",
@@ -31,7 +32,6 @@ LANDING_REASONS: dict[str, str] = {
     "outside_landing": "a link that resolves outside the landing folder",
     "compressed": "a compressed file: only uncompressed JSON lines are read",
     "unknown_extension": "not a .jsonl file",
-    "too_large": "a line or a field longer than its limit",
 }
 EVENTS_SUFFIX = ".jsonl"
 #: Written, not yet published (renamed when complete): never read, never reported.

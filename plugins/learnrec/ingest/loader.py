@@ -40,7 +40,7 @@ from learnrec.ingest.tables import (
     REPROCESS_DATES,
     STAGE_EVENTS,
 )
-from learnrec.ingest.validate import reason_counts, validate_payloads
+from learnrec.ingest.validate import MAX_FIELD_CHARS, reason_counts, validate_payloads
 from learnrec.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ def load_batch(
     known: KnownIds,
     lake_root: str,
     now: datetime,
+    max_field_chars: int = MAX_FIELD_CHARS,
     fault: FaultHook | None = None,
 ) -> BatchReport:
     """Land ``batch``; see the module docstring for the order of effects."""
@@ -121,7 +122,7 @@ def load_batch(
     started = time.perf_counter()
     batch_id = batch.batch_id
     consumed = batch.payloads.num_rows + batch.rejected.num_rows
-    verdict = validate_payloads(batch.payloads, known.learners, known.courses, now)
+    verdict = validate_payloads(batch.payloads, known.learners, known.courses, now, max_field_chars)
     to_quarantine = pa.concat_tables([verdict.quarantined, batch.rejected.cast(verdict.quarantined.schema)])
     step("validated")
 

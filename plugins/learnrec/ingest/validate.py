@@ -41,6 +41,10 @@ from learnrec.contracts.events import (
     QUIZ_SCORE_MIN,
     EventType,
 )
+from learnrec.settings import Settings
+
+#: The setting's default (``LEARNREC_INGEST_MAX_FIELD_CHARS``), for callers without settings.
+MAX_FIELD_CHARS = Settings.model_fields["ingest_max_field_chars"].default
 
 #: Quarantine reasons, in the order they are checked (a payload gets the first that applies).
 REASONS: dict[str, str] = {
@@ -50,6 +54,7 @@ REASONS: dict[str, str] = {
     "unexpected_field": "a field the contract does not define",
     "missing_field": "a required field is absent, null or empty",
     "wrong_type": "a field has the wrong JSON type",
+    "too_large": "a payload or one of its text values is longer than its limit",
     "invalid_timestamp": "timestamp is not ISO 8601 with a UTC offset",
     "unknown_event_type": "event_type is not one of the contract's values",
     "missing_metadata": "the event type needs metadata it lacks",
@@ -132,6 +137,12 @@ def _lanes(fast: str, general: str) -> str:
 #: its numbers are JSON numbers of the accepted kinds, so no type needs telling apart).
 _CANONICAL_STRUCTURE = json.dumps(
     {**dict.fromkeys(PAYLOAD_FIELDS[:-1], "VARCHAR"), "metadata": dict.fromkeys(METADATA_FIELDS, "VARCHAR")}
+)
+
+
+#: The lengths of an event's text values, for the per-field size limit (``$max_field``).
+_TEXT_LENGTHS = ", ".join(
+    f"coalesce(length({c}), 0)" for c in ("learner_id", "event_type", "course_id", "ts_text", "module_id")
 )
 
 
@@ -239,6 +250,7 @@ checked AS (
                  OR ({_present("k_watch")} AND k_watch NOT IN {_INT})
                  OR ({_present("k_quiz")} AND k_quiz NOT IN {_NUM})
                  OR ({_present("k_module")} AND k_module <> 'VARCHAR') THEN 'wrong_type'
+            WHEN list_max([{_TEXT_LENGTHS}]) > $max_field THEN 'too_large'
             WHEN event_at IS NULL THEN 'invalid_timestamp'
             WHEN event_type NOT IN ({_TYPES}) THEN 'unknown_event_type'
             WHEN (event_type = 'watch' AND (watch_value IS NULL OR module_id IS NULL OR module_id = ''))
@@ -279,6 +291,9 @@ SELECT
                        {_present("k_watch")} AND k_watch NOT IN {_INT},
                        {_present("k_quiz")} AND k_quiz NOT IN {_NUM},
                        {_present("k_module")} AND k_module <> 'VARCHAR'][i]), ', ')
+        WHEN 'too_large' THEN 'text values longer than ' || $max_field || ' characters: ' || array_to_string(
+            list_filter(['learner_id', 'event_type', 'course_id', 'timestamp', 'metadata.module_id'],
+                        lambda k, i: [{_TEXT_LENGTHS}][i] > $max_field), ', ')
         WHEN 'invalid_timestamp' THEN 'timestamp ' || ts_text || ' is not ISO 8601 with a UTC offset'
         WHEN 'unknown_event_type' THEN 'event_type ' || event_type || ' is not one of {", ".join(str(t) for t in EventType)}'
         WHEN 'missing_metadata' THEN event_type || ' event lacks ' || CASE event_type
@@ -352,8 +367,10 @@ def validate_payloads(
     known_learners: pa.Array,
     known_courses: pa.Array,
     now: datetime | None = None,
+    max_field_chars: int = MAX_FIELD_CHARS,
 ) -> Verdict:
-    """Check every payload of a batch; see :data:`REASONS` for what is rejected and in what order."""
+    """Check every payload of a batch; see :data:`REASONS` for what is rejected and in what order
+    (``max_field_chars``: the longest text value accepted, ``LEARNREC_INGEST_MAX_FIELD_CHARS``)."""
     now = now or datetime.now(UTC)
     con = duckdb.connect()
     try:
@@ -362,7 +379,10 @@ def validate_payloads(
         con.register("batch", payloads.append_column("_row", rows))
         con.register("known_learners", pa.table({"id": known_learners.cast(pa.string())}))
         con.register("known_courses", pa.table({"id": known_courses.cast(pa.string())}))
-        con.execute(f"CREATE TEMP TABLE checked AS {_CHECK_SQL}", {"now": now.astimezone(UTC)})
+        con.execute(
+            f"CREATE TEMP TABLE checked AS {_CHECK_SQL}",
+            {"now": now.astimezone(UTC), "max_field": max_field_chars},
+        )
         events = con.sql(
             f"SELECT {', '.join(EVENT_COLUMNS)} FROM checked WHERE reason IS NULL "
             "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1"
