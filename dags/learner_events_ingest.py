@@ -7,7 +7,8 @@ into the lake and ``raw.learner_events`` (see ``learnrec.ingest``). Each batch's
 task log and in ``raw.ingest_batches``.
 
 Idempotent per interval: a rerun or backfill lands only what had arrived by its interval's end and
-was not landed yet. The run that closes a UTC day updates the ``day_closed`` Asset that schedules
+was not landed yet. Recommendation feedback posted to the API (impressions, outcomes) lands into
+``raw.served_recommendations`` beside it, each landing file once. The run that closes a UTC day updates the ``day_closed`` Asset that schedules
 the nightly recommendations.
 """
 
@@ -44,6 +45,17 @@ def learner_events_ingest():
         names = ("consumed", "loaded", "quarantined", "duplicates", "late")
         return {"batches": len(report.batches), **{name: report.total(name) for name in names}}
 
+    @task
+    def ingest_recommendation_feedback() -> int:
+        """Impressions and outcomes the apps posted to the API (exports/api/feedback.py)."""
+        from exports.api.feedback import land_feedback
+        from learnrec.settings import get_settings
+        from learnrec.warehouse import connect_warehouse
+
+        settings = get_settings()
+        with connect_warehouse(settings) as warehouse:
+            return land_feedback(warehouse, settings.landing_path)
+
     @task.short_circuit
     def day_closed(data_interval_end=None, logical_date=None) -> bool:
         return (data_interval_end or logical_date).hour == 0
@@ -52,7 +64,9 @@ def learner_events_ingest():
     def publish_day_closed() -> None:
         """Marks the day complete for the nightly DAG (the outlet is the whole job)."""
 
-    load_source_snapshots() >> ingest_events() >> day_closed() >> publish_day_closed()
+    snapshots = load_source_snapshots()
+    snapshots >> ingest_events() >> day_closed() >> publish_day_closed()
+    snapshots >> ingest_recommendation_feedback()
 
 
 learner_events_ingest()

@@ -1,9 +1,11 @@
 """Nightly recommendations (owner: data-platform).
 
 Loads the operational snapshots (learners, courses, ratings, taxonomy) into the warehouse's raw
-schema, then builds the dbt project (staging, intermediate, marts) as one task per model
-(astronomer-cosmos, group ``dbt``) and writes dbt's documentation site to the state folder.
-Later stages join as they land: gate, Spark features, gate, training, evaluation and promotion,
+schema, computes the run date's Spark features (from the lake and those raw tables), then builds
+the dbt project (staging, intermediate, marts) as one task per model (astronomer-cosmos, group
+``dbt``) and writes dbt's documentation site to the state folder. Features come first because
+marts join them (``dim_learners``: skill vector, engagement, learned format): training and the
+precompute then both read tonight's features. Then training, evaluation and promotion, dropout,
 precompute (with static learning paths), the Learning Path Agent, gate, publish, export.
 
 Every task takes the run date explicitly (Asset-triggered runs have no ``ds``) and is idempotent
@@ -127,13 +129,13 @@ def nightly_recommendations():
     from learnrec.transform.airflow_dbt import dbt_task_group
 
     marts = dbt_task_group(get_settings())
-    load_source_snapshots() >> marts >> dbt_docs()
+    features = spark_features()
+    load_source_snapshots() >> features >> marts >> dbt_docs()
     # models (ml.training.COMPONENTS) train in parallel, then one task evaluates and promotes
     trained = {
         m: train_model.override(task_id=f"train_{m}")(m) for m in ("popularity", "als", "lightfm", "content")
     }
-    features = spark_features()
-    marts >> features >> list(trained.values())
+    marts >> list(trained.values())
     promoted = evaluate_and_promote(trained)
     version = precompute_recommendations()
     promoted >> version
@@ -144,7 +146,7 @@ def nightly_recommendations():
     gated = gate_recommendations.override(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)(version)
     personalise_learning_paths(version) >> gated
     publish_recommendations(gated) >> export_recommendations()
-    features >> train_dropout()
+    marts >> train_dropout()
 
 
 nightly_recommendations()

@@ -1,7 +1,7 @@
 """The evaluation report: train everything on a synthetic world, check the issue's targets.
 
 ``learnrec evaluate`` builds the mart-shaped tables of the world under LEARNREC_HOME into a
-scratch warehouse (:mod:`ml.worldbench`; or reads the real marts with ``--source warehouse``),
+scratch warehouse (:mod:`benchmarks.world_marts`; or reads the real marts with ``--source warehouse``),
 runs the nightly training in a scratch MLflow store, and writes a Markdown report with the time
 split's metrics per model and segment, the learned blend, the dropout model against the world's
 ground truth, timings and whether each target is met. Numbers are written as measured.
@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from learnrec.benchmarks import RESULTS_DIR
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
 from ml import dropout as dropout_lib
@@ -172,8 +171,10 @@ def write_report(
     config: TrainConfig,
     truth_dir: Path | None,
     command: str,
+    benchmark_results: Path,
 ) -> dict[str, bool]:
-    """Write the Markdown report; return the targets' pass/fail."""
+    """Write the Markdown report; return the targets' pass/fail. ``benchmark_results`` is
+    ``make bench``'s results.json, for the training-time target."""
     client = client_for(settings)
     k = config.k
     blend_run = client.get_run(measured.runs["blend"])
@@ -234,9 +235,9 @@ def write_report(
             f"| dropout ROC-AUC >= 0.80 vs ground truth | {_fmt(auc, 3)} (reference: a model of the world's hidden state scores {_fmt(truth_dropout['oracle_hidden_state']['roc_auc'], 3)}) | {'yes' if auc >= TARGET_DROPOUT_AUC else '**no**'} |",
             f"| dropout beats the logistic baseline | torch {_fmt(auc, 4)} vs logistic {_fmt(base_auc, 4)} ROC-AUC (PR-AUC {_fmt(truth_dropout['torch']['pr_auc'], 3)} vs {_fmt(truth_dropout['logistic']['pr_auc'], 3)}) | {'yes' if auc > base_auc else '**no**'} |",
         ]
-    bench = training_benchmark(RESULTS_DIR / "results.json")
+    bench = training_benchmark(benchmark_results)
     if bench is None:
-        measured_training = "benchmark suite `training` (`make bench`, ml/bench.py) not run yet"
+        measured_training = "benchmark suite `training` (`make bench`, benchmarks/training.py) not run yet"
         met_training = "**not verified**"
     else:
         notes = bench.get("notes", {})

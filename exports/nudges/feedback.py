@@ -146,6 +146,10 @@ def ingest_notification_events(warehouse: Warehouse, landing: Path, *, now: date
     return report
 
 
+#: The landing folder's subfolder of provider delivery events (sendgrid/, fcm/).
+NOTIFICATION_LANDING = "notification_events"
+
+
 def sendgrid_landing(landing: Path) -> Path:
     """Where SendGrid Event Webhook bodies land under the notification-events landing folder."""
     return landing / "sendgrid"

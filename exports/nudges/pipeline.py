@@ -38,11 +38,11 @@ def deliver(settings: Settings, *, now: datetime | None = None) -> dict[str, obj
 
 def ingest_events(settings: Settings, *, now: datetime | None = None) -> dict[str, object]:
     """Load provider delivery events from the landing folder into raw.notification_events."""
-    from exports.nudges.feedback import ingest_notification_events
+    from exports.nudges.feedback import NOTIFICATION_LANDING, ingest_notification_events
 
     with connect_warehouse(settings) as warehouse:
         report = ingest_notification_events(
-            warehouse, settings.landing_path / "notification_events", now=now or datetime.now(UTC)
+            warehouse, settings.landing_path / NOTIFICATION_LANDING, now=now or datetime.now(UTC)
         )
     return report.as_dict()
 

@@ -10,7 +10,9 @@
   two renames inside one transaction.
 
 Learning paths go along, exactly one per learner (``tables.SERVED_PATH``): the LLM path where
-the agent wrote one, else the static one.
+the agent wrote one, else the static one. The SQLite store also carries what the read API needs
+beside them, of the same moment: the catalogue's metadata (``courses``) and each course's nearest
+courses in the content index (``similar_courses``, :func:`ml.similar.nearest_courses`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import pyarrow as pa
 
 from exports.recommendations import tables
 from learnrec.warehouse import Warehouse
+from ml.embeddings import VectorIndex
+from ml.similar import nearest_courses
 
 SERVING_TABLE = "recs.serving_recommendations"
 SERVING_PATHS_TABLE = "recs.serving_learning_paths"
@@ -59,6 +63,19 @@ REC_COLUMNS = (
     "run_id",
 )
 PATH_COLUMNS = ("learner_id", "step", "course_id", "title", "reason", "source")
+COURSE_COLUMNS = (
+    "course_id",
+    "title",
+    "domain",
+    "format",
+    "difficulty_score",
+    "duration_hours",
+    "quality_score",
+    "skill_tags",
+    "prerequisites",
+)
+#: Neighbours kept per course in the store.
+SIMILAR_K = 20
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,24 @@ def export_warehouse_table(warehouse: Warehouse) -> int:
     return int(warehouse.scalar(f"SELECT count(*) FROM {SERVING_TABLE}"))
 
 
-def export_sqlite(warehouse: Warehouse, run_id: str, path: Path) -> ExportReport:
+def _course_rows(warehouse: Warehouse, index: VectorIndex | None) -> tuple[list[tuple], list[tuple]]:
+    """The catalogue's rows and, with an index, every course's nearest courses."""
+    courses = warehouse.query(
+        f"SELECT {', '.join(COURSE_COLUMNS)} FROM marts.dim_courses ORDER BY course_id"
+    ).to_pylist()
+    rows = [
+        tuple(json.dumps(r[c]) if c in ("skill_tags", "prerequisites") else r[c] for c in COURSE_COLUMNS)
+        for r in courses
+    ]
+    if index is None:
+        return rows, []
+    ids = [r["course_id"] for r in courses]
+    return rows, list(nearest_courses(ids, index.vectors(ids), SIMILAR_K))
+
+
+def export_sqlite(
+    warehouse: Warehouse, run_id: str, path: Path, index: VectorIndex | None = None
+) -> ExportReport:
     """Build the store beside the live file, then rename it over; a failed build removes its
     staged file (named per version, a later version's export would never overwrite it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,9 +160,18 @@ def export_sqlite(warehouse: Warehouse, run_id: str, path: Path) -> ExportReport
             CREATE TABLE learning_paths (
                 learner_id TEXT NOT NULL, step INTEGER NOT NULL, course_id TEXT NOT NULL, title TEXT,
                 reason TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (learner_id, step)) WITHOUT ROWID;
+            CREATE TABLE courses (
+                course_id TEXT PRIMARY KEY, title TEXT, domain TEXT, format TEXT, difficulty_score REAL,
+                duration_hours REAL, quality_score REAL, skill_tags TEXT, prerequisites TEXT) WITHOUT ROWID;
+            CREATE TABLE similar_courses (
+                course_id TEXT NOT NULL, rank INTEGER NOT NULL, similar_course_id TEXT NOT NULL,
+                score REAL NOT NULL, PRIMARY KEY (course_id, rank)) WITHOUT ROWID;
             CREATE TABLE version (run_id TEXT NOT NULL);
             """
         )
+        courses, similar = _course_rows(warehouse, index)
+        con.executemany(f"INSERT INTO courses VALUES ({', '.join('?' * len(COURSE_COLUMNS))})", courses)
+        con.executemany("INSERT INTO similar_courses VALUES (?, ?, ?, ?)", similar)
         n_recs = n_steps = 0
         for batch in _batches(warehouse, run_id, _RECS_SQL):
             rows = _rec_rows(batch)

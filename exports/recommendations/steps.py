@@ -106,14 +106,21 @@ def publish_step(settings: Settings, run_id: str) -> Switch:
 def export_step(settings: Settings) -> ExportReport | None:
     """Export the current version to the serving stores (None: nothing published yet)."""
     with connect_warehouse(settings) as warehouse:
-        run_id = tables.current_run_id(warehouse)
-        if run_id is None:
-            return None
-        export_warehouse_table(warehouse)
-        if settings.serving_store == "postgres":
-            dsn = settings.serving_postgres_dsn.get_secret_value()  # type: ignore[union-attr]
-            return export_postgres(warehouse, run_id, dsn)
-        return export_sqlite(warehouse, run_id, settings.serving_path)
+        return export_current(warehouse, settings)
+
+
+def export_current(warehouse: Warehouse, settings: Settings) -> ExportReport | None:
+    """:func:`export_step` on an open connection (the privacy eraser re-exports after erasing)."""
+    run_id = tables.current_run_id(warehouse)
+    if run_id is None:
+        return None
+    export_warehouse_table(warehouse)
+    if settings.serving_store == "postgres":
+        dsn = settings.serving_postgres_dsn.get_secret_value()  # type: ignore[union-attr]
+        return export_postgres(warehouse, run_id, dsn)
+    from ml.embeddings import vector_index
+
+    return export_sqlite(warehouse, run_id, settings.serving_path, vector_index(settings, warehouse))
 
 
 def rollback_step(settings: Settings) -> Switch:

@@ -30,6 +30,8 @@ COMMANDS = (
     "bench",
     "ask",
     "nudges",
+    "api",
+    "privacy",
 )
 
 

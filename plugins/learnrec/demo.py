@@ -1,17 +1,23 @@
 """``make demo``: a small world through the real pipeline, run by Airflow, then a summary.
 
 The DAGs run with ``airflow dags test`` (in-process, SQLite metadata, no scheduler), exactly as
-they are deployed. Each stage that lands adds its DAG to ``DEMO_DAGS`` and, where useful, its
-tables to ``SUMMARY_TABLES``.
+they are deployed. Their output (every task's log) goes to files under ``<home>/demo/``; the
+terminal gets one line per stage (task, seconds, what it returned) and the summary. Each stage that lands adds its DAG to ``DEMO_DAGS`` and, where useful, its
+tables to ``SUMMARY_TABLES``. What the demo ends with (each stage's showcase) is passed in by the
+``learnrec demo`` command, which may read what ``exports`` writes: this base module may not.
 """
 
 from __future__ import annotations
 
-import importlib
 import shutil
+import time
+from collections.abc import Callable, Sequence
+from contextlib import redirect_stdout
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
-from learnrec.airflow_env import run_airflow
+from learnrec.airflow_env import metadata_db, run_airflow
+from learnrec.airflow_runs import format_stage, latest_run_stages
 from learnrec.dag_defaults import RETRIES_ENV
 from learnrec.settings import Settings
 from learnrec.transform.dbt_runner import docs_path, parse_project
@@ -21,11 +27,6 @@ from learnrec.world.generate import WorldSummary, generate_world
 
 #: DAGs in the order the demo runs them for the run date (the day after the world's last day).
 DEMO_DAGS: tuple[str, ...] = ("learner_events_ingest", "nightly_recommendations", "learner_nudges")
-#: ``module:function(settings)`` that end the demo, in order: each stage's showcase.
-DEMO_ENDINGS: tuple[str, ...] = (
-    "exports.recommendations.demo:print_samples",
-    "exports.nudges.demo:print_samples",
-)
 #: Warehouse tables whose row counts the summary prints (missing ones are skipped).
 SUMMARY_TABLES: tuple[str, ...] = (
     "raw.learners",
@@ -54,6 +55,11 @@ SUMMARY_TABLES: tuple[str, ...] = (
 )
 
 
+def demo_logs(settings: Settings) -> Path:
+    """Where the demo writes the full output of what it runs (reset with the rest of the state)."""
+    return settings.home / "demo"
+
+
 def reset_embedded_state(settings: Settings) -> None:
     """Start from an empty embedded pipeline (a new world must not land on top of an old one).
 
@@ -70,7 +76,13 @@ def reset_embedded_state(settings: Settings) -> None:
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
-def run_demo(settings: Settings, size: str = "small", end_date: date | None = None) -> WorldSummary:
+def run_demo(
+    settings: Settings,
+    size: str = "small",
+    end_date: date | None = None,
+    endings: Sequence[Callable[[Settings], None]] = (),
+) -> WorldSummary:
+    """Generate a world, run ``DEMO_DAGS`` for the day after it, print the summary, then ``endings``."""
     end = end_date or datetime.now(UTC).date() - timedelta(days=1)
     reset_embedded_state(settings)
     world = generate_world(preset(size, end, seed=settings.seed), settings)
@@ -79,16 +91,31 @@ def run_demo(settings: Settings, size: str = "small", end_date: date | None = No
         f"({world.window_start}..{world.window_end}) in {world.seconds:.1f}s"
     )
     run_date = (end + timedelta(days=1)).isoformat()
+    logs = demo_logs(settings)
+    logs.mkdir(parents=True, exist_ok=True)
     # the nightly DAG renders one task per dbt model from dbt's manifest (learnrec.transform.airflow_dbt)
-    parse_project(settings)
+    started = time.perf_counter()
+    with (logs / "dbt_parse.log").open("w") as log, redirect_stdout(log):
+        parse_project(settings)
+    print(f"dbt parse (one Airflow task per model) in {time.perf_counter() - started:.1f}s", flush=True)
     for dag_id in DEMO_DAGS:
-        print(f"airflow dags test {dag_id} {run_date}", flush=True)
+        log = logs / f"{dag_id}.log"
+        print(f"airflow dags test {dag_id} {run_date} (task logs: {log})", flush=True)
         # fail fast: under `dags test` a retry only waits out its delay (learnrec.dag_defaults)
-        run_airflow(settings, ["dags", "test", dag_id, run_date], extra_env={RETRIES_ENV: "0"})
+        code = run_airflow(
+            settings,
+            ["dags", "test", dag_id, run_date],
+            extra_env={RETRIES_ENV: "0"},
+            check=False,
+            output=log,
+        )
+        for stage in latest_run_stages(metadata_db(settings), dag_id):
+            print(format_stage(stage), flush=True)
+        if code:
+            raise RuntimeError(f"airflow dags test {dag_id} failed with exit code {code}: see {log}")
     print_summary(settings, world)
-    for ending in DEMO_ENDINGS:
-        module, function = ending.split(":")
-        getattr(importlib.import_module(module), function)(settings)
+    for ending in endings:
+        ending(settings)
     return world
 
 
@@ -106,4 +133,5 @@ def print_summary(settings: Settings, world: WorldSummary) -> None:
     docs = docs_path(settings) / "static_index.html"
     if docs.exists():
         print(f"  dbt docs        {docs} (open in a browser)")
+    print(f"  demo logs       {demo_logs(settings)} (each DAG's full Airflow output, task logs included)")
     print(f"  airflow home    {settings.airflow_home} (logs, metadata DB; `make airflow` for the UI)")

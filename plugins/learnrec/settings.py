@@ -234,6 +234,13 @@ class Settings(BaseSettings):
     )
     serving_postgres_dsn: SecretStr | None = Field(None, description="libpq DSN of the serving Postgres.")
 
+    # --- privacy (exports/privacy) --------------------------------------------------------------
+    privacy_hash_key: SecretStr = Field(
+        SecretStr("learnrec-embedded-privacy-key"),
+        description="Key of the learner hash that erasure records and the ingest check use; set "
+        "a secret one in production (changing it makes earlier erased learners unrecognisable).",
+    )
+
     # --- derived paths: every piece of embedded state lives under ``home`` ----------------------
     @property
     def warehouse_path(self) -> Path:

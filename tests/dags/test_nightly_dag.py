@@ -1,6 +1,6 @@
-"""The nightly DAG's wiring through Airflow (`airflow dags test`): a crash of the Learning Path
-Agent does not hold back the night's publication, since the static paths are its fallback; a
-crash of the precompute does."""
+"""The nightly DAG's wiring: one night reads one night's features (parsed), and through Airflow
+(`airflow dags test`) a crash of the Learning Path Agent does not hold back the night's
+publication, since the static paths are its fallback; a crash of the precompute does."""
 
 from __future__ import annotations
 
@@ -10,9 +10,33 @@ import pytest
 
 from learnrec.airflow_env import run_airflow
 from learnrec.dag_defaults import RETRIES_ENV
-from learnrec.settings import Settings
+from learnrec.settings import PROJECT_ROOT, Settings
 
 PUBLICATION = ("gate_recommendations", "publish_recommendations", "export_recommendations")
+
+
+@pytest.fixture(scope="module")
+def nightly(tmp_path_factory: pytest.TempPathFactory):
+    import os
+
+    os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow")))
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags" / "nightly_recommendations.py"))
+    assert bag.import_errors == {}
+    return bag.dags["nightly_recommendations"]
+
+
+def test_features_are_computed_before_the_marts_that_join_them(nightly) -> None:
+    """dbt's dim_learners joins Spark's newest features: built before Spark, it would carry last
+    night's skill vectors into the precompute while training reads tonight's. Holds for the
+    per-model dbt tasks (a manifest exists) and for the single build task (none yet)."""
+    dbt_tasks = {t.task_id for t in nightly.tasks if t.task_id.split(".")[0] in ("dbt", "dbt_build")}
+    assert dbt_tasks
+    after_features = nightly.get_task("spark_features").get_flat_relative_ids(upstream=False)
+    assert dbt_tasks <= after_features, sorted(dbt_tasks - after_features)[:5]
+    for reader in ("train_als", "train_dropout", "precompute_recommendations"):
+        assert dbt_tasks <= nightly.get_task(reader).get_flat_relative_ids(upstream=True), reader
 
 
 def run_with_crashing(settings: Settings, tasks: tuple[str, ...]) -> dict[str, str]:

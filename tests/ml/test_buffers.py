@@ -17,7 +17,7 @@ torch.set_num_threads(1)
 if sys.argv[1] == "reuse":
     from ml.buffers import reuse_freed_buffers
     assert reuse_freed_buffers()
-from exports.recommendations.bench import measure
+from benchmarks.recommendations import measure
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 measure(5 * 2048)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)

@@ -93,12 +93,12 @@ def test_on_a_generated_world_dropout_is_predicted_from_behaviour(tmp_path) -> N
     """End to end on a small synthetic world, as the nightly job trains: proxy labels from past
     as-of dates, scored on the last day, judged against the world's own dropouts (never seen in
     training). Seeded world and model: the figures below are reproducible, not a lucky draw."""
+    from benchmarks.world_marts import load_world_marts
     from learnrec.settings import load_settings
     from learnrec.warehouse import connect_warehouse
     from learnrec.world.config import WorldConfig
     from learnrec.world.generate import generate_world
     from ml.data import load_daily_activity
-    from ml.worldbench import load_world_marts
 
     home = tmp_path / "home"
     world = load_settings(home=home)

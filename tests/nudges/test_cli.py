@@ -44,14 +44,14 @@ def test_bad_arguments_exit_2(settings, capsys) -> None:
 
 
 def test_demo_showcase_prints_decisions_and_a_sample(settings, capsys) -> None:
-    from exports.nudges.demo import print_samples
+    from learnrec.commands.showcase import print_nudge_samples
 
     with connect_warehouse(settings) as warehouse:
         add_learners(warehouse, learner("L1"), learner("L2", email_opt_in=False, push_opt_in=False))
-    print_samples(settings)
+    print_nudge_samples(settings)
     assert "none planned yet" in capsys.readouterr().out
     main(["nudges", "run", "--date", "2026-03-10", "--now", "2026-03-10T14:00:00Z"])
     capsys.readouterr()
-    print_samples(settings)
+    print_nudge_samples(settings)
     out = capsys.readouterr().out
     assert "sent" in out and "why not sent: no_channel" in out and "subject:" in out

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from learnrec.demo import run_demo
+from learnrec.commands.showcase import print_nudge_samples, print_recommendation_samples
+from learnrec.demo import DEMO_DAGS, run_demo
 from learnrec.warehouse import connect_warehouse
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_demo_runs_the_dags_and_fills_the_warehouse(settings, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_runs_the_dags_and_fills_the_warehouse(settings, capfd: pytest.CaptureFixture[str]) -> None:
     stale = settings.home / "lake" / "stale.parquet"
     stale.parent.mkdir(parents=True)
     stale.write_text("from an older world")
-    world = run_demo(settings, size="tiny")
+    world = run_demo(settings, size="tiny", endings=(print_recommendation_samples, print_nudge_samples))
     assert not stale.exists(), "a new world starts from an empty embedded state"
-    out = capsys.readouterr().out
-    assert "what was produced and where" in out
+    out = capfd.readouterr().out
+    assert "what was produced and where" in out and "recommendations for three sample learners" in out
+    # one line per stage, Airflow's own output (every task's log) in a file per DAG, named
+    logs = {
+        m[0]: Path(m[1]) for m in re.findall(r"^airflow dags test (\w+) \S+ \(task logs: (\S+)\)$", out, re.M)
+    }
+    assert set(logs) == set(DEMO_DAGS)
+    assert all(path.stat().st_size > 1_000 and path.is_relative_to(settings.home) for path in logs.values())
+    assert "ingest_events" in logs["learner_events_ingest"].read_text()
+    assert re.search(r"^  ingest_events +\d+\.\ds  batches=1 consumed=[\d,]+ loaded=", out, re.M)
+    assert re.search(r"^  spark_features +\d+\.\ds  learners=", out, re.M)
+    assert re.search(r"^  dbt \(\d+ tasks\) +\d+\.\ds$", out, re.M)
+    assert "[info" not in out and len(out.splitlines()) < 150, f"{len(out.splitlines())} lines"
     with connect_warehouse(settings, read_only=True) as wh:
         assert wh.scalar("SELECT count(*) FROM raw.learners") == world.learners
         assert wh.scalar("SELECT count(*) FROM raw.courses") == world.courses

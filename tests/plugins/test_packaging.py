@@ -20,6 +20,7 @@ def _packages_on_disk() -> set[str]:
         "ml": PROJECT_ROOT / "ml",
         "exports": PROJECT_ROOT / "exports",
         "spark_jobs": PROJECT_ROOT / "spark_jobs",
+        "benchmarks": PROJECT_ROOT / "benchmarks",
     }
     for name, root in roots.items():
         for init in root.rglob("__init__.py"):

@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from learnrec.benchmarks import RESULTS_DIR, SUITES, run_suites
+    from benchmarks.harness import RESULTS_DIR, SUITES, run_suites
     from learnrec.cli import UsageError
 
     if args.only and not set(args.only) <= set(SUITES):

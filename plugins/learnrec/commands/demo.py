@@ -16,12 +16,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from exports.api.demo import exercise_api
     from learnrec.cli import UsageError
+    from learnrec.commands.showcase import print_nudge_samples, print_recommendation_samples
     from learnrec.demo import run_demo
     from learnrec.settings import get_settings
 
     try:
-        run_demo(get_settings(), args.size)
+        run_demo(
+            get_settings(),
+            args.size,
+            endings=(print_recommendation_samples, print_nudge_samples, exercise_api),
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return 0

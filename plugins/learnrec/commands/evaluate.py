@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     import shutil
     from datetime import date
 
+    from benchmarks.harness import RESULTS_DIR
     from learnrec.cli import UsageError
     from learnrec.settings import get_settings, load_settings
     from learnrec.warehouse import connect_warehouse
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     scratch = settings.home / "ml" / "evaluate"
     shutil.rmtree(scratch, ignore_errors=True)
     if args.source == "world":
-        from ml.worldbench import load_world_marts
+        from benchmarks.world_marts import load_world_marts
 
         bench = load_settings(home=scratch, duckdb_path=scratch / "warehouse.duckdb")
         with connect_warehouse(bench) as warehouse:
@@ -64,7 +65,15 @@ def run(args: argparse.Namespace) -> int:
     summary = manifest["summary"]
     measured.world = {k: summary[k] for k in ("learners", "courses", "events", "window_start", "window_end")}
     command = f"learnrec evaluate --source {args.source} --eval-days {args.eval_days}"
-    targets = write_report(args.out, bench, measured, config, settings.world_path / "ground_truth", command)
+    targets = write_report(
+        args.out,
+        bench,
+        measured,
+        config,
+        settings.world_path / "ground_truth",
+        command,
+        RESULTS_DIR / "results.json",
+    )
     print(f"report: {args.out}")
     for name, met in targets.items():
         print(f"  {'met    ' if met else 'MISSED '} {name}")

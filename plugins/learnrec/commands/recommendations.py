@@ -62,7 +62,7 @@ def run_command(args: argparse.Namespace) -> int:
             switch = steps.rollback_step(settings)
             print(f"rolled back to {switch.run_id} (from {switch.previous_run_id})")
         if args.action == "show":
-            from exports.recommendations.demo import print_learner
+            from learnrec.commands.showcase import print_learner
 
             print_learner(settings, args.learner_id)
     except (PublicationError, steps.GateFailed, ValueError) as exc:

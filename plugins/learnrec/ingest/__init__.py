@@ -59,7 +59,7 @@ def run_ingest(
     with connect_warehouse(settings) as warehouse, closing(source or open_source(settings)) as events:
         ensure_tables(warehouse)
         report.recovered_lake_batches = recover_lake(warehouse, settings.lake_root)
-        known = KnownIds.load(warehouse)
+        known = KnownIds.load(warehouse, settings.privacy_hash_key.get_secret_value())
         while max_batches is None or len(report.batches) < max_batches:
             batch = events.poll(warehouse, settings.ingest_batch_events, until)
             if batch is None:

@@ -41,6 +41,7 @@ from learnrec.ingest.tables import (
     STAGE_EVENTS,
 )
 from learnrec.ingest.validate import MAX_FIELD_CHARS, reason_counts, validate_payloads
+from learnrec.privacy import ErasedLearners, erased_hashes
 from learnrec.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,12 @@ class IngestError(RuntimeError):
 class KnownIds:
     learners: pa.Array
     courses: pa.Array
+    erased: ErasedLearners | None = None
 
     @classmethod
-    def load(cls, warehouse: Warehouse) -> KnownIds:
-        """Learner and course ids of the operational snapshots (raw.learners, raw.courses)."""
+    def load(cls, warehouse: Warehouse, hash_key: str = "") -> KnownIds:
+        """Learner and course ids of the operational snapshots (raw.learners, raw.courses), and the
+        hashes of erased learners (ops.erasure_requests)."""
         for table in ("raw.learners", "raw.courses"):
             if not warehouse.table_exists(table):
                 raise IngestError(
@@ -72,6 +75,7 @@ class KnownIds:
         return cls(
             learners=warehouse.query("SELECT learner_id FROM raw.learners").column(0).combine_chunks(),
             courses=warehouse.query("SELECT course_id FROM raw.courses").column(0).combine_chunks(),
+            erased=ErasedLearners(erased_hashes(warehouse), hash_key),
         )
 
 
@@ -122,7 +126,9 @@ def load_batch(
     started = time.perf_counter()
     batch_id = batch.batch_id
     consumed = batch.payloads.num_rows + batch.rejected.num_rows
-    verdict = validate_payloads(batch.payloads, known.learners, known.courses, now, max_field_chars)
+    verdict = validate_payloads(
+        batch.payloads, known.learners, known.courses, now, known.erased, max_field_chars=max_field_chars
+    )
     to_quarantine = pa.concat_tables([verdict.quarantined, batch.rejected.cast(verdict.quarantined.schema)])
     step("validated")
 

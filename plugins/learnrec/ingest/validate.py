@@ -41,6 +41,7 @@ from learnrec.contracts.events import (
     QUIZ_SCORE_MIN,
     EventType,
 )
+from learnrec.privacy import ErasedLearners, learner_hash_sql
 from learnrec.settings import Settings
 
 #: The setting's default (``LEARNREC_INGEST_MAX_FIELD_CHARS``), for callers without settings.
@@ -60,6 +61,7 @@ REASONS: dict[str, str] = {
     "missing_metadata": "the event type needs metadata it lacks",
     "out_of_range": "a number outside its allowed range",
     "future_timestamp": "timestamp lies in the future beyond the tolerance",
+    "erased_learner": "the learner asked to be erased (or their retention expired): never landed again",
     "unknown_learner": "no learner with this id",
     "unknown_course": "no course with this id",
 }
@@ -262,6 +264,7 @@ checked AS (
                 THEN 'future_timestamp'
             -- the snapshots' ids, last: only what passed every other check is looked up (a null
             -- id in a snapshot would make NOT IN unknown, and the event pass: leave nulls out)
+            {{erased_check}}
             WHEN learner_id NOT IN (SELECT id FROM known_learners WHERE id IS NOT NULL) THEN 'unknown_learner'
             WHEN course_id NOT IN (SELECT id FROM known_courses WHERE id IS NOT NULL) THEN 'unknown_course'
         END AS reason
@@ -307,6 +310,7 @@ SELECT
                  || ' outside [0, {MAX_WATCH_DURATION_SECONDS}]' END
         WHEN 'future_timestamp' THEN 'timestamp ' || ts_text || ' is later than the batch time + '
             || '{FUTURE_TOLERANCE}'
+        WHEN 'erased_learner' THEN 'an erased learner (the payload names them by their hash)'
         WHEN 'unknown_learner' THEN 'learner_id ' || learner_id || ' is not a known learner'
         WHEN 'unknown_course' THEN 'course_id ' || course_id || ' is not a known course'
     END AS reason_detail,
@@ -362,16 +366,30 @@ def reason_counts(quarantined: pa.Table) -> dict[str, int]:
     return {c["values"]: c["counts"] for c in counts}
 
 
+def _erased_check(erased: ErasedLearners | None) -> tuple[str, dict[str, str]]:
+    """The ``erased_learner`` clause and its parameter; nothing to hash while nobody is erased."""
+    if erased is None or not len(erased.hashes):
+        return "", {}
+    hashed = learner_hash_sql("hash_key", "learner_id")
+    return f"WHEN {hashed} IN (SELECT h FROM erased_learners) THEN 'erased_learner'", {"hash_key": erased.key}
+
+
 def validate_payloads(
     payloads: pa.Table,
     known_learners: pa.Array,
     known_courses: pa.Array,
     now: datetime | None = None,
+    erased: ErasedLearners | None = None,
     max_field_chars: int = MAX_FIELD_CHARS,
 ) -> Verdict:
     """Check every payload of a batch; see :data:`REASONS` for what is rejected and in what order
-    (``max_field_chars``: the longest text value accepted, ``LEARNREC_INGEST_MAX_FIELD_CHARS``)."""
+    (``max_field_chars``: the longest text value accepted, ``LEARNREC_INGEST_MAX_FIELD_CHARS``).
+
+    An erased learner's payload is quarantined with their id replaced by its hash: the quarantine
+    keeps the event's shape without bringing the erased id back.
+    """
     now = now or datetime.now(UTC)
+    erased_check, params = _erased_check(erased)
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -379,24 +397,38 @@ def validate_payloads(
         con.register("batch", payloads.append_column("_row", rows))
         con.register("known_learners", pa.table({"id": known_learners.cast(pa.string())}))
         con.register("known_courses", pa.table({"id": known_courses.cast(pa.string())}))
+        if erased_check:
+            con.register("erased_learners", pa.table({"h": erased.hashes.cast(pa.string())}))
+        sql = _CHECK_SQL.replace("{erased_check}", erased_check)
         con.execute(
-            f"CREATE TEMP TABLE checked AS {_CHECK_SQL}",
-            {"now": now.astimezone(UTC), "max_field": max_field_chars},
+            f"CREATE TEMP TABLE checked AS {sql}",
+            {"now": now.astimezone(UTC), "max_field": max_field_chars, **params},
         )
         events = con.sql(
             f"SELECT {', '.join(EVENT_COLUMNS)} FROM checked WHERE reason IS NULL "
             "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1"
         ).to_arrow_table()
         valid = con.execute("SELECT count(*) FROM checked WHERE reason IS NULL").fetchall()[0][0]
+        # only erased rows' learner ids leave DuckDB (another rejected row's may not even be text)
+        erased_id = "CASE WHEN reason = 'erased_learner' THEN learner_id END"
+        hashed = learner_hash_sql("hash_key", erased_id) if erased_check else "NULL::VARCHAR"
         rejected = con.sql(
-            "SELECT _row, reason, reason_detail, source, source_uri, source_partition, source_offset "
-            "FROM checked WHERE reason IS NOT NULL ORDER BY _row"
+            "SELECT _row, reason, reason_detail, source, source_uri, source_partition, source_offset, "
+            f"{erased_id} AS learner_id, {hashed} AS learner_hash "
+            "FROM checked WHERE reason IS NOT NULL ORDER BY _row",
+            params=params or None,
         ).to_arrow_table()
     finally:
         con.close()
-    payload = payloads.column("payload").take(rejected.column("_row")).cast(pa.string())
+    payload = payloads.column("payload").take(rejected.column("_row")).cast(pa.string()).to_pylist()
+    learners = rejected.column("learner_id").to_pylist()
+    for i, hashed in enumerate(rejected.column("learner_hash").to_pylist()):
+        if hashed is not None:
+            payload[i] = payload[i].replace(learners[i], hashed)
     return Verdict(
         events=events,
         duplicates=valid - events.num_rows,
-        quarantined=rejected.append_column("payload", payload).select(QUARANTINE_COLUMNS),
+        quarantined=rejected.append_column("payload", pa.array(payload, pa.string())).select(
+            QUARANTINE_COLUMNS
+        ),
     )

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from learnrec.contracts.sources import SOURCE_TABLES
+from learnrec.privacy import ErasedLearners, erased_hashes
 from learnrec.settings import Settings
 from learnrec.warehouse.base import Warehouse
 
@@ -41,9 +42,16 @@ def read_snapshot(landing: Path, table: str) -> pa.Table:
     return data
 
 
-def load_source_snapshots(warehouse: Warehouse, landing: Path) -> dict[str, int]:
-    """Replace every ``raw.<table>`` with its snapshot; returns rows loaded per table."""
-    snapshots = {table: read_snapshot(landing, table) for table in SOURCE_TABLES}
+def load_source_snapshots(
+    warehouse: Warehouse, landing: Path, erased: ErasedLearners | None = None
+) -> dict[str, int]:
+    """Replace every ``raw.<table>`` with its snapshot; returns rows loaded per table.
+
+    Rows of ``erased`` learners are left out: an operational export made before the app deleted
+    an erased account must not bring the learner back.
+    """
+    keep = erased.without_erased if erased else (lambda data: data)
+    snapshots = {table: keep(read_snapshot(landing, table)) for table in SOURCE_TABLES}
     return {
         table: warehouse.load_arrow(f"raw.{table}", data, mode="replace") for table, data in snapshots.items()
     }
@@ -54,4 +62,5 @@ def refresh_source_snapshots(settings: Settings) -> dict[str, int]:
     from learnrec.warehouse.base import connect_warehouse
 
     with connect_warehouse(settings) as warehouse:
-        return load_source_snapshots(warehouse, settings.landing_path)
+        erased = ErasedLearners(erased_hashes(warehouse), settings.privacy_hash_key.get_secret_value())
+        return load_source_snapshots(warehouse, settings.landing_path, erased)

@@ -16,7 +16,7 @@ import pytest
 
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse, connect_warehouse
-from ml.ranking.synthetic import FactorScorer
+from tests.exports.recommendations.synthetic import FactorScorer
 
 RUN_DATE = date(2026, 3, 1)
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
@@ -44,6 +44,7 @@ def course_rows() -> list[dict]:
                 "domain": skill[2],
                 "format": FORMATS[i % 4],
                 "difficulty_score": float(1 + (i % 5)),
+                "duration_hours": float(2 + i % 7),
                 "skill_tags": [skill[0]],
                 "prerequisites": [],
                 "quality_score": round(0.3 + 0.6 * ((i * 37) % 40) / 40, 3),

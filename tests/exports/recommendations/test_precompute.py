@@ -7,7 +7,7 @@ import pytest
 
 from exports.recommendations.precompute import precompute
 from ml.ranking.rules import RuleConfig
-from ml.ranking.synthetic import FactorScorer
+from tests.exports.recommendations.synthetic import FactorScorer
 
 from .conftest import RUN_DATE, course_ids, learner_ids, rows_of
 

@@ -355,9 +355,9 @@ def test_steps_end_to_end_with_settings(settings, champion, content, capsys):
         )
     with pytest.raises(steps.GateFailed):
         steps.gate_step(settings, second.run_id)
-    from exports.recommendations.demo import print_samples
+    from learnrec.commands.showcase import print_recommendation_samples
 
-    print_samples(settings)
+    print_recommendation_samples(settings)
     out = capsys.readouterr().out
     assert "cold start: l04" in out and "skipped onboarding: l0" in out and "active learner: " in out
     assert "learning path" in out

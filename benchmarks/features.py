@@ -14,7 +14,7 @@ The lake is written directly, not through ingest or a first run over history:
   of that day, untimed) and copies D-1's rollups to the 28 days before, so the window of D is
   full (30 days of rollups of ~1M learners each) and the state holds the learner base.
 
-Each scale runs in fresh child processes (``python -m spark_jobs.bench``), so the figure includes
+Each scale runs in fresh child processes (``python -m benchmarks.features``), so the figure includes
 starting Spark as a nightly task does, and peak memory is the child's own. With
 ``LEARNREC_BENCH_FEATURES_BASELINE=<source tree>`` (e.g. ``git archive`` of an older commit) the
 smallest scale also runs that tree's ``run_features`` on a copy of the same lake, in the same
@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from learnrec.benchmarks import Recorder
+from benchmarks.harness import Recorder
 from learnrec.contracts.events import raw_event_schema
 from learnrec.settings import PROJECT_ROOT
 
@@ -366,7 +366,7 @@ def run(recorder: Recorder, quick: bool) -> None:
             lake = _child(
                 [
                     "-m",
-                    "spark_jobs.bench",
+                    "benchmarks.features",
                     "--events",
                     str(n_events),
                     "--learners",

@@ -1,9 +1,17 @@
-"""The demo's ending: three sample learners' recommendations, reasons and learning path, read
-from the serving store exactly as an app would (one cold start, one who skipped onboarding, one
-active learner)."""
+"""What the demo ends with, and ``learnrec recommendations show`` prints: the pipeline's output as
+its readers get it.
+
+Three sample learners' recommendations, reasons and learning path are read from the serving store
+exactly as an app would (one cold start, one who skipped onboarding, one active learner); the
+nudges are what the outbox decided, and one nudge as the learner got it. A wiring module of the
+CLI (it reads what ``exports`` writes), not a subcommand.
+"""
 
 from __future__ import annotations
 
+import json
+
+from exports.nudges.outbox import EVENTS, OUTBOX
 from exports.recommendations.serving import lookup_sqlite
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
@@ -58,8 +66,8 @@ def print_learner(settings: Settings, learner_id: str, label: str = "", limit: i
         print("    learning path: none (no career goal stated, or the goal is reached)")
 
 
-def print_samples(settings: Settings) -> None:
-    """The demo's last words: what three kinds of learner see."""
+def print_recommendation_samples(settings: Settings) -> None:
+    """What three kinds of learner see."""
     samples = sample_learners(settings)
     if not samples:
         print("\nrecommendations: nothing published yet")
@@ -67,3 +75,32 @@ def print_samples(settings: Settings) -> None:
     print("\nrecommendations for three sample learners (from the serving store apps read)")
     for label, learner in samples:
         print_learner(settings, learner, label)
+
+
+def print_nudge_samples(settings: Settings) -> None:
+    """How the day's nudges were decided, and the first one delivered."""
+    with connect_warehouse(settings, read_only=True) as warehouse:
+        if not warehouse.table_exists(OUTBOX):
+            print("\nnudges: none planned yet (learner_nudges has not run)")
+            return
+        by_status = warehouse.query(
+            f"SELECT status, COALESCE(channel, '-') AS channel, COUNT(*) AS n FROM {OUTBOX}"
+            f" GROUP BY status, channel ORDER BY n DESC"
+        ).to_pylist()
+        reasons = warehouse.query(
+            f"SELECT SPLIT_PART(status_reason, ':', 1) AS reason, COUNT(*) AS n FROM {OUTBOX}"
+            f" WHERE status IN ('suppressed', 'deferred') GROUP BY reason ORDER BY n DESC"
+        ).to_pylist()
+        n_events = warehouse.scalar(f"SELECT COUNT(*) FROM {EVENTS}")
+    print("\nnudges (recs.nudge_outbox): one per learner, nudge type and day")
+    for row in by_status:
+        print(f"  {row['status']:<12} {row['channel']:<6} {row['n']:>8,}")
+    for row in reasons:
+        print(f"  why not sent: {row['reason']:<24} {row['n']:>8,}")
+    print(f"  raw.notification_events: {n_events:,} rows")
+    sample = next(iter(sorted(settings.outbox_path.rglob("*.jsonl"))), None)
+    if sample:
+        first = json.loads(sample.read_text().splitlines()[0])
+        print(f"  sample ({first['channel']}, {sample}):")
+        print(f"    subject: {first['subject']}")
+        print(f"    body:    {first['body'][:200]}")

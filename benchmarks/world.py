@@ -6,7 +6,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from learnrec.benchmarks import Recorder, peak_rss_mb
+from benchmarks.harness import Recorder, peak_rss_mb
 from learnrec.settings import load_settings
 from learnrec.world.config import WorldConfig
 from learnrec.world.generate import generate_world

@@ -1,6 +1,6 @@
 """Benchmark harness behind ``make bench``.
 
-Each stage keeps its benchmarks beside its code in a module listed in ``SUITES``; a suite is a
+Each stage's benchmarks are a module of this package listed in ``SUITES``; a suite is a
 function ``run(recorder, quick)`` that measures and calls ``recorder.record(...)``. Results are
 merged into ``benchmarks/results.json`` (one record per benchmark and scale: the newest wins,
 other benchmarks' records are kept) and rendered to ``benchmarks/RESULTS.md``.
@@ -25,12 +25,14 @@ from learnrec.settings import PROJECT_ROOT
 
 #: ``module:function`` of every benchmark suite, in the order they run.
 SUITES: dict[str, str] = {
-    "world": "learnrec.world.bench:run",
-    "ingest": "learnrec.ingest.bench:run",
-    "dbt": "learnrec.transform.bench:run",
-    "features": "spark_jobs.bench:run",
-    "recommendations": "exports.recommendations.bench:run",
-    "training": "ml.bench:run",
+    "world": "benchmarks.world:run",
+    "ingest": "benchmarks.ingest:run",
+    "dbt": "benchmarks.transform:run",
+    "features": "benchmarks.features:run",
+    "recommendations": "benchmarks.recommendations:run",
+    "training": "benchmarks.training:run",
+    "api": "benchmarks.api:run",
+    "privacy": "benchmarks.privacy:run",
 }
 
 RESULTS_DIR = PROJECT_ROOT / "benchmarks"

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from learnrec.benchmarks import Recorder, peak_rss_mb
+from benchmarks.harness import Recorder, peak_rss_mb
 from ml.buffers import reuse_freed_buffers
 from ml.ranking.catalog import build_catalog
 from ml.ranking.explain import Reason, reasons

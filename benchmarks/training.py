@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from learnrec.benchmarks import Recorder, peak_rss_mb
+from benchmarks.harness import Recorder, peak_rss_mb
 from learnrec.settings import Settings, load_settings
 from learnrec.warehouse import connect_warehouse
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from exports.recommendations import bench
-from learnrec.benchmarks import SUITES, Recorder
+from benchmarks import recommendations as bench
+from benchmarks.harness import SUITES, Recorder
 
 
 def test_suite_is_registered():
-    assert SUITES["recommendations"] == "exports.recommendations.bench:run"
+    assert SUITES["recommendations"] == "benchmarks.recommendations:run"
 
 
 def test_measure_produces_top_n_for_every_learner(monkeypatch):

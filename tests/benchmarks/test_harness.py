@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from learnrec.benchmarks import BenchRecord, merge_results, render_markdown, run_suites
+from benchmarks.harness import BenchRecord, merge_results, render_markdown, run_suites
 
 
 def test_merge_keeps_other_benchmarks_and_replaces_same_scale() -> None:

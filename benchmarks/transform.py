@@ -13,7 +13,7 @@ import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from learnrec.benchmarks import Recorder, stopwatch
+from benchmarks.harness import Recorder, stopwatch
 from learnrec.settings import load_settings
 
 #: label -> (learners, courses, days)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from learnrec.benchmarks import Recorder
+from benchmarks.harness import Recorder
 from learnrec.settings import Settings, load_settings
 from learnrec.world.config import WorldConfig
 from learnrec.world.generate import generate_world
