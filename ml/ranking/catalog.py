@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from learnrec import safetext
+
 #: Course formats in the order of ``CourseCatalog.format_code``.
 COURSE_FORMATS = ("video", "text", "live", "mixed")
 #: Learner preferred formats in the order of the format-weight table's rows.
@@ -24,6 +26,8 @@ FORMAT_FIT = np.array(
     ],
     dtype=np.float32,
 )
+#: Longest course title shown in a reason.
+TITLE_CHARS = 120
 #: Longest prerequisite list kept per course (the catalogue's lists are short; longer ones are cut).
 MAX_PREREQUISITES = 8
 
@@ -129,7 +133,10 @@ def build_catalog(courses: pa.Table) -> CourseCatalog:
         group_format=groups[:, 1].astype(np.int8),
         group_difficulty=(groups[:, 2] / 4.0).astype(np.float32),
         course_ids=ids,
-        titles=np.asarray(courses.column("title").to_pylist(), dtype=object),
+        # titles reach learners in reasons ("Because you completed ..."): catalogue text is untrusted
+        titles=np.asarray(
+            [safetext.clean(t, TITLE_CHARS) for t in courses.column("title").to_pylist()], dtype=object
+        ),
         domains=domains,
         domain_code=domain_code.astype(np.int16),
         format_code=format_code,

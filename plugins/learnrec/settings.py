@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         "up to 0.05 on the evaluation world) for little speed on 2 cores.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    text_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated hosts that links and e-mail addresses in learner-facing text may "
+        "name (learnrec.safetext); empty: none.",
+    )
 
     # --- warehouse ----------------------------------------------------------------------------
     warehouse: Literal["duckdb", "snowflake"] = "duckdb"
