@@ -199,7 +199,8 @@ def synthetic_marts(
 def _yesterdays_index(settings: Settings, courses: pa.Table) -> float:
     """Embed the whole catalogue into the vector index (the first night), then edit 1% of the
     courses' descriptions so tonight re-embeds only those; returns the first sync's seconds."""
-    from ml.embeddings import minilm_encoder, sync_course_embeddings, vector_index
+    from learnrec.vectors import MiniLMEmbedder
+    from ml.embeddings import sync_course_embeddings, vector_index
 
     frame = courses.to_pandas()
     with connect_warehouse(settings) as warehouse:
@@ -207,7 +208,7 @@ def _yesterdays_index(settings: Settings, courses: pa.Table) -> float:
         sync_course_embeddings(
             vector_index(settings, warehouse),
             frame,
-            minilm_encoder(),
+            MiniLMEmbedder().encode,
             datetime.combine(RUN_DATE, datetime.min.time(), tzinfo=UTC),
         )
         seconds = time.perf_counter() - started

@@ -12,7 +12,7 @@ pipeline. Never used by the nightly pipeline.
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from learnrec.warehouse import Warehouse
-from ml.data import COURSE_COLUMNS
+from ml.data import COURSE_COLUMNS, INTERACTION_COLUMNS, LEARNER_COLUMNS
 
 EVENT_TYPES = {"click", "watch", "skip", "complete", "search", "quiz_score"}
 #: dbt_project.yml vars.interaction_weights (the mart's implicit weight formula)
@@ -108,20 +108,7 @@ def interactions_from_events(events: pd.DataFrame, courses: pd.DataFrame) -> pd.
         - w["skip_after_watching"] * (g["n_skips"] > 0)
     ).clip(lower=0.0)
     g["weight"] = np.where(unseen_skip, 0.0, weight)
-    return g[
-        [
-            "learner_id",
-            "course_id",
-            "weight",
-            "n_events",
-            "watch_share",
-            "completed",
-            "skipped",
-            "avg_quiz_score",
-            "first_event_at",
-            "last_event_at",
-        ]
-    ]
+    return g[list(INTERACTION_COLUMNS)]
 
 
 def load_world_marts(warehouse: Warehouse, home: Path, end: date | None = None) -> date:
@@ -155,18 +142,7 @@ def load_world_marts(warehouse: Warehouse, home: Path, end: date | None = None) 
         n_behavioural_events=learners["learner_id"].map(n_events).fillna(0).astype(int),
     )
     dim_learners["is_cold_start"] = dim_learners["n_behavioural_events"] < 10
-    dim_learners = dim_learners[
-        [
-            "learner_id",
-            "career_goal",
-            "current_role",
-            "interest_area",
-            "data_tier",
-            "onboarding_skipped",
-            "n_behavioural_events",
-            "is_cold_start",
-        ]
-    ]
+    dim_learners = dim_learners[list(LEARNER_COLUMNS)]
     features = _learner_features(inter, dim_courses, learners, skills, end)
     warehouse.execute("create schema if not exists marts")
     for table, frame in (
@@ -211,7 +187,3 @@ def _learner_features(
             "preferred_format": learners["preferred_format"].fillna("mixed").tolist(),
         }
     )
-
-
-def day_before(day: date, days: int) -> date:
-    return day - timedelta(days=days)

@@ -22,13 +22,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from learnrec.tables import CAREER_GOALS, LEARNER_FEATURES, SKILLS
+from learnrec.tables import DIM_COURSES as COURSES
+from learnrec.tables import DIM_LEARNERS as LEARNERS
+from learnrec.tables import LEARNER_COURSE_INTERACTIONS as INTERACTIONS
+from learnrec.tables import LEARNER_EVENTS_MART as EVENTS
 from learnrec.warehouse import Warehouse
-
-INTERACTIONS = "marts.fct_learner_course_interactions"
-COURSES = "marts.dim_courses"
-LEARNERS = "marts.dim_learners"
-EVENTS = "marts.fct_learner_events"
-LEARNER_FEATURES = "features.learner_features"
 
 INTERACTION_COLUMNS = (
     "learner_id",
@@ -244,7 +243,7 @@ def load_learner_features(warehouse: Warehouse, end: date) -> pd.DataFrame:
         warehouse,
         LEARNER_FEATURES,
         FEATURE_COLUMNS,
-        "where feature_date = (select max(feature_date) from features.learner_features where feature_date <= ?)",
+        f"where feature_date = (select max(feature_date) from {LEARNER_FEATURES} where feature_date <= ?)",
         [end],
     )
     return frame.sort_values("learner_id", ignore_index=True)
@@ -252,9 +251,9 @@ def load_learner_features(warehouse: Warehouse, end: date) -> pd.DataFrame:
 
 def load_skill_ids(warehouse: Warehouse) -> tuple[str, ...]:
     """The skill index (``raw.skills`` by skill_id ascending), empty when the taxonomy is absent."""
-    if not warehouse.table_exists("raw.skills"):
+    if not warehouse.table_exists(SKILLS):
         return ()
-    rows = warehouse.query("select skill_id from raw.skills order by skill_id")
+    rows = warehouse.query(f"select skill_id from {SKILLS} order by skill_id")
     return tuple(rows.column(0).to_pylist())
 
 
@@ -291,12 +290,10 @@ def load_daily_activity(warehouse: Warehouse, start: date, end: date) -> pd.Data
 def load_goal_texts(warehouse: Warehouse, goals: list[str]) -> list[str]:
     """Text for each career goal: its name and, when ``raw.career_goals``/``raw.skills`` exist,
     the names of the skills it targets (what the content model embeds for a learner's goal)."""
-    if not (warehouse.table_exists("raw.career_goals") and warehouse.table_exists("raw.skills")):
+    if not (warehouse.table_exists(CAREER_GOALS) and warehouse.table_exists(SKILLS)):
         return [f"Career goal: {g}." for g in goals]
-    skills = dict(
-        warehouse.query("select skill_id, name from raw.skills").to_pandas().itertuples(index=False)
-    )
-    targets = warehouse.query("select career_goal, target_skill_ids from raw.career_goals").to_pandas()
+    skills = dict(warehouse.query(f"select skill_id, name from {SKILLS}").to_pandas().itertuples(index=False))
+    targets = warehouse.query(f"select career_goal, target_skill_ids from {CAREER_GOALS}").to_pandas()
     by_goal = {g: ", ".join(skills.get(s, s) for s in ids) for g, ids in targets.itertuples(index=False)}
     return [f"Career goal: {g}. Skills: {by_goal.get(g, '')}." for g in goals]
 
@@ -305,5 +302,5 @@ def load_skill_texts(warehouse: Warehouse, skill_ids: tuple[str, ...]) -> list[s
     """Text for each skill of the index (name and domain)."""
     if not skill_ids:
         return []
-    frame = warehouse.query("select skill_id, name, domain from raw.skills").to_pandas().set_index("skill_id")
+    frame = warehouse.query(f"select skill_id, name, domain from {SKILLS}").to_pandas().set_index("skill_id")
     return [f"{frame.at[s, 'name']} ({frame.at[s, 'domain']})" for s in skill_ids]

@@ -8,9 +8,9 @@ event in the loaded history; learners with no event at all get no row (the produ
 the re-engagement agent uses its time-based rule for them).
 
 Features as of D come from daily activity (``marts.fct_learner_events`` aggregated per day) in
-the 28 days up to D, with the definitions of Spark's dropout features (``spark_jobs/
-dropout_features.py``: recency, activity in the last 7 vs the previous 21 days, skips, quiz
-trend) rebuilt for any past D, which training labels need: recency and the learner's own rhythm
+the 28 days up to D, the only place dropout features are computed (recency, activity in the
+last 7 vs the previous 21 days, skips, quiz trend), for any past D, which training labels
+need: recency and the learner's own rhythm
 (rate ratio, silence against the usual and the longest gap), activity 3/7/28 days, completions,
 skip share (28 days and last 7), watch time and its per-active-day trend, quiz level and trend,
 tenure. Training stacks several past as-of dates (D = run_date - N - 7j), whose labels are
@@ -37,6 +37,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from learnrec.tables import DROPOUT_SCORES
+
 LOOKBACK_DAYS = 28
 FEATURES = (
     "days_since_last",
@@ -60,7 +62,7 @@ FEATURES = (
     "watch_day_trend",
     "silence_vs_max_gap",
 )
-SCORES_TABLE = "features.dropout_scores"
+SCORES_TABLE = DROPOUT_SCORES
 #: a net's minibatch and Adam learning rate up to ``BATCH * max_steps_per_epoch`` training rows
 BATCH = 256
 LEARNING_RATE = 3e-3

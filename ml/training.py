@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from learnrec.settings import Settings
+from learnrec.vectors import MiniLMEmbedder
 from learnrec.warehouse import Warehouse, connect_warehouse
 from ml import dropout as dropout_lib
 from ml.blend import BlendFit, build_blend, fit_blend
@@ -46,7 +47,7 @@ from ml.data import (
     load_skill_texts,
     load_training_data,
 )
-from ml.embeddings import Encoder, minilm_encoder, sync_course_embeddings, vector_index
+from ml.embeddings import Encoder, sync_course_embeddings, vector_index
 from ml.evaluation import classification_metrics, evaluate_ranking, held_out_ndcg, metric_value
 from ml.models import (
     ALSModel,
@@ -216,7 +217,7 @@ def train_model(
         embedded = 0
         if name == "content":
             content, embedded = _content_inputs(
-                settings, warehouse, data, encoder or minilm_encoder(), run_date
+                settings, warehouse, data, encoder or MiniLMEmbedder().encode, run_date
             )
     fitted = fit_stages(name, data, run_date, config, settings.seed, content, settings.lightfm_threads)
     run = TrainingRun.start(settings, name, run_date.isoformat(), _window_tags(data, run_date, config))

@@ -26,6 +26,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from learnrec.settings import Settings
+from learnrec.tables import REPROCESS_DATES
 from spark_jobs.lake import Lake
 from spark_jobs.timings import Timings
 
@@ -55,10 +56,10 @@ class FeatureReport:
 
 def reprocess_dates(warehouse: Warehouse, run_date: date) -> list[date]:
     """Days ingest marked as having received late events (``raw.reprocess_dates``), up to run_date."""
-    if not warehouse.table_exists("raw.reprocess_dates"):
+    if not warehouse.table_exists(REPROCESS_DATES):
         return []
     rows = warehouse.query(
-        f"SELECT DISTINCT event_date FROM raw.reprocess_dates WHERE event_date <= DATE '{run_date.isoformat()}'"
+        f"SELECT DISTINCT event_date FROM {REPROCESS_DATES} WHERE event_date <= DATE '{run_date.isoformat()}'"
     )
     return sorted(rows.column("event_date").to_pylist())
 

@@ -68,12 +68,6 @@ NOT_NULL_LEARNER = (
     "engagement_score",
     "preferred_format",
     "affinity_score",
-    "days_since_last_activity",
-    "activity_7d",
-    "activity_prev_21d",
-    "activity_trend",
-    "sessions_30d",
-    "events_30d",
 )
 
 
@@ -85,19 +79,8 @@ def learner_checks(expected: Expected) -> list[Check]:
         Check("between", "skill_vector.length", expected.n_skills, expected.n_skills),
         Check("between", "skill_vector.min", min_value=0.0),
         Check("between", "skill_vector.max", max_value=1.0),
-        Check("between", "activity_trend", -1.0, 1.0),
-        Check("between", "quiz_trend", -100.0, 100.0),
-        Check("between", "avg_quiz_score", 0.0, 100.0),
-        Check("between", "days_since_last_activity", min_value=0),
     ]
-    checks += [
-        Check("between", c, 0.0, 1.0)
-        for c in ("engagement_score", "affinity_score", "completion_rate", "skip_rate")
-    ]
-    checks += [
-        Check("between", c, min_value=0)
-        for c in ("activity_7d", "activity_prev_21d", "sessions_30d", "events_30d")
-    ]
+    checks += [Check("between", c, 0.0, 1.0) for c in ("engagement_score", "affinity_score")]
     return checks
 
 

@@ -6,9 +6,6 @@ from datetime import date, timedelta
 
 #: Days in the rolling window, the run date included.
 WINDOW_DAYS = 30
-#: The dropout trend compares the last RECENT_DAYS with the PREVIOUS_DAYS before them.
-RECENT_DAYS = 7
-PREVIOUS_DAYS = 21
 
 
 def window_days(run_date: date) -> list[date]:

@@ -20,16 +20,11 @@ from pathlib import Path
 import pytest
 
 from learnrec.settings import PROJECT_ROOT
+from tests.layout import FOLDERS
 
-#: package -> its folder
-PACKAGES = {
-    "learnrec": PROJECT_ROOT / "plugins" / "learnrec",
-    "spark_jobs": PROJECT_ROOT / "spark_jobs",
-    "ml": PROJECT_ROOT / "ml",
-    "exports": PROJECT_ROOT / "exports",
-    "dags": PROJECT_ROOT / "dags",
-}
 NOT_PRODUCTION = {"benchmarks", "tests"}
+#: production package -> its folder
+PACKAGES = {name: folder for name, folder in FOLDERS.items() if name not in NOT_PRODUCTION}
 #: package -> the project packages it may not import
 FORBIDDEN = {
     "learnrec": NOT_PRODUCTION | {"ml", "exports", "spark_jobs"},

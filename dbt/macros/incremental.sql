@@ -43,3 +43,25 @@
 {% macro quiz_score_mean(sum_e4, count) -%}
     ({{ sum_e4 }} / 10000.0 / nullif({{ count }}, 0))
 {%- endmacro %}
+
+{# First click (click window), watch (enrolment window) and completion (completion window) after
+   served_at among the `events` rows joined to `served`, as aggregates over a group by served row. #}
+{% macro first_outcome_times(events, served) -%}
+    min(case when {{ events }}.event_type = 'click'
+              and {{ events }}.event_at < {{ dbt.dateadd('hour', var('click_window_hours'), served ~ '.served_at') }}
+        then {{ events }}.event_at end) as clicked_at,
+    min(case when {{ events }}.event_type = 'watch'
+              and {{ events }}.event_at < {{ dbt.dateadd('hour', var('enroll_window_hours'), served ~ '.served_at') }}
+        then {{ events }}.event_at end) as enrolled_at,
+    min(case when {{ events }}.event_type = 'complete' then {{ events }}.event_at end) as completed_at
+{%- endmacro %}
+
+{# The earlier of two timestamps, either of which may be null (Snowflake's least is null then). #}
+{% macro earlier(a, b) -%}
+    case when {{ b }} is null or {{ a }} <= {{ b }} then coalesce({{ a }}, {{ b }}) else {{ b }} end
+{%- endmacro %}
+
+{# The later of two timestamps, either of which may be null. #}
+{% macro later(a, b) -%}
+    case when {{ b }} is null or {{ a }} >= {{ b }} then coalesce({{ a }}, {{ b }}) else {{ b }} end
+{%- endmacro %}

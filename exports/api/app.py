@@ -1,8 +1,9 @@
 """The app factory: services built once per process, the routes of every module on one FastAPI app.
 
-FastAPI (on Starlette, served by uvicorn) because it gives typed request models, the OpenAPI
-document at ``/docs`` and plain ``def`` endpoints run in a thread pool (the store, the sink's
-fsync and Kafka's delivery wait are blocking calls); Strawberry mounts on it for GraphQL.
+FastAPI (on Starlette, served by uvicorn) for typed request models and the OpenAPI document at
+``/docs``; what blocks (validation, the sink's fsync, Kafka's acknowledgement wait, a token not
+seen before) runs in threads, quick keyed reads on the event loop (``reads.py``); Strawberry
+mounts on it for GraphQL.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ UNPARSEABLE = frozenset({"malformed_json", "not_an_object", "duplicate_field"})
 
 @dataclass
 class Services:
-    settings: Settings
     api: ApiSettings
     auth: Authenticator
     sink: Sink
@@ -50,6 +50,12 @@ class Services:
 def build_services(settings: Settings, api: ApiSettings) -> Services:
     from exports.api.feedback import FEEDBACK_FOLDER
 
+    if settings.serving_store != "sqlite":
+        raise ValueError(
+            f"the API reads the SQLite serving store only; LEARNREC_SERVING_STORE={settings.serving_store} "
+            "is not supported by it yet"
+        )
+
     def landing(folder: str) -> LandingSink:
         return LandingSink(
             settings.landing_path / folder, api.landing_rotate_seconds, api.landing_rotate_bytes
@@ -64,7 +70,6 @@ def build_services(settings: Settings, api: ApiSettings) -> Services:
     else:
         sink = landing(EVENTS_FOLDER)
     return Services(
-        settings=settings,
         api=api,
         auth=Authenticator(api),
         sink=sink,
@@ -134,13 +139,13 @@ def add_event_routes(app: FastAPI, services: Services) -> None:
         return await asyncio.to_thread(_accept_events, services, principal, payloads)
 
 
-def create_app(settings: Settings, api: ApiSettings, services: Services | None = None) -> FastAPI:
-    """The whole service; ``services`` default to the configured ones."""
+def create_app(settings: Settings, api: ApiSettings) -> FastAPI:
+    """The whole service, with the configured store, sinks and issuer."""
     from exports.api.feedback import add_feedback_routes
     from exports.api.graphql import add_graphql
     from exports.api.reads import add_read_routes
 
-    services = services or build_services(settings, api)
+    services = build_services(settings, api)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -6,8 +6,9 @@ an accepted event is one that ingestion will land, and a refused one is refused 
 ingestion would have quarantined it for. A batch is all or nothing: one bad event refuses it
 whole (422 listing every bad event), so a client never has to work out which part was taken.
 
-What is handed on is each valid payload re-serialised compactly (same fields, values and order,
-one line: the landing files are JSON lines); its content, hence its event id, is unchanged.
+What is handed on is each valid payload as it came, or re-serialised compactly when it spans
+lines (same fields, values and order: the landing files are JSON lines); its content, hence its
+event id, is unchanged.
 """
 
 from __future__ import annotations
@@ -98,13 +99,10 @@ def check_groups(groups: list[list[str]], known: KnownIds, now: datetime | None 
         arrived_at=now or datetime.now(UTC),
     )
     verdict = validate_payloads(table, known.learners, known.courses, now=now)
-    ids = dict(
-        zip(
-            verdict.events.column("source_offset").to_pylist(),
-            verdict.events.column("event_id").to_pylist(),
-            strict=True,
-        )
-    )
+    valid = {
+        r["source_offset"]: (r["event_id"], r["learner_id"])
+        for r in verdict.events.select(["source_offset", "event_id", "learner_id"]).to_pylist()
+    }
     problems = [
         (int(r["source_offset"]) - 1, r["reason"], r["reason_detail"])
         for r in verdict.quarantined.to_pylist()
@@ -116,23 +114,29 @@ def check_groups(groups: list[list[str]], known: KnownIds, now: datetime | None 
         out.append(
             Checked([], [], [], mine)
             if mine
-            else _accepted(group, [ids.get(i + 1) for i in range(first, last)])
+            else _accepted(group, [valid.get(i + 1) for i in range(first, last)])
         )
         first = last
     return out
 
 
-def _accepted(payloads: list[str], ids: list[str | None]) -> Checked:
-    parsed = [parse_payload(p) for p in payloads]
-    return Checked(
-        # None: a repeat of an earlier event of the pass, which validation kept; same content, same id
-        event_ids=[
-            i or event_id(LearnerEvent.model_validate(doc)) for i, doc in zip(ids, parsed, strict=True)
-        ],
-        learner_ids=[doc["learner_id"] for doc in parsed],
-        compact=[json.dumps(doc, separators=(",", ":"), ensure_ascii=False) for doc in parsed],
-        problems=[],
-    )
+def _one_line(payload: str) -> str:
+    """The payload as one JSON line: as it came when it is one, else re-serialised compactly
+    (same fields, values and order: same content, same event id)."""
+    if "\n" not in payload and "\r" not in payload:
+        return payload
+    return json.dumps(parse_payload(payload), separators=(",", ":"), ensure_ascii=False)
+
+
+def _accepted(payloads: list[str], valid: list[tuple[str, str] | None]) -> Checked:
+    ids, learners = [], []
+    for payload, found in zip(payloads, valid, strict=True):
+        if found is None:  # a repeat of an earlier event of the pass, which validation kept: same id
+            event = LearnerEvent.model_validate(parse_payload(payload))
+            found = (event_id(event), event.learner_id)
+        ids.append(found[0])
+        learners.append(found[1])
+    return Checked(event_ids=ids, learner_ids=learners, compact=[_one_line(p) for p in payloads], problems=[])
 
 
 def check_payloads(payloads: list[str], known: KnownIds, now: datetime | None = None) -> Checked:

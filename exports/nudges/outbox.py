@@ -36,10 +36,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from learnrec.tables import NOTIFICATION_EVENTS as EVENTS
+from learnrec.tables import NUDGE_OUTBOX as OUTBOX
 from learnrec.warehouse import Warehouse
 
-OUTBOX = "recs.nudge_outbox"
-EVENTS = "raw.notification_events"
 UNSUBSCRIBES = "raw.nudge_unsubscribes"
 WEBHOOK_FILES = "raw.notification_event_files"
 QUARANTINE = "raw.quarantined_notification_events"

@@ -7,9 +7,8 @@ from collections import defaultdict
 
 from exports.nudges.outbox import UNSUBSCRIBES
 from exports.nudges.rules import Recipient
+from learnrec.tables import LEARNERS
 from learnrec.warehouse import Warehouse
-
-LEARNERS = "raw.learners"
 
 
 def load_recipients(warehouse: Warehouse, staged: str) -> dict[str, Recipient]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from learnrec.privacy import REQUESTS, learner_hash
 from learnrec.settings import Settings
+from learnrec.tables import LEARNERS
 from learnrec.warehouse import Warehouse, connect_warehouse
 
 STEPS = "ops.erasure_steps"
@@ -158,10 +159,10 @@ def land_requests(warehouse: Warehouse, settings: Settings, now: datetime) -> in
 
 def record_expired(warehouse: Warehouse, settings: Settings, now: datetime) -> int:
     """A retention request for every learner of raw.learners whose retention_expiry has passed."""
-    if not warehouse.table_exists("raw.learners"):
+    if not warehouse.table_exists(LEARNERS):
         return 0
     expired = warehouse.query(
-        "SELECT learner_id FROM raw.learners WHERE retention_expiry <= ? ORDER BY learner_id", [now]
+        f"SELECT learner_id FROM {LEARNERS} WHERE retention_expiry <= ? ORDER BY learner_id", [now]
     ).column(0)
     return len(
         record_requests(
@@ -179,9 +180,9 @@ def record_expired(warehouse: Warehouse, settings: Settings, now: datetime) -> i
 def pending_requests(warehouse: Warehouse) -> list[Pending]:
     """Pending requests, with e-mail and push token captured from raw.learners on first sight
     (kept on the request, so a run that already erased raw.learners can still scrub the files)."""
-    if warehouse.table_exists("raw.learners"):
+    if warehouse.table_exists(LEARNERS):
         warehouse.execute(
-            f"UPDATE {REQUESTS} SET email = l.email, push_token = l.push_token FROM raw.learners l "
+            f"UPDATE {REQUESTS} SET email = l.email, push_token = l.push_token FROM {LEARNERS} l "
             f"WHERE {REQUESTS}.learner_id = l.learner_id AND {REQUESTS}.completed_at IS NULL "
             f"AND {REQUESTS}.email IS NULL AND {REQUESTS}.push_token IS NULL"
         )

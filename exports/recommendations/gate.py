@@ -21,7 +21,6 @@ the current version keeps serving (``publish`` refuses anything not ``validated`
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,6 +28,8 @@ import pyarrow as pa
 
 from exports.recommendations import tables
 from exports.recommendations.inputs import retention_cutoff
+from learnrec.alerts import Alert, raise_alert
+from learnrec.tables import DIM_COURSES, DIM_LEARNERS, LEARNER_COURSE_INTERACTIONS
 from learnrec.warehouse import Warehouse
 
 PREREQUISITE_PAIRS = "recs.gate_prerequisite_pairs"
@@ -65,7 +66,7 @@ def _prerequisite_pairs(warehouse: Warehouse) -> None:
     """(course_id, prerequisite_id) from ``marts.dim_courses``, flattened here rather than in SQL
     (DuckDB's unnest and Snowflake's FLATTEN differ). A prerequisite outside the catalogue (or the
     course itself) is left out, as the precompute's catalogue leaves it out: nobody could take it."""
-    courses = warehouse.query("SELECT course_id, prerequisites FROM marts.dim_courses")
+    courses = warehouse.query(f"SELECT course_id, prerequisites FROM {DIM_COURSES}")
     ids = courses.column("course_id").to_pylist()
     catalogue = set(ids)
     pairs = {"course_id": [], "prerequisite_id": []}
@@ -85,12 +86,12 @@ def learner_summary(warehouse: Warehouse, run_id: str, run_date) -> pa.Table:
     return warehouse.query(
         f"""
         WITH active AS (
-            SELECT learner_id FROM marts.dim_learners
+            SELECT learner_id FROM {DIM_LEARNERS}
             WHERE retention_expiry IS NULL OR CAST(retention_expiry AS DATE) > ?
         ),
         r AS (SELECT * FROM {tables.RECOMMENDATIONS} WHERE run_id = ?),
         done AS (
-            SELECT learner_id, course_id FROM marts.fct_learner_course_interactions WHERE completed
+            SELECT learner_id, course_id FROM {LEARNER_COURSE_INTERACTIONS} WHERE completed
         ),
         per AS (
             SELECT r.learner_id, count(*) AS n_recs, count(DISTINCT r.course_id) AS n_distinct,
@@ -116,7 +117,7 @@ def learner_summary(warehouse: Warehouse, run_id: str, run_date) -> pa.Table:
                    sum(CASE WHEN c.course_id IS NULL THEN 1 ELSE 0 END) AS n_path_unknown_courses
             FROM path p
             LEFT JOIN done d ON d.learner_id = p.learner_id AND d.course_id = p.course_id
-            LEFT JOIN marts.dim_courses c ON c.course_id = p.course_id
+            LEFT JOIN {DIM_COURSES} c ON c.course_id = p.course_id
             GROUP BY p.learner_id
         ),
         path_violations AS (
@@ -220,17 +221,6 @@ def run_gate(warehouse: Warehouse, run_id: str, *, top_n: int) -> GateResult:
             ["validated" if gate.success else "failed", now, gate.describe(), run_id],
         )
         if not gate.success:
-            raise_alert(warehouse, run_id, gate.describe(), now=now)
+            alert = Alert("recommendations", f"gate:{run_id}", now.date(), gate.describe(), run_id=run_id)
+            raise_alert(warehouse, alert, now=now)
     return gate
-
-
-def raise_alert(
-    warehouse: Warehouse, run_id: str | None, message: str, *, now: datetime, severity: str = "error"
-) -> None:
-    """One alert row per (run, message): a retried task does not raise it twice."""
-    warehouse.execute(
-        f"INSERT INTO {tables.ALERTS} (alert_id, raised_at, severity, source, run_id, message) "
-        "SELECT ?, ?, ?, 'recommendations', ?, ? WHERE NOT EXISTS ("
-        f"SELECT 1 FROM {tables.ALERTS} WHERE source = 'recommendations' AND run_id = ? AND message = ?)",
-        [uuid.uuid4().hex, now, severity, run_id, message, run_id, message],
-    )

@@ -15,6 +15,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from learnrec.tables import (
+    CAREER_GOALS,
+    DIM_COURSES,
+    DIM_LEARNERS,
+    LEARNER_COURSE_INTERACTIONS,
+    LEARNERS,
+    POPULAR_BY_CAREER,
+    SKILLS,
+    TOP_RATED_BY_INTEREST,
+)
 from learnrec.warehouse import Warehouse
 from ml.ranking.catalog import LEARNER_FORMATS, CourseCatalog, build_catalog
 from ml.ranking.privacy import POLICIES
@@ -84,10 +94,10 @@ def _strings(table: pa.Table, name: str) -> np.ndarray:
 def load_inputs(warehouse: Warehouse, run_date: date) -> RunInputs:
     courses = warehouse.query(
         "SELECT course_id, title, domain, format, difficulty_score, skill_tags, prerequisites, "
-        "quality_score FROM marts.dim_courses"
+        f"quality_score FROM {DIM_COURSES}"
     )
     catalog = build_catalog(courses)
-    dim_cols = set(columns_of(warehouse, "marts.dim_learners"))
+    dim_cols = set(columns_of(warehouse, DIM_LEARNERS))
     inferred = "preferred_format" in dim_cols and "affinity_score" in dim_cols
     learners = warehouse.query(
         "SELECT d.learner_id, d.career_goal, d.interest_area, d.data_tier, "
@@ -98,14 +108,14 @@ def load_inputs(warehouse: Warehouse, run_date: date) -> RunInputs:
             if inferred
             else "CAST(NULL AS VARCHAR) AS profile_format, CAST(NULL AS DOUBLE) AS affinity "
         )
-        + "FROM marts.dim_learners d LEFT JOIN raw.learners r ON r.learner_id = d.learner_id "
+        + f"FROM {DIM_LEARNERS} d LEFT JOIN {LEARNERS} r ON r.learner_id = d.learner_id "
         "WHERE d.retention_expiry IS NULL OR CAST(d.retention_expiry AS DATE) > ? ORDER BY d.learner_id",
         [retention_cutoff(run_date)],
     )
     learner_ids = _strings(learners, "learner_id")
     interactions = warehouse.query(
         "SELECT i.learner_id, i.course_id, i.completed, i.skipped, i.watch_share "
-        "FROM marts.fct_learner_course_interactions i "
+        f"FROM {LEARNER_COURSE_INTERACTIONS} i "
         "WHERE i.completed OR i.skipped OR i.watch_share > 0 "
         "ORDER BY i.learner_id, i.last_event_at, i.course_id"
     )
@@ -117,10 +127,10 @@ def load_inputs(warehouse: Warehouse, run_date: date) -> RunInputs:
     status = np.where(completed, COMPLETED, IN_PROGRESS).astype(np.int8)
     order = np.argsort(row[keep], kind="stable")  # already sorted by learner id; keep recency order
     offsets = np.searchsorted(row[keep][order], np.arange(len(learner_ids) + 1)).astype(np.int64)
-    skills = warehouse.query("SELECT skill_id, name, domain FROM raw.skills ORDER BY skill_id")
+    skills = warehouse.query(f"SELECT skill_id, name, domain FROM {SKILLS} ORDER BY skill_id")
     domain_index = {d: i for i, d in enumerate(catalog.domains)}
     skill_domain = np.array([domain_index.get(d, -1) for d in skills.column("domain").to_pylist()], np.int16)
-    career_goals = warehouse.query("SELECT career_goal, domain, target_skill_ids FROM raw.career_goals")
+    career_goals = warehouse.query(f"SELECT career_goal, domain, target_skill_ids FROM {CAREER_GOALS}")
     return RunInputs(
         run_date=run_date,
         catalog=catalog,
@@ -146,10 +156,10 @@ def load_inputs(warehouse: Warehouse, run_date: date) -> RunInputs:
         inter_course=col[keep][order].astype(np.int32),
         inter_status=status[keep][order],
         popular=warehouse.query(
-            "SELECT career_goal, course_id, popularity_rank, n_learners FROM marts.mart_popular_courses_by_career"
+            f"SELECT career_goal, course_id, popularity_rank, n_learners FROM {POPULAR_BY_CAREER}"
         ),
         top_rated=warehouse.query(
-            "SELECT interest_area, course_id, rating_rank FROM marts.mart_top_rated_by_interest"
+            f"SELECT interest_area, course_id, rating_rank FROM {TOP_RATED_BY_INTEREST}"
         ),
         goal_domain=dict(
             zip(
@@ -190,7 +200,7 @@ def load_skill_levels(
     for lo in range(0, len(learner_ids), SKILL_BATCH):
         first, last = learner_ids[lo], learner_ids[min(lo + SKILL_BATCH, len(learner_ids)) - 1]
         found = warehouse.query(
-            "SELECT learner_id, skill_vector FROM marts.dim_learners WHERE learner_id BETWEEN ? AND ? "
+            f"SELECT learner_id, skill_vector FROM {DIM_LEARNERS} WHERE learner_id BETWEEN ? AND ? "
             f"AND skill_vector IS NOT NULL AND data_tier IN ({', '.join('?' * len(tiers))})",
             [first, last, *tiers],
         )

@@ -32,6 +32,7 @@ import torch
 
 from exports.recommendations import tables
 from exports.recommendations.inputs import RunInputs, load_inputs, retention_cutoff
+from learnrec.tables import DIM_LEARNERS, LEARNER_COURSE_INTERACTIONS
 from learnrec.warehouse import Warehouse
 from ml.buffers import reuse_freed_buffers
 from ml.ranking.explain import Reason, reasons
@@ -56,6 +57,13 @@ FALLBACK_NAME = {COLD: "cold_start", NO_RESULTS: "no_results"}
 LIST_TIER, GLOBAL_TIER = 10.0, 5.0
 #: Rows buffered before an append to recs.learner_recommendations (~50 MB of Arrow).
 WRITE_ROWS = 250_000
+
+
+def log_ids(run_date: date, learners: pa.Array, courses: pa.Array) -> pa.Array:
+    """The Recommendation Log key: ``<run_date>:<learner_id>:<course_id>``, the same in every
+    version of a run date, so a rerun, retry or backfill of the date logs a course it serves
+    again under the key already logged (publication logs each key once), never twice."""
+    return pc.binary_join_element_wise(run_date.isoformat(), learners, courses, ":")
 
 
 def new_run_id(run_date: date) -> str:
@@ -359,12 +367,13 @@ def _chunk_table(
             )
         rank = np.broadcast_to(np.arange(1, valid.shape[1] + 1)[None, :], valid.shape)[valid].astype(np.int32)
         learner_arr = pa.array(learner, pa.string())
+        course_arr = pa.array(inputs.catalog.course_ids[ranked.course[valid]], pa.string())
         parts.append(
             pa.table(
                 {
                     "run_id": pa.array(np.full(len(learner), run_id, dtype=object), pa.string()),
                     "learner_id": learner_arr,
-                    "course_id": pa.array(inputs.catalog.course_ids[ranked.course[valid]], pa.string()),
+                    "course_id": course_arr,
                     "rank": rank,
                     "score": ranked.score[valid].astype(np.float64),
                     "model_version": pa.array(np.full(len(learner), version, dtype=object), pa.string()),
@@ -373,9 +382,7 @@ def _chunk_table(
                     "fallback": pa.array(
                         np.full(len(learner), FALLBACK_NAME.get(r), dtype=object), pa.string()
                     ),
-                    "log_id": pc.binary_join_element_wise(
-                        run_id, learner_arr, pc.cast(pa.array(rank), pa.string()), ":"
-                    ),
+                    "log_id": log_ids(inputs.run_date, learner_arr, course_arr),
                 },
                 schema=tables.RECOMMENDATION_SCHEMA,
             )
@@ -431,7 +438,7 @@ def precompute(
         pending.append(_chunk_table(run_id, blocks, chunk, inputs, fallbacks, scorers, report, config.top_n))
         report.n_recommendations += pending[-1].num_rows
         if hi == inputs.n_learners or sum(t.num_rows for t in pending) >= WRITE_ROWS:
-            warehouse.load_arrow(tables.RECOMMENDATIONS, pa.concat_tables(pending))
+            tables.append_recommendations(warehouse, pa.concat_tables(pending))
             pending = []
         if on_chunk:
             on_chunk(hi, inputs.n_learners)
@@ -469,11 +476,11 @@ def write_learning_paths(warehouse: Warehouse, inputs: RunInputs, run_id: str) -
         SELECT p.run_id, d.learner_id, p.career_goal,
                CAST(row_number() OVER (PARTITION BY d.learner_id ORDER BY p.step) AS INTEGER),
                p.course_id, p.reason, 'static'
-        FROM marts.dim_learners d
+        FROM {DIM_LEARNERS} d
         JOIN {tables.CAREER_PATHS} p ON p.career_goal = d.career_goal AND p.run_id = ?
         WHERE (d.retention_expiry IS NULL OR CAST(d.retention_expiry AS DATE) > ?)
           AND NOT EXISTS (
-            SELECT 1 FROM marts.fct_learner_course_interactions i
+            SELECT 1 FROM {LEARNER_COURSE_INTERACTIONS} i
             WHERE i.learner_id = d.learner_id AND i.course_id = p.course_id AND i.completed)""",
         [run_id, retention_cutoff(inputs.run_date)],
     )

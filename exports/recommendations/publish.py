@@ -7,6 +7,13 @@ product's contract) under its ``log_id``, so readers see either the old version 
 with its log, never a mix. ``served_at`` is the moment the version became current (precomputed
 recommendations are served from then on); apps report impressions and outcomes with the same
 ``log_id`` through ingestion.
+
+What a rerun logs: the log key is ``<run_date>:<learner_id>:<course_id>``
+(``precompute.log_ids``), so every version of one run date (a rerun, a retried task, a backfill)
+shares the keys of the courses it serves again. Each key is logged once, by the first
+publication that served it, with that publication's ``served_at``, rank and model version; a
+rerun logs only the courses it newly serves to a learner that day. Outcomes therefore count each
+recommendation of a day once however often the day was published.
 """
 
 from __future__ import annotations
@@ -32,6 +39,13 @@ class Switch:
 
 def _status(warehouse: Warehouse, run_id: str) -> str | None:
     return warehouse.scalar(f"SELECT status FROM {tables.RUNS} WHERE run_id = ?", [run_id])
+
+
+def _log_key_range(warehouse: Warehouse, run_id: str) -> tuple[str, str]:
+    """The log keys a version of ``run_id``'s date can have (``<date>:...``): a range the log's
+    row-group statistics prune by, so the anti-join reads that date's rows, not the history."""
+    day = warehouse.scalar(f"SELECT run_date FROM {tables.RUNS} WHERE run_id = ?", [run_id])
+    return f"{day.isoformat()}:", f"{day.isoformat()};"
 
 
 def _switch(warehouse: Warehouse, run_id: str, now: datetime) -> str | None:
@@ -73,8 +87,9 @@ def publish(warehouse: Warehouse, run_id: str, *, keep_versions: int, now: datet
                    NULL, NULL, ?
             FROM {tables.RECOMMENDATIONS} r
             WHERE r.run_id = ?
-              AND NOT EXISTS (SELECT 1 FROM {tables.SERVED_LOG} s WHERE s.log_id = r.log_id)""",
-            [now, now, run_id],
+              AND NOT EXISTS (SELECT 1 FROM {tables.SERVED_LOG} s
+                              WHERE s.log_id = r.log_id AND s.log_id >= ? AND s.log_id < ?)""",
+            [now, now, run_id, *_log_key_range(warehouse, run_id)],
         )
         logged = warehouse.scalar(f"SELECT count(*) FROM {tables.SERVED_LOG}") - before
     expired = expire_versions(warehouse, keep_versions)

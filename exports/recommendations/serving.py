@@ -28,6 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from exports.recommendations import tables
+from learnrec.tables import CURRENT_LEARNING_PATHS, CURRENT_RECOMMENDATIONS, DIM_COURSES
 from learnrec.warehouse import Warehouse
 from ml.embeddings import VectorIndex
 from ml.similar import nearest_courses
@@ -40,12 +41,12 @@ BATCH_LEARNERS = 50_000
 _RECS_SQL = f"""
     SELECT r.learner_id, r.rank, r.course_id, c.title, r.score, r.reason, r.model_version,
            r.signals_used, r.fallback, r.log_id, r.run_id
-    FROM {tables.RECOMMENDATIONS} r LEFT JOIN marts.dim_courses c ON c.course_id = r.course_id
+    FROM {tables.RECOMMENDATIONS} r LEFT JOIN {DIM_COURSES} c ON c.course_id = r.course_id
     WHERE r.run_id = ? AND r.learner_id BETWEEN ? AND ?
     ORDER BY r.learner_id, r.rank"""
 _PATHS_SQL = f"""
     SELECT p.learner_id, p.step, p.course_id, c.title, p.reason, p.source
-    FROM {tables.LEARNING_PATHS} p LEFT JOIN marts.dim_courses c ON c.course_id = p.course_id
+    FROM {tables.LEARNING_PATHS} p LEFT JOIN {DIM_COURSES} c ON c.course_id = p.course_id
     WHERE p.run_id = ? AND p.learner_id BETWEEN ? AND ? AND {tables.SERVED_PATH}
     ORDER BY p.learner_id, p.step"""
 
@@ -115,12 +116,12 @@ def export_warehouse_table(warehouse: Warehouse) -> int:
     """``recs.serving_recommendations`` and ``recs.serving_learning_paths`` (one path per learner)
     = the current version, each replaced in one statement."""
     for table, view in (
-        (SERVING_TABLE, "recs.current_learner_recommendations"),
-        (SERVING_PATHS_TABLE, "recs.current_learning_paths"),
+        (SERVING_TABLE, CURRENT_RECOMMENDATIONS),
+        (SERVING_PATHS_TABLE, CURRENT_LEARNING_PATHS),
     ):
         warehouse.execute(
             f"CREATE OR REPLACE TABLE {table} AS SELECT r.*, c.title FROM {view} r "
-            "LEFT JOIN marts.dim_courses c ON c.course_id = r.course_id"
+            f"LEFT JOIN {DIM_COURSES} c ON c.course_id = r.course_id"
         )
     return int(warehouse.scalar(f"SELECT count(*) FROM {SERVING_TABLE}"))
 
@@ -128,7 +129,7 @@ def export_warehouse_table(warehouse: Warehouse) -> int:
 def _course_rows(warehouse: Warehouse, index: VectorIndex | None) -> tuple[list[tuple], list[tuple]]:
     """The catalogue's rows and, with an index, every course's nearest courses."""
     courses = warehouse.query(
-        f"SELECT {', '.join(COURSE_COLUMNS)} FROM marts.dim_courses ORDER BY course_id"
+        f"SELECT {', '.join(COURSE_COLUMNS)} FROM {DIM_COURSES} ORDER BY course_id"
     ).to_pylist()
     rows = [
         tuple(json.dumps(r[c]) if c in ("skill_tags", "prerequisites") else r[c] for c in COURSE_COLUMNS)

@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, date, datetime
 
 from exports.recommendations import tables
-from exports.recommendations.gate import GateResult, raise_alert, run_gate
+from exports.recommendations.gate import GateResult, run_gate
 from exports.recommendations.precompute import PrecomputeReport, precompute
 from exports.recommendations.publish import Switch, publish, rollback
 from exports.recommendations.serving import (
@@ -19,6 +19,7 @@ from exports.recommendations.serving import (
     export_sqlite,
     export_warehouse_table,
 )
+from learnrec.alerts import Alert, raise_alert
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse, connect_warehouse
 from ml.ranking.rules import RuleConfig
@@ -55,13 +56,10 @@ def load_scorers(
             found.append(None)
         except Exception as exc:  # the product's fallback exists for an engine that cannot answer
             log.exception("%s failed; using the no-results fallback", loader.__name__)
-            raise_alert(
-                warehouse,
-                None,
-                f"{loader.__name__} failed: {exc!r}",
-                now=datetime.now(UTC),
-                severity="warning",
-            )
+            now = datetime.now(UTC)
+            message = f"{loader.__name__} failed: {exc!r}"
+            alert = Alert("recommendations", loader.__name__, now.date(), message, severity="warning")
+            raise_alert(warehouse, alert, now=now)
             found.append(None)
     return found[0], found[1]
 

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from learnrec.alerts import ensure_alerts_table
+from learnrec.contracts.arrow import check_schema, validate_table
+from learnrec.contracts.product import RecommendationLog
+from learnrec.tables import (
+    CURRENT_LEARNING_PATHS,
+    CURRENT_RECOMMENDATIONS,
+    CURRENT_VERSION,
+    LEARNING_PATH_SCHEMA,
+    LEARNING_PATHS,
+    RECOMMENDATIONS,
+    RUNS,
+    SERVED_LOG,
+)
 from learnrec.warehouse import Warehouse
 
-RECOMMENDATIONS = "recs.learner_recommendations"
-LEARNING_PATHS = "recs.learning_paths"
 CAREER_PATHS = "recs.career_path_templates"
-RUNS = "recs.runs"
-CURRENT = "recs.current_version"
-ALERTS = "ops.alerts"
-SERVED_LOG = "raw.served_recommendations"
+CURRENT = CURRENT_VERSION
 
 #: The one path a learner is served from a version: the Learning Path Agent's (``source = 'llm'``)
 #: where it wrote one, else the static path. A predicate over a ``recs.learning_paths`` row ``p``,
@@ -43,18 +51,6 @@ RECOMMENDATION_SCHEMA = pa.schema(
     ]
 )
 
-LEARNING_PATH_SCHEMA = pa.schema(
-    [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("learner_id", pa.string(), nullable=False),
-        pa.field("career_goal", pa.string(), nullable=False),
-        pa.field("step", pa.int32(), nullable=False),
-        pa.field("course_id", pa.string(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),  # static | llm
-    ]
-)
-
 #: The Recommendation Log (learnrec.contracts.product.RecommendationLog) + received_at, exactly
 #: the columns of dbt's feedback source ``served_recommendations``.
 SERVED_LOG_SCHEMA = pa.schema(
@@ -72,15 +68,17 @@ SERVED_LOG_SCHEMA = pa.schema(
     ]
 )
 
+#: recs.learner_recommendations columns -> Recommendation Log fields: publishing logs each row
+RECOMMENDATION_LOG_FIELDS = {"rank": "rank_at_serve"}
+check_schema(RECOMMENDATION_SCHEMA, RecommendationLog, RECOMMENDATION_LOG_FIELDS)
+check_schema(SERVED_LOG_SCHEMA, RecommendationLog, complete=True)
+
 _DDL = (
     f"""CREATE TABLE IF NOT EXISTS {RUNS} (
         run_id VARCHAR, run_date DATE, status VARCHAR, created_at TIMESTAMPTZ,
         gated_at TIMESTAMPTZ, published_at TIMESTAMPTZ, n_learners BIGINT, n_recommendations BIGINT,
         model_versions VARCHAR, fallback_counts VARCHAR, message VARCHAR)""",
     f"CREATE TABLE IF NOT EXISTS {CURRENT} (run_id VARCHAR, switched_at TIMESTAMPTZ, previous_run_id VARCHAR)",
-    f"""CREATE TABLE IF NOT EXISTS {ALERTS} (
-        alert_id VARCHAR, raised_at TIMESTAMPTZ, severity VARCHAR, source VARCHAR, run_id VARCHAR,
-        message VARCHAR)""",
 )
 
 
@@ -88,6 +86,7 @@ def ensure_tables(warehouse: Warehouse) -> None:
     """Create the stage's tables (empty) and the current-version views if missing."""
     for ddl in _DDL:
         warehouse.execute(ddl)
+    ensure_alerts_table(warehouse)
     for name, schema in (
         (RECOMMENDATIONS, RECOMMENDATION_SCHEMA),
         (LEARNING_PATHS, LEARNING_PATH_SCHEMA),
@@ -96,13 +95,20 @@ def ensure_tables(warehouse: Warehouse) -> None:
         if not warehouse.table_exists(name):
             warehouse.load_arrow(name, schema.empty_table())
     for view, table, where in (
-        ("recs.current_learner_recommendations", RECOMMENDATIONS, "TRUE"),
-        ("recs.current_learning_paths", LEARNING_PATHS, SERVED_PATH),  # one path per learner
+        (CURRENT_RECOMMENDATIONS, RECOMMENDATIONS, "TRUE"),
+        (CURRENT_LEARNING_PATHS, LEARNING_PATHS, SERVED_PATH),  # one path per learner
     ):
         warehouse.execute(
             f"CREATE OR REPLACE VIEW {view} AS SELECT p.* FROM {table} p "
             f"JOIN {CURRENT} c ON p.run_id = c.run_id WHERE {where}"
         )
+
+
+def append_recommendations(warehouse: Warehouse, batch: pa.Table) -> None:
+    """Append precomputed rows once they hold as Recommendation Log entries (publishing serves and
+    logs them as they are): ids and model version present, ranks from 1. Column-wise, per batch."""
+    validate_table(batch, RecommendationLog, RECOMMENDATION_LOG_FIELDS)
+    warehouse.load_arrow(RECOMMENDATIONS, batch)
 
 
 def current_run_id(warehouse: Warehouse) -> str | None:

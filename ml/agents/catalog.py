@@ -1,25 +1,27 @@
 """The catalogue as the agents see it: course text, the skill taxonomy and resolved metadata.
 
-Course metadata resolves to the AI Metadata Agent's latest inference for the course's *current*
-content (matched by content hash) and otherwise to the rule-based inference computed on the fly,
-so the other agents never wait for the catalogue DAG and never use metadata of an old version of
-a course.
+Course metadata is :mod:`learnrec.course_metadata`'s, the resolution Spark's features and dbt's
+``dim_courses`` use too: the AI Metadata Agent's inference for the course's *current* content
+(matched by content hash), otherwise what the instructor uploaded. So the agents never wait for
+the catalogue DAG, never use metadata of an old version of a course, and agree with what apps see.
+The Metadata Agent's own rule-based inference is :attr:`Catalog.rules_metadata`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from learnrec import course_metadata
+from learnrec.tables import COURSE_METADATA_INFERRED, COURSES, SKILLS
 from learnrec.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
-INFERRED_TABLE = "raw.course_metadata_inferred"
+INFERRED_TABLE = COURSE_METADATA_INFERRED
 
 
 @dataclass(frozen=True)
@@ -50,15 +52,7 @@ class CourseMetadata:
     skill_tags: tuple[str, ...]  # skill ids, the main skill first
     difficulty_score: float  # 1..5
     prerequisites: tuple[str, ...]  # course ids
-    provenance: str  # llm | rules
-
-
-def content_hash(
-    title: str, description: str, syllabus: str, fmt: str, level: str, prereqs: list[str]
-) -> str:
-    """Hash of everything an instructor uploads that metadata depends on: a change means re-inference."""
-    payload = json.dumps([title, description, syllabus, fmt, level, list(prereqs)], ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    provenance: str  # llm | rules | instructor (no inference for the current content yet)
 
 
 def _module_titles(course_id: str, syllabus: str) -> tuple[str, ...]:
@@ -76,17 +70,26 @@ def _module_titles(course_id: str, syllabus: str) -> tuple[str, ...]:
 class Catalog:
     """Courses and skills read once from ``raw``; metadata resolved lazily."""
 
-    def __init__(self, courses: list[Course], skills: list[Skill], inferred: dict[str, CourseMetadata]):
+    def __init__(self, courses: list[Course], skills: list[Skill], resolved: dict[str, CourseMetadata]):
         self.courses = {course.course_id: course for course in courses}
         self.skills = {skill.skill_id: skill for skill in skills}
-        self._inferred = inferred
+        self._resolved = resolved
 
     @classmethod
     def load(cls, warehouse: Warehouse) -> Catalog:
-        rows = warehouse.query(
+        table = warehouse.query(
             "select course_id, title, description, syllabus, format, level, domain, instructor_prerequisites "
-            "from raw.courses order by course_id"
-        ).to_pylist()
+            f"from {COURSES} order by course_id"
+        )
+        skill_table = warehouse.query(
+            f"select skill_id, name, domain, level, prerequisite_skill_ids from {SKILLS} order by skill_id"
+        )
+        resolved = {
+            r["course_id"]: r
+            for r in course_metadata.resolve(
+                table, skill_table, course_metadata.read_inferred(warehouse)
+            ).to_pylist()
+        }
         courses = [
             Course(
                 course_id=row["course_id"],
@@ -97,16 +100,9 @@ class Catalog:
                 level=row["level"],
                 domain=row["domain"],
                 instructor_prerequisites=tuple(row["instructor_prerequisites"] or ()),
-                content_hash=content_hash(
-                    row["title"],
-                    row["description"],
-                    row["syllabus"],
-                    row["format"],
-                    row["level"],
-                    row["instructor_prerequisites"] or [],
-                ),
+                content_hash=resolved[row["course_id"]]["content_hash"],
             )
-            for row in rows
+            for row in table.to_pylist()
         ]
         skills = [
             Skill(
@@ -116,30 +112,24 @@ class Catalog:
                 int(r["level"]),
                 tuple(r["prerequisite_skill_ids"] or ()),
             )
-            for r in warehouse.query(
-                "select skill_id, name, domain, level, prerequisite_skill_ids from raw.skills order by skill_id"
-            ).to_pylist()
+            for r in skill_table.to_pylist()
         ]
-        inferred: dict[str, CourseMetadata] = {}
-        if warehouse.table_exists(INFERRED_TABLE):
-            current = {course.course_id: course.content_hash for course in courses}
-            for row in warehouse.query(
-                f"select course_id, skill_tags, difficulty_score, prerequisites, provenance, content_hash "
-                f"from {INFERRED_TABLE} order by inferred_at"
-            ).to_pylist():
-                if current.get(row["course_id"]) == row["content_hash"]:  # later rows win
-                    inferred[row["course_id"]] = CourseMetadata(
-                        row["course_id"],
-                        tuple(row["skill_tags"]),
-                        float(row["difficulty_score"]),
-                        tuple(row["prerequisites"]),
-                        row["provenance"],
-                    )
-        return cls(courses, skills, inferred)
+        metadata = {
+            cid: CourseMetadata(
+                cid,
+                tuple(r["skill_tags"]),
+                r["difficulty_score"],
+                tuple(r["prerequisites"]),
+                r["metadata_source"],
+            )
+            for cid, r in resolved.items()
+        }
+        return cls(courses, skills, metadata)
 
     def inferred_hash(self, course_id: str) -> str | None:
         """Content hash of the stored inference for the course's current content, if any."""
-        return self.courses[course_id].content_hash if course_id in self._inferred else None
+        inferred = self._resolved[course_id].provenance != course_metadata.INSTRUCTOR
+        return self.courses[course_id].content_hash if inferred else None
 
     # --- rule-based reading of the text -------------------------------------------------------
     @cached_property
@@ -163,5 +153,5 @@ class Catalog:
         return rules_metadata(self)
 
     def metadata(self, course_id: str) -> CourseMetadata:
-        """The agent's inference for the current content, else the rule-based one."""
-        return self._inferred.get(course_id) or self.rules_metadata[course_id]
+        """The course's resolved metadata (see the module docstring)."""
+        return self._resolved[course_id]

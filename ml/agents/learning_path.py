@@ -33,6 +33,15 @@ from pydantic import BaseModel, Field
 from learnrec import safetext
 from learnrec.llm import GatewayResult, LLMGateway, load_prompt
 from learnrec.settings import Settings
+from learnrec.tables import (
+    CAREER_GOALS,
+    DIM_COURSES,
+    LEARNER_COURSE_INTERACTIONS,
+    LEARNERS,
+    LEARNING_PATH_SCHEMA,
+    LEARNING_PATHS,
+    RUNS,
+)
 from learnrec.warehouse import Warehouse
 from ml.agents.catalog import Catalog
 from ml.agents.runs import record_agent_run
@@ -41,26 +50,9 @@ log = logging.getLogger(__name__)
 
 PROMPTS = Path(__file__).parent / "prompts"
 RULES_VERSION = "static-path"
-LEARNING_PATHS = "recs.learning_paths"
-#: The recommendation versions' registry (exports/recommendations/tables.py, which ml may not import).
-RUNS = "recs.runs"
-COMPLETIONS = "marts.fct_learner_course_interactions"
-PUBLISHED_COURSES = "marts.dim_courses"
 MAX_CANDIDATES = 40
 #: Longest step reason (shown to the learner) and untrusted title or role put into the prompt.
 REASON_CHARS, TITLE_CHARS = 240, 120
-
-PATH_SCHEMA = pa.schema(
-    [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("learner_id", pa.string(), nullable=False),
-        pa.field("career_goal", pa.string(), nullable=False),
-        pa.field("step", pa.int32(), nullable=False),
-        pa.field("course_id", pa.string(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),  # static | llm
-    ]
-)
 
 
 class PathStep(BaseModel):
@@ -198,13 +190,15 @@ def _path_learners(warehouse: Warehouse, run_id: str) -> list[PathLearner]:
     ).to_pylist():
         static.setdefault(row["learner_id"], []).append(row["course_id"])
     completed: dict[str, set[str]] = {}
-    if warehouse.table_exists(COMPLETIONS):  # the completions the static paths and the gate use
+    if warehouse.table_exists(
+        LEARNER_COURSE_INTERACTIONS
+    ):  # the completions the static paths and the gate use
         for row in warehouse.query(
-            f"select distinct learner_id, course_id from {COMPLETIONS} where completed"
+            f"select distinct learner_id, course_id from {LEARNER_COURSE_INTERACTIONS} where completed"
         ).to_pylist():
             completed.setdefault(row["learner_id"], set()).add(row["course_id"])
     learners = warehouse.query(
-        "select learner_id, career_goal, current_role, data_tier from raw.learners "
+        f"select learner_id, career_goal, current_role, data_tier from {LEARNERS} "
         "where career_goal is not null order by learner_id"
     ).to_pylist()
     return [
@@ -223,9 +217,9 @@ def _path_learners(warehouse: Warehouse, run_id: str) -> list[PathLearner]:
 
 def _published_prerequisites(warehouse: Warehouse) -> dict[str, tuple[str, ...]]:
     """Prerequisites as published in ``marts.dim_courses`` (instructor's + latest inference)."""
-    if not warehouse.table_exists(PUBLISHED_COURSES):
+    if not warehouse.table_exists(DIM_COURSES):
         return {}
-    rows = warehouse.query(f"select course_id, prerequisites from {PUBLISHED_COURSES}").to_pylist()
+    rows = warehouse.query(f"select course_id, prerequisites from {DIM_COURSES}").to_pylist()
     return {row["course_id"]: tuple(row["prerequisites"] or ()) for row in rows}
 
 
@@ -321,7 +315,7 @@ def plan_llm_learning_paths(
         return PathRunReport(0, 0, 0, gateway.usage.as_dict())
     goals = {
         row["career_goal"]: list(row["target_skill_ids"])
-        for row in warehouse.query("select career_goal, target_skill_ids from raw.career_goals").to_pylist()
+        for row in warehouse.query(f"select career_goal, target_skill_ids from {CAREER_GOALS}").to_pylist()
     }
     learners = [p for p in _path_learners(warehouse, run_id) if p.career_goal in goals]
     rows, rejected = _llm_path_rows(gateway, warehouse, run_id, learners, goals)
@@ -329,7 +323,7 @@ def plan_llm_learning_paths(
         warehouse.execute(f"delete from {LEARNING_PATHS} where run_id = ? and source = 'llm'", [run_id])
         if rows:
             warehouse.load_arrow(
-                LEARNING_PATHS, pa.Table.from_pylist(rows, schema=PATH_SCHEMA), mode="append"
+                LEARNING_PATHS, pa.Table.from_pylist(rows, schema=LEARNING_PATH_SCHEMA), mode="append"
             )
     n_llm = len({r["learner_id"] for r in rows})
     record_agent_run(warehouse, "learning_path", started, gateway.usage, items=len(learners))

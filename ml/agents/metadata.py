@@ -28,6 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
+from learnrec import course_metadata
 from learnrec.llm import LLMGateway, load_prompt
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse
@@ -237,6 +238,7 @@ def infer_course_metadata(
                     keys,
                 )
             warehouse.load_arrow(INFERRED_TABLE, data, mode="append")
+        course_metadata.publish(warehouse)  # the new inferences apply from now on, for dbt too
     n_llm = sum(1 for r in rows if r["provenance"] == "llm")
     record_agent_run(warehouse, "metadata", started, gateway.usage, items=len(rows))
     return MetadataRunReport(

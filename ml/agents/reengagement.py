@@ -38,6 +38,7 @@ from learnrec import safetext
 from learnrec.contracts.nudges import NudgeDraft, NudgeType, Provenance
 from learnrec.llm import LLMGateway, load_prompt
 from learnrec.settings import Settings
+from learnrec.tables import COURSES, CURRENT_RECOMMENDATIONS, DROPOUT_SCORES, LEARNER_EVENTS, LEARNERS
 from learnrec.warehouse import Warehouse
 from ml.agents.runs import record_agent_run
 
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 PROMPTS = Path(__file__).parent / "prompts"
 RULES_VERSION = "reengagement-rules@v1"
 DRAFTS_TABLE = "recs.nudge_drafts"
-CURRENT_RECOMMENDATIONS = "recs.current_learner_recommendations"
 MAX_COURSES = 3
 SUBJECT_CHARS, BODY_CHARS = 120, 1200
 #: Longest first name and course title put into a message or a prompt.
@@ -92,9 +92,9 @@ class NudgeTarget:
 # --- selection -----------------------------------------------------------------------------
 def select_targets(settings: Settings, warehouse: Warehouse, run_date: date) -> list[NudgeTarget]:
     """Learners to nudge on ``run_date`` with their grounding data (see the module docstring)."""
-    has_events = warehouse.table_exists("raw.learner_events")
+    has_events = warehouse.table_exists(LEARNER_EVENTS)
     last_seen = (
-        "(select learner_id, max(event_date) as last_date from raw.learner_events "
+        f"(select learner_id, max(event_date) as last_date from {LEARNER_EVENTS} "
         "where event_date <= ? group by learner_id)"
         if has_events
         else "(select cast(null as varchar) as learner_id, cast(null as date) as last_date where ? is null)"
@@ -102,8 +102,8 @@ def select_targets(settings: Settings, warehouse: Warehouse, run_date: date) -> 
     scores = (
         "(select learner_id, dropout_probability from (select learner_id, dropout_probability, "
         "row_number() over (partition by learner_id order by score_date desc) as newest "
-        "from features.dropout_scores where score_date <= ?) ranked where newest = 1)"
-        if warehouse.table_exists("features.dropout_scores")
+        f"from {DROPOUT_SCORES} where score_date <= ?) ranked where newest = 1)"
+        if warehouse.table_exists(DROPOUT_SCORES)
         else "(select cast(null as varchar) as learner_id, cast(null as double) as dropout_probability "
         "where ? is null)"
     )
@@ -111,7 +111,7 @@ def select_targets(settings: Settings, warehouse: Warehouse, run_date: date) -> 
         f"""
         select l.learner_id, l.first_name, l.data_tier, s.dropout_probability,
                coalesce(a.last_date, cast(l.signed_up_at as date)) as last_date
-        from raw.learners l
+        from {LEARNERS} l
         left join {last_seen} a on a.learner_id = l.learner_id
         left join {scores} s on s.learner_id = l.learner_id
         where cast(l.retention_expiry as date) > ? and cast(l.signed_up_at as date) <= ?
@@ -152,7 +152,7 @@ def _recommendations(warehouse: Warehouse, learner_ids: list[str]) -> dict[str, 
     out: dict[str, list[tuple[str, str]]] = {}
     for row in warehouse.query(
         f"select r.learner_id, r.course_id, c.title from {CURRENT_RECOMMENDATIONS} r "
-        "join raw.courses c on c.course_id = r.course_id "
+        f"join {COURSES} c on c.course_id = r.course_id "
         f"where r.learner_id in ({', '.join('?' for _ in learner_ids)}) and r.rank <= ? "
         "order by r.learner_id, r.rank",
         [*learner_ids, MAX_COURSES],
@@ -172,13 +172,13 @@ def _progress(
         with mine as (
             select learner_id, course_id, max(event_at) as last_at,
                    bool_or(event_type = 'complete') as completed
-            from raw.learner_events
+            from {LEARNER_EVENTS}
             where event_date <= ? and course_id is not null
               and learner_id in ({", ".join("?" for _ in learner_ids)})
             group by learner_id, course_id
         )
         select m.learner_id, m.course_id, c.title, m.completed, m.last_at
-        from mine m join raw.courses c on c.course_id = m.course_id
+        from mine m join {COURSES} c on c.course_id = m.course_id
         order by m.learner_id, m.last_at desc, m.course_id
         """,
         [run_date, *learner_ids],

@@ -16,6 +16,7 @@ from contextlib import redirect_stdout
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from learnrec import tables
 from learnrec.airflow_env import metadata_db, run_airflow
 from learnrec.airflow_runs import format_stage, latest_run_stages
 from learnrec.dag_defaults import RETRIES_ENV
@@ -29,29 +30,29 @@ from learnrec.world.generate import WorldSummary, generate_world
 DEMO_DAGS: tuple[str, ...] = ("learner_events_ingest", "nightly_recommendations", "learner_nudges")
 #: Warehouse tables whose row counts the summary prints (missing ones are skipped).
 SUMMARY_TABLES: tuple[str, ...] = (
-    "raw.learners",
-    "raw.courses",
+    tables.LEARNERS,
+    tables.COURSES,
     "raw.course_ratings",
-    "raw.skills",
-    "raw.career_goals",
-    "raw.learner_events",
-    "raw.quarantined_events",
-    "raw.ingest_batches",
-    "raw.reprocess_dates",
-    "marts.dim_learners",
-    "marts.dim_courses",
-    "marts.fct_learner_events",
-    "marts.fct_learner_course_interactions",
-    "marts.mart_popular_courses_by_career",
-    "marts.mart_top_rated_by_interest",
-    "features.learner_features",
+    tables.SKILLS,
+    tables.CAREER_GOALS,
+    tables.LEARNER_EVENTS,
+    tables.QUARANTINED_EVENTS,
+    tables.INGEST_BATCHES,
+    tables.REPROCESS_DATES,
+    tables.DIM_LEARNERS,
+    tables.DIM_COURSES,
+    tables.LEARNER_EVENTS_MART,
+    tables.LEARNER_COURSE_INTERACTIONS,
+    tables.POPULAR_BY_CAREER,
+    tables.TOP_RATED_BY_INTEREST,
+    tables.LEARNER_FEATURES,
     "features.course_features",
-    "features.dropout_scores",
-    "recs.learner_recommendations",
-    "recs.learning_paths",
-    "raw.served_recommendations",
-    "recs.nudge_outbox",
-    "raw.notification_events",
+    tables.DROPOUT_SCORES,
+    tables.RECOMMENDATIONS,
+    tables.LEARNING_PATHS,
+    tables.SERVED_LOG,
+    tables.NUDGE_OUTBOX,
+    tables.NOTIFICATION_EVENTS,
 )
 
 

@@ -9,8 +9,9 @@ import pyarrow as pa
 import pytest
 
 from learnrec.settings import Settings, load_settings
+from learnrec.tables import LEARNING_PATH_SCHEMA, LEARNING_PATHS
 from ml.agents.catalog import Catalog
-from ml.agents.learning_path import LEARNING_PATHS, PATH_SCHEMA, plan_llm_learning_paths, validate_path
+from ml.agents.learning_path import plan_llm_learning_paths, validate_path
 
 from .conftest import LLMServer, Reply, llm_settings
 
@@ -71,7 +72,7 @@ def one_learner(warehouse):
                 }
                 for i, c in enumerate(static, start=1)
             ],
-            schema=PATH_SCHEMA,
+            schema=LEARNING_PATH_SCHEMA,
         ),
     )
     return {

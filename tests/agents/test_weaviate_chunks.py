@@ -13,7 +13,7 @@ from ml.agents.chunks import (
     WEAVIATE_COLLECTION,
     ChunkIndex,
     WeaviateChunkIndex,
-    WeaviateChunkStore,
+    chunk_store,
     index_course_chunks,
 )
 from ml.agents.qa import PARTIAL_PREFIX, CourseQA
@@ -99,7 +99,7 @@ def test_an_interrupted_update_is_repaired_by_the_next_run(
         raise ConnectionError("lost Weaviate after the insert")
 
     with monkeypatch.context() as patch:
-        patch.setattr(type(WeaviateChunkStore(wv_settings).collection.data), "delete_many", crash)
+        patch.setattr(type(chunk_store(wv_settings, warehouse).collection.data), "delete_many", crash)
         with pytest.raises(ConnectionError):
             index_course_chunks(wv_settings, warehouse, embedder=HashEmbedder())
     hashes = {

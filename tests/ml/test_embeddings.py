@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from learnrec.settings import load_settings
+from learnrec.vectors import MiniLMEmbedder
 from ml.data import load_training_data
-from ml.embeddings import WarehouseVectorIndex, WeaviateVectorIndex, minilm_encoder, sync_course_embeddings
+from ml.embeddings import WarehouseVectorIndex, WeaviateVectorIndex, sync_course_embeddings
 from tests.ml.conftest import RUN_DATE, hash_encoder
 
 NOW = datetime(2026, 3, 13, tzinfo=UTC)
@@ -54,7 +55,7 @@ def test_exact_cosine_search_finds_the_nearest_course(warehouse) -> None:
 
 @pytest.mark.slow
 def test_minilm_embeds_offline_with_meaningful_similarity() -> None:
-    encode = minilm_encoder()
+    encode = MiniLMEmbedder().encode
     vectors = encode(
         ["Intro to SQL for data analysis", "Querying databases with SQL", "Watercolour painting for kids"]
     )
@@ -78,3 +79,28 @@ def test_weaviate_adapter_round_trip() -> None:
         assert set(index.stored()["course_id"]) >= {"TEST-1", "TEST-2"}
     finally:
         index.close()
+
+
+@pytest.mark.integration  # loopback HTTP and gRPC servers standing in for Weaviate
+def test_weaviate_index_through_the_shared_adapter(settings) -> None:
+    """Upsert, change detection and near-vector search (the stand-in returns no stored vectors,
+    so ``vectors()`` is covered by the real-server test above only)."""
+    from tests.agents.weaviate_loopback import fake_weaviate
+
+    with fake_weaviate() as server:
+        wv = load_settings(
+            home=settings.home,
+            vector_index="weaviate",
+            weaviate_url=server.url,
+            weaviate_grpc_port=server.grpc_port,
+        )
+        index = WeaviateVectorIndex(wv)
+        try:
+            vectors = hash_encoder(["sql course", "design course"])
+            index.upsert(["C1", "C2"], vectors, ["h1", "h2"], NOW)
+            index.upsert(["C1"], vectors[1:], ["h1b"], NOW)  # re-embedded: the course's one object replaced
+            stored = index.stored().set_index("course_id")["content_hash"].to_dict()
+            assert stored == {"C1": "h1b", "C2": "h2"} and len(server.collection("Course")) == 2
+            assert index.search(vectors[0], k=1)[0][0] in {"C1", "C2"}
+        finally:
+            index.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 
 from learnrec.settings import PROJECT_ROOT
+from tests.layout import FOLDERS
 
 
 def _declared_packages() -> set[str]:
@@ -15,14 +16,7 @@ def _declared_packages() -> set[str]:
 
 def _packages_on_disk() -> set[str]:
     found = set()
-    roots = {
-        "learnrec": PROJECT_ROOT / "plugins" / "learnrec",
-        "ml": PROJECT_ROOT / "ml",
-        "exports": PROJECT_ROOT / "exports",
-        "spark_jobs": PROJECT_ROOT / "spark_jobs",
-        "benchmarks": PROJECT_ROOT / "benchmarks",
-    }
-    for name, root in roots.items():
+    for name, root in FOLDERS.items():  # dags/ holds DAG files, no package
         for init in root.rglob("__init__.py"):
             relative = init.parent.relative_to(root)
             found.add(".".join((name, *relative.parts)))

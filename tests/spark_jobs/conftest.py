@@ -112,8 +112,23 @@ def write_events(lake_root: str | Path, events: Sequence[Ev], batch_id: str) -> 
     return len(groups)
 
 
+def _content_hash(courses: pa.Table, course_id: str) -> str:
+    from learnrec.course_metadata import content_hash
+
+    [row] = [r for r in courses.to_pylist() if r["course_id"] == course_id]
+    return content_hash(
+        row["title"],
+        row["description"],
+        row["syllabus"],
+        row["format"],
+        row["level"],
+        row["instructor_prerequisites"],
+    )
+
+
 def catalog_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
-    """raw.courses, raw.skills and one raw.course_metadata_inferred row (for C3)."""
+    """raw.courses, raw.skills and raw.course_metadata_inferred rows for C3: one of its current
+    content, one of an older version (which must not apply)."""
     import json
 
     published = datetime(2025, 1, 1, tzinfo=UTC)
@@ -160,7 +175,7 @@ def catalog_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
             "provenance": ["rules", "rules"],
             "model": ["rules-v1", "rules-v1"],
             "prompt_version": ["v1", "v1"],
-            "content_hash": ["x", "y"],
+            "content_hash": ["x", _content_hash(courses, "C3")],
             "inferred_at": [datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)],
         }
     )

@@ -6,7 +6,8 @@ import pyarrow as pa
 import pytest
 
 from learnrec.cli import main
-from spark_jobs.catalog import resolve_catalog, syllabus_skill_names
+from learnrec.course_metadata import syllabus_skill_names
+from spark_jobs.catalog import resolve_catalog
 from tests.spark_jobs.conftest import catalog_tables
 
 
@@ -23,9 +24,12 @@ def test_agent_metadata_wins_over_instructor_metadata() -> None:
     assert catalog.skill_ids == ("S01", "S02", "S03")
     assert rows["C1"]["skill_idx"] == [0, 1] and rows["C1"]["difficulty_score"] == 1.5
     assert rows["C2"]["skill_idx"] == [2] and rows["C2"]["difficulty_score"] == 4.5
-    # C3's syllabus names Python (S02); the agent's latest inference says S03, difficulty 5
+    # C3's syllabus names Python (S02); the agent's inference of its current content says S03,
+    # difficulty 5 (its older inference, of other content, S01 and 2)
     assert rows["C3"]["skill_idx"] == [2] and rows["C3"]["difficulty_score"] == 5.0
     assert resolve_catalog(courses, skills).courses.to_pylist()[2]["skill_idx"] == [1]
+    # with only the older inference, C3 is back to its syllabus: that inference is not of this content
+    assert resolve_catalog(courses, skills, inferred.slice(0, 1)).courses.to_pylist()[2]["skill_idx"] == [1]
 
 
 def test_tags_outside_the_taxonomy_are_dropped_and_counted() -> None:

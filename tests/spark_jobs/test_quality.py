@@ -27,16 +27,6 @@ def learners(**overrides: list) -> dict[str, list]:
         "preferred_format": ["video", "mixed"],
         "affinity_score": [0.7, 0.0],
         "style_updated_at": [datetime(2026, 10, 30, 10, tzinfo=UTC), None],
-        "days_since_last_activity": [0, 40],
-        "activity_7d": [5, 0],
-        "activity_prev_21d": [2, 0],
-        "activity_trend": [0.76, 0.0],
-        "completion_rate": [0.25, None],
-        "skip_rate": [0.25, None],
-        "quiz_trend": [None, None],
-        "avg_quiz_score": [80.0, None],
-        "sessions_30d": [3, 0],
-        "events_30d": [7, 0],
     }
     return rows | overrides
 
@@ -59,10 +49,7 @@ def courses(**overrides: list) -> dict[str, list]:
 
 LEARNER_SCHEMA = (
     "learner_id string, feature_date date, skill_vector array<double>, engagement_score double, "
-    "preferred_format string, affinity_score double, style_updated_at timestamp, "
-    "days_since_last_activity int, activity_7d long, activity_prev_21d long, activity_trend double, "
-    "completion_rate double, skip_rate double, quiz_trend double, avg_quiz_score double, "
-    "sessions_30d long, events_30d long"
+    "preferred_format string, affinity_score double, style_updated_at timestamp"
 )
 COURSE_SCHEMA = (
     "course_id string, feature_date date, format string, completion_rate double, avg_quiz_score double, "

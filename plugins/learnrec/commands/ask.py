@@ -21,6 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from learnrec.cli import UsageError
     from learnrec.settings import get_settings
+    from learnrec.tables import COURSES
     from learnrec.warehouse import connect_warehouse
     from ml.agents.chunks import MiniLMEmbedder, index_course_chunks
     from ml.agents.qa import CourseQA
@@ -29,11 +30,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("the question is empty")
     settings = get_settings()
     with connect_warehouse(settings) as warehouse:
-        if not warehouse.table_exists("raw.courses"):
+        if not warehouse.table_exists(COURSES):
             raise UsageError(
                 "no course catalogue in the warehouse yet: run `learnrec demo` (or the ingest) first"
             )
-        known = set(warehouse.query("select course_id from raw.courses").column(0).to_pylist())
+        known = set(warehouse.query(f"select course_id from {COURSES}").column(0).to_pylist())
         if unknown := sorted(set(args.course or ()) - known):
             raise UsageError(f"unknown course id(s): {', '.join(unknown)}")
         embedder = MiniLMEmbedder()

@@ -14,6 +14,7 @@ import json
 from exports.nudges.outbox import EVENTS, OUTBOX
 from exports.recommendations.serving import lookup_sqlite
 from learnrec.settings import Settings
+from learnrec.tables import CURRENT_RECOMMENDATIONS, CURRENT_VERSION, DIM_LEARNERS
 from learnrec.warehouse import connect_warehouse
 
 #: (label, which learners, preferred first): a skipper still on the cold-start fallback shows
@@ -33,12 +34,12 @@ def sample_learners(settings: Settings) -> list[tuple[str, str]]:
     """(label, learner_id) for each kind present in the current version."""
     found: list[tuple[str, str]] = []
     with connect_warehouse(settings, read_only=True) as warehouse:
-        if not warehouse.table_exists("recs.current_version"):
+        if not warehouse.table_exists(CURRENT_VERSION):
             return found
         for label, where, first in _PICKS:
             learner = warehouse.scalar(
-                "SELECT r.learner_id FROM recs.current_learner_recommendations r "
-                "JOIN marts.dim_learners d ON d.learner_id = r.learner_id "
+                f"SELECT r.learner_id FROM {CURRENT_RECOMMENDATIONS} r "
+                f"JOIN {DIM_LEARNERS} d ON d.learner_id = r.learner_id "
                 f"WHERE {where} ORDER BY {first}, coalesce(d.n_behavioural_events, 0) DESC, r.learner_id LIMIT 1"
             )
             if learner is not None:
@@ -92,12 +93,12 @@ def print_nudge_samples(settings: Settings) -> None:
             f" WHERE status IN ('suppressed', 'deferred') GROUP BY reason ORDER BY n DESC"
         ).to_pylist()
         n_events = warehouse.scalar(f"SELECT COUNT(*) FROM {EVENTS}")
-    print("\nnudges (recs.nudge_outbox): one per learner, nudge type and day")
+    print(f"\nnudges ({OUTBOX}): one per learner, nudge type and day")
     for row in by_status:
         print(f"  {row['status']:<12} {row['channel']:<6} {row['n']:>8,}")
     for row in reasons:
         print(f"  why not sent: {row['reason']:<24} {row['n']:>8,}")
-    print(f"  raw.notification_events: {n_events:,} rows")
+    print(f"  {EVENTS}: {n_events:,} rows")
     sample = next(iter(sorted(settings.outbox_path.rglob("*.jsonl"))), None)
     if sample:
         first = json.loads(sample.read_text().splitlines()[0])

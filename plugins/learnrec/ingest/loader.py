@@ -42,6 +42,7 @@ from learnrec.ingest.tables import (
 )
 from learnrec.ingest.validate import MAX_FIELD_CHARS, reason_counts, validate_payloads
 from learnrec.privacy import ErasedLearners, erased_hashes
+from learnrec.tables import COURSES, LEARNERS
 from learnrec.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class KnownIds:
     def load(cls, warehouse: Warehouse, hash_key: str = "") -> KnownIds:
         """Learner and course ids of the operational snapshots (raw.learners, raw.courses), and the
         hashes of erased learners (ops.erasure_requests)."""
-        for table in ("raw.learners", "raw.courses"):
+        for table in (LEARNERS, COURSES):
             if not warehouse.table_exists(table):
                 raise IngestError(
                     f"{table} does not exist: load the operational snapshots first "
@@ -73,8 +74,8 @@ class KnownIds:
                     "of unknown learners and courses can be told apart"
                 )
         return cls(
-            learners=warehouse.query("SELECT learner_id FROM raw.learners").column(0).combine_chunks(),
-            courses=warehouse.query("SELECT course_id FROM raw.courses").column(0).combine_chunks(),
+            learners=warehouse.query(f"SELECT learner_id FROM {LEARNERS}").column(0).combine_chunks(),
+            courses=warehouse.query(f"SELECT course_id FROM {COURSES}").column(0).combine_chunks(),
             erased=ErasedLearners(erased_hashes(warehouse), hash_key),
         )
 

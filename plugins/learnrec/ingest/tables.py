@@ -10,14 +10,14 @@ from __future__ import annotations
 import pyarrow as pa
 
 from learnrec.contracts.events import raw_event_schema
+from learnrec.tables import INGEST_BATCHES as BATCHES
+from learnrec.tables import LEARNER_EVENTS as EVENTS
+from learnrec.tables import QUARANTINED_EVENTS as QUARANTINE
+from learnrec.tables import REPROCESS_DATES
 from learnrec.warehouse import Warehouse
 
-EVENTS = "raw.learner_events"
-QUARANTINE = "raw.quarantined_events"
-BATCHES = "raw.ingest_batches"
 LANDED_FILES = "raw.ingest_files"
 KAFKA_OFFSETS = "raw.kafka_offsets"
-REPROCESS_DATES = "raw.reprocess_dates"
 #: The keys (event date and id) of a batch's events, staged for the dedup join against what has
 #: landed; replaced before each batch (single writer: the ingest DAG runs one batch at a time).
 STAGE_EVENTS = "raw.ingest_stage_events"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from learnrec.settings import PROJECT_ROOT, Settings
+from learnrec.tables import LEARNER_EVENTS_MART
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,10 @@ DAG_MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 #: when new events touch their date or pair). Erasing a learner (retention expiry, erasure request)
 #: must delete from these beside raw; every other dbt relation is rebuilt from them and raw nightly.
 INCREMENTAL_LEARNER_RELATIONS = (
-    "marts.fct_learner_events",
+    LEARNER_EVENTS_MART,
     "intermediate.int_learner_daily_activity",
     "intermediate.int_learner_course_events_aggregated",
+    "marts.fct_recommendation_outcomes",  # incremental: keeps a learner's rows until rebuilt
 )
 
 

@@ -47,6 +47,7 @@ import snowflake.connector
 from snowflake.connector.constants import FIELD_ID_TO_NAME
 
 from learnrec.settings import Settings
+from learnrec.tables import LEARNER_EVENTS
 from learnrec.warehouse.base import SCHEMAS, LoadMode, Warehouse
 
 #: The layout's schemas plus dbt's (INTERFACES.md: the same names on Snowflake).
@@ -55,7 +56,7 @@ SNOWFLAKE_SCHEMAS = (*SCHEMAS, "staging", "intermediate", "marts")
 #: ``metadata:module_id`` paths work; from INTERFACES.md. Arrow's JSON extension type marks
 #: further JSON columns without listing them here.
 JSON_COLUMNS: dict[str, frozenset[str]] = {
-    "raw.learner_events": frozenset({"metadata"}),
+    LEARNER_EVENTS: frozenset({"metadata"}),
 }
 #: Arrow integer width <-> NUMBER precision: the precision round-trips the width exactly.
 INT_PRECISION = {pa.int8(): 3, pa.int16(): 5, pa.int32(): 10, pa.int64(): 19}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from learnrec import course_metadata
 from learnrec.contracts.sources import SOURCE_TABLES
 from learnrec.privacy import ErasedLearners, erased_hashes
 from learnrec.settings import Settings
@@ -45,16 +46,19 @@ def read_snapshot(landing: Path, table: str) -> pa.Table:
 def load_source_snapshots(
     warehouse: Warehouse, landing: Path, erased: ErasedLearners | None = None
 ) -> dict[str, int]:
-    """Replace every ``raw.<table>`` with its snapshot; returns rows loaded per table.
+    """Replace every ``raw.<table>`` with its snapshot, and the courses' resolved metadata with
+    theirs (an edited course's old inference stops applying); returns rows loaded per table.
 
     Rows of ``erased`` learners are left out: an operational export made before the app deleted
     an erased account must not bring the learner back.
     """
     keep = erased.without_erased if erased else (lambda data: data)
     snapshots = {table: keep(read_snapshot(landing, table)) for table in SOURCE_TABLES}
-    return {
+    loaded = {
         table: warehouse.load_arrow(f"raw.{table}", data, mode="replace") for table, data in snapshots.items()
     }
+    course_metadata.publish(warehouse)
+    return loaded
 
 
 def refresh_source_snapshots(settings: Settings) -> dict[str, int]:

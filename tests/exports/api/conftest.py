@@ -23,8 +23,9 @@ from exports.api.settings import ApiSettings
 from exports.recommendations import tables
 from exports.recommendations.serving import export_sqlite
 from learnrec.settings import Settings
+from learnrec.vectors import DIMENSIONS
 from learnrec.warehouse import connect_warehouse
-from ml.embeddings import DIMENSIONS, WarehouseVectorIndex
+from ml.embeddings import WarehouseVectorIndex
 from tests.plugins.world.conftest import World, make_world
 
 ISSUER = DEV_ISSUER
@@ -132,7 +133,6 @@ def store(world: World) -> Store:
 class Running:
     url: str
     client: httpx.Client
-    services: object
 
     def get(self, path: str, token: str | None = None, **kwargs: object) -> httpx.Response:
         return self.client.get(path, headers=_auth(token, kwargs.pop("headers", {})), **kwargs)
@@ -156,7 +156,7 @@ def serve(settings: Settings, api: ApiSettings) -> Iterator[Running]:
     """The app on a real uvicorn server, 127.0.0.1 on a free port, until the block ends."""
     app = create_app(settings, api)
     with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield Running(url, client, app.state.services)
+        yield Running(url, client)
 
 
 @pytest.fixture

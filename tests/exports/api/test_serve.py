@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from .conftest import AUDIENCE, ISSUER, Issuer, Store
+from exports.api.app import create_app
+
+from .conftest import AUDIENCE, ISSUER, Issuer, Store, api_settings
 
 LEARNREC = [str(Path(sys.executable).with_name("learnrec"))]  # the installed console script
 
@@ -45,3 +48,9 @@ def test_serve_runs_the_api_and_bad_settings_stop_it(world, store: Store, issuer
     finally:
         process.terminate()
         process.wait(30)
+
+
+def test_a_store_the_api_cannot_read_stops_it_at_start(world, issuer: Issuer):
+    settings = world.settings.model_copy(update={"serving_store": "postgres"})
+    with pytest.raises(ValueError, match="SQLite serving store only"):
+        create_app(settings, api_settings(issuer))

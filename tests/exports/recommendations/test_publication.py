@@ -57,6 +57,33 @@ def test_gate_passes_a_good_version_and_publish_switches_and_logs(warehouse, cha
     assert warehouse.scalar("SELECT count(*) FROM raw.served_recommendations") == len(log)
 
 
+def test_a_rerun_of_the_date_never_logs_a_recommendation_twice(warehouse, champion, content):
+    """Decided: a key (run date, learner, course) is logged once, by the first publication that
+    served it; a rerun logs only the courses it newly serves."""
+    run_gate(warehouse, version(warehouse, champion, content, "first"), top_n=TOP_N)
+    publish(warehouse, "first", keep_versions=5, now=_at(0))
+    log_query = "SELECT * FROM raw.served_recommendations ORDER BY log_id"
+    first_log = rows_of(warehouse, log_query)
+    for run_id, scorer, hour in (("rerun", champion, 1), ("backfill", None, 2), ("again", champion, 3)):
+        run_gate(warehouse, version(warehouse, scorer, content, run_id), top_n=TOP_N)
+        publish(warehouse, run_id, keep_versions=5, now=_at(hour))
+    log = rows_of(warehouse, log_query)
+    per_day = warehouse.query(
+        "SELECT learner_id, course_id, count(*) AS n FROM raw.served_recommendations "
+        "GROUP BY learner_id, course_id HAVING count(*) > 1"
+    )
+    assert per_day.num_rows == 0
+    assert [r for r in log if r["served_at"] == _at(0)] == first_log  # the first serving stays as logged
+    newly_served = warehouse.scalar(
+        "SELECT count(DISTINCT learner_id || course_id) FROM recs.learner_recommendations"
+    )
+    assert len(log) == newly_served > len(first_log)  # the content-only backfill served other courses
+
+
+def _at(hour: int) -> datetime:
+    return datetime(2026, 3, 2, hour, 30, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     ("tamper", "failed_check"),
     [
@@ -303,7 +330,11 @@ def test_sqlite_export_is_swapped_atomically_and_serves_lookups(warehouse, champ
     reader.close()
     recs, path_steps = lookup_sqlite(path, "l01")
     assert len(recs) == TOP_N and {r["run_id"] for r in recs} == {"s2"}
-    assert recs[0]["title"] and recs[0]["reason"] and recs[0]["log_id"].startswith("s2:l01:")
+    assert (
+        recs[0]["title"]
+        and recs[0]["reason"]
+        and recs[0]["log_id"] == f"{RUN_DATE}:l01:{recs[0]['course_id']}"
+    )
     assert [s["step"] for s in path_steps] == list(range(1, len(path_steps) + 1))
     assert not list(path.parent.glob(".*.tmp"))
     plan = (
