@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         "up to 0.05 on the evaluation world) for little speed on 2 cores.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    text_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated hosts that links and e-mail addresses in learner-facing text may "
+        "name (learnrec.safetext); empty: none.",
+    )
 
     # --- warehouse ----------------------------------------------------------------------------
     warehouse: Literal["duckdb", "snowflake"] = "duckdb"
@@ -89,6 +94,15 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     ingest_batch_events: int = Field(
         500_000, ge=1, description="Payloads per ingest batch (one transaction; memory grows with it)."
+    )
+    ingest_max_line_bytes: int = Field(
+        64 * 1024,
+        ge=256,
+        description="Longest payload (landing line or Kafka message) read; longer ones are quarantined "
+        "as too_large without being held whole.",
+    )
+    ingest_max_field_chars: int = Field(
+        512, ge=16, description="Longest text value of an event (ids, module_id); longer: too_large."
     )
 
     # --- lake ---------------------------------------------------------------------------------
