@@ -58,3 +58,29 @@ def test_console_entry_point_is_installed() -> None:
         [sys.executable, "-m", "learnrec.cli", "--help"], capture_output=True, text=True, check=True
     )
     assert "generate" in out.stdout
+
+
+def test_generate_refuses_a_used_home_without_force(
+    learnrec_home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["generate", "--size", "tiny", "--end-date", "2026-10-31", "--seed", "3"]
+    pending = learnrec_home / "landing" / "api" / "not-yet-ingested.jsonl"
+    pending.parent.mkdir(parents=True)
+    pending.write_text("{}\n")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "holds 1 files" in err and "would delete" in err and "--force" in err
+    assert not (learnrec_home / "world").exists()
+
+    assert main([*argv, "--force"]) == 0
+    assert main(argv) == 2  # the world it just wrote makes the home used, too
+    assert "would delete" in capsys.readouterr().err
+
+
+def test_generate_refuses_a_home_whose_warehouse_exists(
+    learnrec_home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    learnrec_home.mkdir()
+    (learnrec_home / "warehouse.duckdb").write_bytes(b"")
+    assert main(["generate", "--size", "tiny", "--end-date", "2026-10-31"]) == 2
+    assert "the warehouse" in capsys.readouterr().err

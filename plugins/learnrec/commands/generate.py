@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from learnrec.commands.argtypes import iso_date
+
+if TYPE_CHECKING:
+    from learnrec.settings import Settings
 
 
 def _positive(text: str) -> int:
@@ -47,7 +51,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also produce the events to LEARNREC_KAFKA_TOPIC on LEARNREC_KAFKA_BOOTSTRAP_SERVERS",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the landing files and world of a home already in use (events not yet ingested are lost)",
+    )
     parser.set_defaults(func=run)
+
+
+def used_home_problem(settings: Settings) -> str | None:
+    """Why generating here would destroy data (landing files may hold events not yet ingested), or None."""
+    from learnrec.world.generate import EVENTS_FOLDER, SOURCES_FOLDER
+
+    landing = settings.landing_path
+    files = sum(1 for path in landing.rglob("*") if not path.is_dir()) if landing.is_dir() else 0
+    if not files and not settings.warehouse_path.exists():
+        return None
+    held = f"{landing} holds {files:,} files" if files else f"the warehouse {settings.warehouse_path} exists"
+    return (
+        f"this home is in use ({held}): generating would delete {landing / EVENTS_FOLDER}, {landing / SOURCES_FOLDER} "
+        f"and {settings.world_path}, including any events not yet ingested; pass --force to do so"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     from learnrec.world.generate import generate_world
 
     settings = get_settings()
+    problem = None if args.force else used_home_problem(settings)
+    if problem:
+        raise UsageError(problem)
     overrides = {
         "n_learners": args.learners,
         "n_courses": args.courses,
