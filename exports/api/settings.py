@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from learnrec.settings import SettingsError
+from learnrec.settings import SettingsError, check_environment
 
 API_ENV_PREFIX = "LEARNREC_API_"
 
@@ -60,6 +60,9 @@ class ApiSettings(BaseSettings):
 
 def load_api_settings(**overrides: object) -> ApiSettings:
     """Read the API settings; raise :class:`SettingsError` naming the bad variable."""
+    check_environment(
+        API_ENV_PREFIX, (f"{API_ENV_PREFIX}{field.upper()}" for field in ApiSettings.model_fields)
+    )
     try:
         return ApiSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -11,7 +11,10 @@ Invalid settings fail fast with :class:`SettingsError`, whose message names the 
 
 from __future__ import annotations
 
+import difflib
 import functools
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +22,12 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "LEARNREC_"
+#: LEARNREC_* variables read outside the settings classes (DAG retries, a benchmark, a test).
+OTHER_ENV_NAMES = frozenset(
+    {"LEARNREC_TASK_RETRIES", "LEARNREC_BENCH_FEATURES_BASELINE", "LEARNREC_TEST_DBT_MANIFEST"}
+)
+#: Prefixes whose variables another settings class reads and checks (exports.api.settings).
+OWNED_ELSEWHERE = ("LEARNREC_API_",)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -323,8 +332,29 @@ class Settings(BaseSettings):
         return self
 
 
+def check_environment(
+    prefix: str,
+    known: Iterable[str],
+    owned_elsewhere: Iterable[str] = (),
+    environ: Mapping[str, str] = os.environ,
+) -> None:
+    """Raise :class:`SettingsError` for a ``prefix`` variable nobody reads: a misspelt one would
+    otherwise be ignored silently and its default (often the embedded backend) used instead."""
+    valid = sorted(known)
+    skip = tuple(owned_elsewhere)
+    unknown = sorted(n for n in environ if n.startswith(prefix) and n not in valid and not n.startswith(skip))
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, valid, n=1)
+            hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        raise SettingsError(f"unknown environment variable {', '.join(hints)}: unset or correct it")
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; raise :class:`SettingsError` naming the bad variable."""
+    known = {env_name(field) for field in Settings.model_fields} | OTHER_ENV_NAMES
+    check_environment(ENV_PREFIX, known, OWNED_ELSEWHERE)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

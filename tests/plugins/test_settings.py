@@ -81,3 +81,30 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     settings = load_settings()
     assert settings.home == tmp_path / "from-dotenv"
     assert settings.seed == 99
+
+
+def test_misspelt_variable_is_an_error_naming_the_closest(
+    monkeypatch: pytest.MonkeyPatch, learnrec_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from learnrec.cli import main
+
+    monkeypatch.setenv("LEARNREC_WAREHOUS", "snowflake")
+    assert main(["ingest"]) == 2
+    err = capsys.readouterr().err
+    assert "LEARNREC_WAREHOUS (did you mean LEARNREC_WAREHOUSE?)" in err and "Traceback" not in err
+
+
+def test_variables_read_outside_settings_are_allowed(
+    monkeypatch: pytest.MonkeyPatch, learnrec_home: Path
+) -> None:
+    monkeypatch.setenv("LEARNREC_TASK_RETRIES", "0")
+    monkeypatch.setenv("LEARNREC_API_PORT", "8081")  # the API's settings check their own prefix
+    assert load_settings().home == learnrec_home
+
+
+def test_misspelt_api_variable_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from exports.api.settings import load_api_settings
+
+    monkeypatch.setenv("LEARNREC_API_PROT", "8081")
+    with pytest.raises(SettingsError, match="did you mean LEARNREC_API_PORT"):
+        load_api_settings()
