@@ -11,8 +11,10 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
+from learnrec.failures import explain
 from learnrec.settings import SettingsError
 
 #: Modules of learnrec.commands, one per subcommand, in the order ``--help`` lists them.
@@ -63,6 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, SettingsError) as exc:
         print(f"learnrec {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        message = explain(exc)
+        if message is None:
+            raise
+        if args.verbose:
+            traceback.print_exc()
+        print(f"learnrec {args.command}: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
