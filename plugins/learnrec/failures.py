@@ -59,7 +59,7 @@ def _snowflake(exc: BaseException) -> str | None:
     if not _is(exc, "snowflake.connector.errors", "Error") or getattr(exc, "sfqid", None):
         return None
     return (
-        f"cannot connect to Snowflake ({getattr(exc, 'msg', None) or exc}): check LEARNREC_SNOWFLAKE_ACCOUNT, "
+        f"cannot connect to Snowflake ({getattr(exc, 'raw_msg', None) or exc}): check LEARNREC_SNOWFLAKE_ACCOUNT, "
         "LEARNREC_SNOWFLAKE_HOST/PORT and the credentials"
     )
 
