@@ -5,6 +5,7 @@ tiny synthetic world loaded into a fresh warehouse."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -193,3 +194,10 @@ class HashEmbedder:
                 out[i, zlib.crc32(word.encode()) % 384] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1.0, norms)
+
+
+def leaked(records: list[logging.LogRecord], needles: list[str]) -> list[str]:
+    """Log lines, as any handler would format them (traceback included), that hold a needle."""
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    lines = [formatter.format(record) for record in records]
+    return [line for line in lines for needle in needles if needle in line]

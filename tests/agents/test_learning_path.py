@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,7 +14,7 @@ from learnrec.tables import LEARNING_PATH_SCHEMA, LEARNING_PATHS
 from ml.agents.catalog import Catalog
 from ml.agents.learning_path import plan_llm_learning_paths, validate_path
 
-from .conftest import LLMServer, Reply, llm_settings
+from .conftest import LLMServer, Reply, leaked, llm_settings
 
 RUN_ID = "run-2026-11-20"
 
@@ -237,3 +238,18 @@ def test_no_prompt_is_prepared_once_the_llm_budget_is_spent(
         report = plan_llm_learning_paths(settings, warehouse, RUN_ID)
         assert (report.learners, report.llm_paths, report.static_paths) == (1, 0, 1)
     assert asked == [] and llm_server.requests == []
+
+
+def test_debug_logs_hold_no_personal_data(
+    llm_server: LLMServer, tmp_path: Path, warehouse, one_learner, caplog: pytest.LogCaptureFixture
+) -> None:
+    name, email, role = "Zebulonia", "zebulonia.private@example.org", "Night-shift lighthouse keeper"
+    warehouse.execute(
+        "update raw.learners set first_name = ?, email = ?, current_role = ? where learner_id = ?",
+        [name, email, role, one_learner["learner_id"]],
+    )
+    llm_server.respond = lambda body: _steps(one_learner["path"])
+    caplog.set_level(logging.DEBUG)
+    plan_llm_learning_paths(llm_settings(tmp_path, llm_server), warehouse, RUN_ID)
+    assert role in "\n".join(llm_server.prompts())
+    assert caplog.records and leaked(caplog.records, [name, email, role]) == []

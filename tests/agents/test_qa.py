@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from learnrec.settings import Settings
 from ml.agents.chunks import CHUNKS_TABLE, ChunkIndex, index_course_chunks
 from ml.agents.qa import PARTIAL_PREFIX, CourseQA
 
-from .conftest import HashEmbedder, LLMServer, Reply, llm_settings
+from .conftest import HashEmbedder, LLMServer, Reply, leaked, llm_settings
 
 QUESTION = "Which course teaches A/B Testing to beginners?"
 
@@ -145,3 +146,15 @@ def test_minilm_embeds_offline_with_unit_vectors_and_related_texts_closer() -> N
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_debug_logs_hold_no_question(
+    llm_server: LLMServer, tmp_path: Path, indexed, caplog: pytest.LogCaptureFixture
+) -> None:
+    llm_server.respond = lambda body: Reply(json.dumps({"answer": "Start there.", "course_ids": []}))
+    qa = service(llm_settings(tmp_path, llm_server), indexed)
+    caplog.set_level(logging.DEBUG)
+    qa.ask(QUESTION)
+    qa.close()
+    assert QUESTION in "\n".join(llm_server.prompts())
+    assert caplog.records and leaked(caplog.records, [QUESTION]) == []

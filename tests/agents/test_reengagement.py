@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from learnrec.llm import LLMGateway
 from learnrec.settings import Settings
 from ml.agents.reengagement import draft_nudges, load_nudge_drafts, select_targets
 
-from .conftest import WORLD_END, LLMServer, Reply, llm_settings
+from .conftest import WORLD_END, LLMServer, Reply, leaked, llm_settings
 
 RUN = WORLD_END
 
@@ -242,3 +243,21 @@ def test_hostile_profile_and_catalogue_text_never_reaches_a_nudge(
             assert not any(
                 bad in text for bad in ("\r", "\n", "<", ">", "@", "http", "www", "$", "{", "}")
             ), text
+
+
+def test_debug_logs_hold_no_personal_data(
+    llm_server: LLMServer, tmp_path: Path, warehouse, scene, caplog: pytest.LogCaptureFixture
+) -> None:
+    name, email = "Zebulonia", "zebulonia.private@example.org"
+    warehouse.execute(
+        "update raw.learners set first_name = ?, email = ? where learner_id = ?",
+        [name, email, scene["inactive"]],
+    )
+    llm_server.respond = lambda body: Reply(
+        json.dumps({"subject": "Hi", "body": "One module today?", "course_ids": []})
+    )
+    settings = llm_settings(tmp_path, llm_server)
+    caplog.set_level(logging.DEBUG)
+    draft_nudges(settings, warehouse, RUN, gateway=LLMGateway.from_settings(settings))
+    assert name in "\n".join(llm_server.prompts())  # the prompt held it: the SDK had it to log
+    assert caplog.records and leaked(caplog.records, [name, email]) == []

@@ -11,7 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from learnrec.sdk_logs import hold_sdk_loggers
 from learnrec.settings import Settings
+
+# at DEBUG the SDKs log each request whole: prompts with first names and questions
+hold_sdk_loggers()
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,11 @@ from learnrec.notify.base import (
     TransientDeliveryError,
     with_retries,
 )
+from learnrec.sdk_logs import hold_sdk_loggers
 from learnrec.settings import Settings
+
+# at DEBUG google-auth and urllib3 log request payloads (tokens, device tokens, message text)
+hold_sdk_loggers()
 
 #: URL prefixes the SDK talks to when sending: FCM itself and the OAuth token endpoint.
 GOOGLE_PREFIXES = ("https://fcm.googleapis.com", "https://oauth2.googleapis.com")

@@ -14,7 +14,6 @@ the outbox's claim-before-send gives at-most-once instead (exports/nudges/outbox
 from __future__ import annotations
 
 import http.client
-import logging
 import socket
 import urllib.error
 from collections.abc import Callable
@@ -31,11 +30,12 @@ from learnrec.notify.base import (
     TransientDeliveryError,
     with_retries,
 )
+from learnrec.sdk_logs import hold_sdk_loggers
 from learnrec.settings import Settings
 
 # The HTTP client logs every request's headers (``Authorization: Bearer <API key>``) and payload
 # (address, message) at DEBUG: ``learnrec -v`` or a DEBUG task log would leak the key.
-logging.getLogger("python_http_client").setLevel(logging.INFO)
+hold_sdk_loggers()
 
 #: 4xx answers that mean "this address is unusable", not "this request was malformed".
 _ADDRESS_ERRORS = ("does not contain a valid address", "invalid email")
