@@ -28,6 +28,7 @@ from tests.plugins.world.conftest import make_world
 MAX_LINE_BYTES = 256  # the setting's minimum: oversize lines stay small
 HOUR = Path("learner_events/date=2026-10-30/hour=10")
 SECRET = b"SECRET-OUTSIDE-LANDING"
+KINDS = ("file", "link_out", "link_out_dir", "link_in", "dangling", "dir")
 
 #: Python-level opens while an ingest runs (landing files are opened through os.open).
 OPENED: list[str] = []
@@ -35,7 +36,7 @@ RECORDING: list[bool] = []
 
 
 def _record_open(event: str, args: tuple) -> None:
-    if RECORDING and event == "open" and isinstance(args[0], str | bytes):
+    if RECORDING and event == "open" and isinstance(args[0], str | bytes | os.PathLike):
         OPENED.append(os.fsdecode(args[0]))
 
 
@@ -80,7 +81,7 @@ def _lines(template_lines: list[bytes]) -> st.SearchStrategy[bytes]:
 
 def entries(template_lines: list[bytes]) -> st.SearchStrategy[list[tuple[str, bytes, bytes]]]:
     """(kind, name, content) for each entry; names made unique by an index prefix."""
-    kind = st.sampled_from(["file", "file", "file", "link_out", "link_out_dir", "link_in", "dangling", "dir"])
+    kind = st.sampled_from(["file", "file", *KINDS])
     entry = st.tuples(kind, st.tuples(name_bytes, suffixes).map(b"".join), _lines(template_lines))
     return st.lists(entry, min_size=1, max_size=8).map(
         lambda items: [(k, b"%d-" % i + name, data) for i, (k, name, data) in enumerate(items)]
@@ -137,7 +138,12 @@ def _make(root: Path, outside: Path, items: list[tuple[str, bytes, bytes]]) -> d
 def test_any_landing_folder_is_landed_or_quarantined_exactly_once(
     template: Template, data: st.DataObject
 ) -> None:
-    items = data.draw(entries(template.lines))
+    # one entry of each kind in every example, then the drawn ones: each defence is always exercised
+    fixed = [
+        ("file", b"f-good.jsonl", b"\n".join(template.lines[:3]) + b"\n"),
+        *((kind, b"f-" + kind.encode() + b".jsonl", b"") for kind in KINDS if kind != "file"),
+    ]
+    items = [*fixed, *data.draw(entries(template.lines))]
     with tempfile.TemporaryDirectory() as scratch:
         home, outside = Path(scratch) / "home", Path(scratch) / "outside"
         outside.mkdir()
@@ -161,6 +167,8 @@ def test_any_landing_folder_is_landed_or_quarantined_exactly_once(
                 "SELECT source_uri, source_offset, reason, payload FROM raw.quarantined_events"
             ).to_pylist()
             events = warehouse.query("SELECT source_uri, source_offset FROM raw.learner_events").to_pylist()
+        # resolved while the links still exist
+        opened_outside = [p for p in OPENED if Path(p).resolve().is_relative_to(outside.resolve())]
 
     assert recorded == Counter(expected.keys()), "every entry recorded exactly once"
     assert again.batches == [], "and never again"
@@ -176,4 +184,4 @@ def test_any_landing_folder_is_landed_or_quarantined_exactly_once(
     )
     assert {e["source_uri"] for e in events} <= {rel for rel, n in expected.items() if n}
     assert not any(SECRET.decode() in q["payload"] for q in quarantine), "nothing outside is copied in"
-    assert not any(Path(p).resolve().is_relative_to(outside.resolve()) for p in OPENED), "nor opened"
+    assert opened_outside == [], "nor opened"
