@@ -33,7 +33,9 @@ from learnrec.llm import LLMGateway, load_prompt
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse
 from ml.agents.catalog import INFERRED_TABLE, Catalog, Course, CourseMetadata
+from ml.agents.difficulty import text_difficulty
 from ml.agents.runs import record_agent_run
+from ml.agents.skill_matching import EmbeddingTagger
 
 log = logging.getLogger(__name__)
 
@@ -87,20 +89,33 @@ def _split_description(catalog: Catalog, description: str) -> tuple[list[str], l
     return taught, assumed
 
 
-def _rules_tags_and_difficulty(catalog: Catalog, course: Course) -> tuple[tuple[str, ...], float, list[str]]:
+def _rules_tags_and_difficulty(
+    catalog: Catalog, course: Course, tagger: EmbeddingTagger | None
+) -> tuple[tuple[str, ...], float, list[str]]:
     taught, assumed = _split_description(catalog, course.description)
     named = catalog.skills_named(course.title) + [
         s for t in course.module_titles for s in catalog.skills_named(t)
     ]
     tags = tuple(dict.fromkeys(named + [s for s in taught if s not in assumed]))
-    low, high = LEVEL_RANGES.get(course.level, (1.0, 5.0))
-    level = float(catalog.skills[tags[0]].level) if tags else (low + high) / 2
-    return tags, round(min(max(level, low), high), 1), assumed
+    if not tags and tagger is not None:
+        text = ". ".join([course.title, course.description, *course.module_titles])
+        tags = tuple(s for s in tagger.tag(text) if s not in assumed)
+    if course.level not in LEVEL_RANGES:
+        text = f"{course.title}. {course.description}"
+        return tags, text_difficulty(catalog.skills, text, course.module_titles, tags, assumed), assumed
+    low, high = LEVEL_RANGES[course.level]
+    return (
+        tags,
+        round(min(max(float(catalog.skills[tags[0]].level) if tags else (low + high) / 2, low), high), 1),
+        assumed,
+    )
 
 
-def rules_metadata(catalog: Catalog) -> dict[str, CourseMetadata]:
+def rules_metadata(catalog: Catalog, tagger: EmbeddingTagger | None = None) -> dict[str, CourseMetadata]:
     """Rule-based metadata of every course (needs the whole catalogue for prerequisites)."""
-    firsts = {cid: _rules_tags_and_difficulty(catalog, course) for cid, course in catalog.courses.items()}
+    firsts = {
+        cid: _rules_tags_and_difficulty(catalog, course, tagger) for cid, course in catalog.courses.items()
+    }
     # Easiest course per main skill (ties: lowest course id): the canonical course to learn it.
     canonical: dict[str, tuple[float, str]] = {}
     for cid, (tags, difficulty, _) in sorted(firsts.items()):
@@ -200,6 +215,7 @@ def infer_course_metadata(
     gateway = gateway or LLMGateway.from_settings(settings)
     started = now or datetime.now(UTC)
     catalog = Catalog.load(warehouse)
+    catalog.tagger = EmbeddingTagger(catalog.skills.values(), settings.metadata_embedding_threshold)
     todo = [c for cid, c in catalog.courses.items() if force or catalog.inferred_hash(cid) is None]
     rows: list[dict[str, object]] = []
     for course in todo:
