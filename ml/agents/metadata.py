@@ -89,6 +89,11 @@ def _split_description(catalog: Catalog, description: str) -> tuple[list[str], l
     return taught, assumed
 
 
+def embedding_text(course: Course) -> str:
+    """The text compared with skill descriptions: all the course says about itself."""
+    return ". ".join([course.title, course.description, *course.module_titles])
+
+
 def _rules_tags_and_difficulty(
     catalog: Catalog, course: Course, tagger: EmbeddingTagger | None
 ) -> tuple[tuple[str, ...], float, list[str]]:
@@ -98,8 +103,7 @@ def _rules_tags_and_difficulty(
     ]
     tags = tuple(dict.fromkeys(named + [s for s in taught if s not in assumed]))
     if not tags and tagger is not None:
-        text = ". ".join([course.title, course.description, *course.module_titles])
-        tags = tuple(s for s in tagger.tag(text) if s not in assumed)
+        tags = tuple(s for s in tagger.tag(embedding_text(course)) if s not in assumed)
     if course.level not in LEVEL_RANGES:
         text = f"{course.title}. {course.description}"
         return tags, text_difficulty(catalog.skills, text, course.module_titles, tags, assumed), assumed

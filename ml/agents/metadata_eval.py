@@ -23,7 +23,7 @@ from scipy.stats import spearmanr
 
 from learnrec.world.taxonomy import build_taxonomy
 from ml.agents.catalog import Catalog, Course, Skill
-from ml.agents.metadata import rules_metadata
+from ml.agents.metadata import embedding_text, rules_metadata
 from ml.agents.skill_matching import EmbeddingTagger
 
 LEVELS = {"beginner": 1, "intermediate": 2, "advanced": 3}
@@ -78,7 +78,7 @@ def taxonomy_skills() -> list[Skill]:
     return [
         Skill(str(sid), str(name), str(domain), int(level), tuple(str(t.skill_ids[p]) for p in prereqs))
         for sid, name, domain, level, prereqs in zip(
-            t.skill_ids, t.names, t.domains, t.levels, t.prerequisites
+            t.skill_ids, t.names, t.domains, t.levels, t.prerequisites, strict=True
         )
     ]
 
@@ -105,7 +105,7 @@ def evaluate(pages: list[Page], skills: list[Skill], tagger: EmbeddingTagger) ->
     names = {s.skill_id: s.name for s in skills}
     tags = [[names[s] for s in metadata[c.course_id].skill_tags] for c in courses]
     n_tags = sum(len(t) for t in tags)
-    correct = sum(s in page.skills for page, t in zip(pages, tags) for s in t)
+    correct = sum(s in page.skills for page, t in zip(pages, tags, strict=True) for s in t)
     rho = spearmanr(
         [metadata[c.course_id].difficulty_score for c in courses], [LEVELS[p.level] for p in pages]
     ).statistic
@@ -118,14 +118,21 @@ def evaluate(pages: list[Page], skills: list[Skill], tagger: EmbeddingTagger) ->
 
 
 def calibrate(dev: list[Page], skills: list[Skill], tagger: EmbeddingTagger) -> float:
-    """The embedding threshold with the best tagged-share x precision on the development pages."""
+    """The embedding threshold with the best F1 of the embedding's own tags on the development
+    pages (as if no page named its skills), pages outside the taxonomy counting against it."""
+    names = [s.name for s in skills]
+    best = [
+        (float(sims.max()), names[int(sims.argmax())] in page.skills)
+        for page, sims in ((p, tagger.similarities(embedding_text(_course(0, p)))) for p in dev)
+    ]
+    n_listed = sum(bool(p.skills) for p in dev)
 
-    def score(threshold: float) -> float:
-        tagger.threshold = float(threshold)
-        figures = evaluate(dev, skills, tagger)
-        return figures.tagged * figures.precision
+    def f1(threshold: float) -> float:
+        correct = sum(ok for sim, ok in best if sim >= threshold)
+        tagged = sum(sim >= threshold for sim, _ in best)
+        return 2 * correct / (tagged + n_listed) if tagged else 0.0
 
-    return float(max(THRESHOLDS, key=lambda t: (score(t), t)))
+    return float(max(THRESHOLDS, key=lambda t: (f1(t), t)))
 
 
 def main() -> None:

@@ -157,7 +157,7 @@ class Settings(BaseSettings):
         description="Without a dropout score: days without activity that trigger a nudge (product rule).",
     )
     metadata_embedding_threshold: float = Field(
-        0.4,
+        0.36,
         ge=-1,
         le=1,
         description="MiniLM cosine a course text needs to a skill's description to be tagged with it when "
