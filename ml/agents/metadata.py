@@ -5,10 +5,13 @@ on-upload run touches only what changed and a rerun writes nothing new. The LLM 
 text, the taxonomy and candidate prerequisite courses; its answer must use taxonomy skill ids and
 candidate course ids only. The rule-based inference (the fallback and the embedded default):
 
-* skill_tags: taxonomy skills named by the title and the module titles (and by the description
-  outside sentences that state what the course assumes), main skill first;
+* skill_tags: taxonomy skills named (by name or synonym, :mod:`ml.agents.skill_matching`) by the
+  title and the module titles (and by the description outside sentences that state what the
+  course assumes), main skill first; a course naming none gets the skill MiniLM finds most similar
+  to its text, above ``LEARNREC_METADATA_EMBEDDING_THRESHOLD``;
 * difficulty_score: the main skill's taxonomy level, kept inside the range of the declared level
-  (beginner 1-2.4, intermediate 2.5-3.7, advanced 3.8-5);
+  (beginner 1-2.4, intermediate 2.5-3.7, advanced 3.8-5); without a declared level, from the text
+  (:mod:`ml.agents.difficulty`);
 * prerequisites: the instructor's, then for each taxonomy prerequisite of the main skill (and
   each skill the description says it assumes) the easiest course whose main skill it is. Following
   the taxonomy's prerequisite relation keeps the course graph acyclic.
