@@ -107,15 +107,12 @@ def _rules_tags_and_difficulty(
     tags = tuple(dict.fromkeys(named + [s for s in taught if s not in assumed]))
     if not tags and tagger is not None:
         tags = tuple(s for s in tagger.tag(embedding_text(course)) if s not in assumed)
-    if course.level not in LEVEL_RANGES:
+    if course.level not in LEVEL_RANGES:  # no declared level: read it from the text
         text = f"{course.title}. {course.description}"
         return tags, text_difficulty(catalog.skills, text, course.module_titles, tags, assumed), assumed
     low, high = LEVEL_RANGES[course.level]
-    return (
-        tags,
-        round(min(max(float(catalog.skills[tags[0]].level) if tags else (low + high) / 2, low), high), 1),
-        assumed,
-    )
+    level = float(catalog.skills[tags[0]].level) if tags else (low + high) / 2
+    return tags, round(min(max(level, low), high), 1), assumed
 
 
 def rules_metadata(catalog: Catalog, tagger: EmbeddingTagger | None = None) -> dict[str, CourseMetadata]:

@@ -133,18 +133,14 @@ _SPELLINGS = (
     (re.compile(r"(?<=\w{3})is(ation|ing|e|ed)$"), r"iz\1"),
     (re.compile(r"(?<=e)ll(ing|ed)$"), r"l\1"),
 )
-_NOT_BRITISH = frozenset(
-    {"advertise", "advertising", "promise", "exercise", "enterprise", "expertise", "premise"}
-)
 _NOT_PLURAL = re.compile(r"(ss|us|sis|ics)$")
 
 
 def _word(word: str) -> str:
     """One word's normal form: American spelling, singular."""
     word = word.replace("colour", "color")
-    if word not in _NOT_BRITISH:
-        for pattern, replacement in _SPELLINGS:
-            word = pattern.sub(replacement, word)
+    for pattern, replacement in _SPELLINGS:
+        word = pattern.sub(replacement, word)
     if len(word) > 3 and word.endswith("s") and not _NOT_PLURAL.search(word):
         word = word[:-1]
     return word
