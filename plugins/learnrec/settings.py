@@ -174,12 +174,31 @@ class Settings(BaseSettings):
         description="Verification key of SendGrid's Signed Event Webhook (Mail Settings; base64 "
         "ECDSA public key as SendGrid shows it). `learnrec nudges webhook` refuses to run without it.",
     )
-    notify_timeout_seconds: float = Field(10.0, gt=0, description="Per HTTP call to SendGrid / FCM.")
+    notify_timeout_seconds: float = Field(
+        10.0, gt=0, description="Per HTTP call to SendGrid / FCM / Datadog / the alert webhook."
+    )
     notify_max_attempts: int = Field(
         4, ge=1, le=10, description="Tries per send on 429, 5xx and refused connections (backoff between)."
     )
     notify_backoff_seconds: float = Field(
         1.0, ge=0, description="First backoff between tries; doubles each try (Retry-After wins)."
+    )
+
+    # --- alert delivery (learnrec.alert_delivery): ops.alerts rows to people ----------------------
+    datadog_api_key: SecretStr | None = Field(
+        None, description="Datadog API key: alerts become Datadog events and gauges; unset: not sent."
+    )
+    datadog_api_host: str = Field(
+        "https://api.datadoghq.com", description="Datadog API of your site (EU: https://api.datadoghq.eu)."
+    )
+    alert_slack_webhook_url: SecretStr | None = Field(
+        None, description='Slack-compatible incoming webhook (JSON {"text": ...}); unset: not sent.'
+    )
+    alert_delivery_max_attempts: int = Field(
+        3, ge=1, description="Delivery runs that try a failing alert before it is left (error kept)."
+    )
+    alert_delivery_max_age_days: int = Field(
+        2, ge=0, description="Older alerts are never sent (enabling a channel does not replay history)."
     )
 
     # --- nudge delivery rules (exports/nudges) ---------------------------------------------------
