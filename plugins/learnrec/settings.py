@@ -239,6 +239,13 @@ class Settings(BaseSettings):
         5, ge=2, description="Recommendation versions kept (rollback reaches back this far)."
     )
     recs_chunk_size: int = Field(2048, ge=1, description="Learners scored at once (bounds memory).")
+    control_share: float = Field(
+        0.0,
+        ge=0,
+        le=0.5,
+        description="Share of learners (stable by learner id hash) in the A/B control group: served "
+        "the non-personalised fallback and flagged is_control in the Recommendation Log.",
+    )
     serving_store: Literal["sqlite", "postgres"] = Field(
         "sqlite", description="App-facing store: SQLite file under <home>/serving, or Postgres."
     )
