@@ -14,6 +14,7 @@ liked a course already seen, never which new courses they will pick, which is wh
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -80,6 +81,69 @@ class MissingTableError(LookupError):
     """A table the models need is not in the warehouse yet (dbt / Spark have not run)."""
 
 
+class MissingColumnsError(KeyError):
+    """A frame given to :meth:`TrainingData.from_frames` lacks required columns (all named)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class NothingToLearnWarning(UserWarning):
+    """A privacy tier or a filter left a model no interactions: it will score zeros / noise."""
+
+
+#: optional columns of the frames a data team brings, and the value each defaults to
+INTERACTION_DEFAULTS: dict[str, object] = {
+    "weight": 1.0,
+    "n_events": 1,
+    "watch_share": np.nan,
+    "completed": False,
+    "skipped": False,
+    "avg_quiz_score": np.nan,
+}
+COURSE_DEFAULTS: dict[str, object] = {
+    "title": "",
+    "description": "",
+    "format": None,
+    "duration_hours": np.nan,
+    "domain": None,
+    "level": None,
+    "skill_tags": None,
+    "difficulty_score": np.nan,
+    "avg_rating": np.nan,
+    "n_ratings": 0,
+    "completion_rate": np.nan,
+    "quality_score": np.nan,
+    "published_at": pd.NaT,
+}
+LEARNER_DEFAULTS: dict[str, object] = {
+    "career_goal": None,
+    "current_role": None,
+    "interest_area": None,
+    "onboarding_skipped": False,
+    "n_behavioural_events": 0,
+    "is_cold_start": False,
+}
+
+
+def _with_defaults(
+    frame: pd.DataFrame, name: str, required: tuple[str, ...], defaults: dict[str, object]
+) -> pd.DataFrame:
+    """``frame`` with every missing optional column at its default and ids as strings (a data
+    team's ids may be integers; the models index strings)."""
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise MissingColumnsError(f"{name} frame lacks required column(s): {', '.join(missing)}")
+    out = frame.copy()
+    for column, default in defaults.items():
+        if column not in out.columns:
+            out[column] = default
+    for column in ("learner_id", "course_id"):
+        if column in out.columns:
+            out[column] = out[column].astype(str)
+    return out
+
+
 @dataclass(frozen=True)
 class TrainingData:
     """Frames of one window. ``interactions`` has one row per learner x course first touched in
@@ -95,6 +159,47 @@ class TrainingData:
     skill_ids: tuple[str, ...]
     start: date | None
     end: date
+
+    @classmethod
+    def from_frames(
+        cls,
+        interactions: pd.DataFrame,
+        courses: pd.DataFrame | None = None,
+        learners: pd.DataFrame | None = None,
+        *,
+        data_tier: str = "default",
+        skill_ids: tuple[str, ...] = (),
+    ) -> TrainingData:
+        """A data team's own data, without the warehouse: ``interactions`` needs ``learner_id``,
+        ``course_id`` and ``first_event_at`` (the time split reads it); every other column of
+        INTERACTION_COLUMNS, COURSE_COLUMNS and LEARNER_COLUMNS defaults
+        (``INTERACTION_DEFAULTS`` ...). Courses and learners default to the ids seen in the
+        interactions. A learner without ``data_tier`` gets ``data_tier``: "default" (the
+        product's privacy default: collaborative models do not learn from them, and warn);
+        pass "opted_in" when the learners consented to cross-learner modelling."""
+        inter = _with_defaults(
+            interactions, "interactions", ("learner_id", "course_id", "first_event_at"), INTERACTION_DEFAULTS
+        )
+        inter["first_event_at"] = pd.to_datetime(inter["first_event_at"], utc=True)
+        inter["last_event_at"] = pd.to_datetime(inter.get("last_event_at", inter["first_event_at"]), utc=True)
+        inter["weight"] = inter["weight"].astype(np.float32)
+        if courses is None:
+            courses = pd.DataFrame({"course_id": inter["course_id"].unique()})
+        if learners is None:
+            learners = pd.DataFrame({"learner_id": inter["learner_id"].unique()})
+        course_frame = _with_defaults(courses, "courses", ("course_id",), COURSE_DEFAULTS)
+        learner_frame = _with_defaults(
+            learners, "learners", ("learner_id",), {**LEARNER_DEFAULTS, "data_tier": data_tier}
+        )
+        return cls(
+            interactions=inter[list(INTERACTION_COLUMNS)],
+            courses=course_frame.sort_values("course_id", ignore_index=True),
+            learners=learner_frame.sort_values("learner_id", ignore_index=True),
+            learner_features=pd.DataFrame(columns=list(FEATURE_COLUMNS)),
+            skill_ids=skill_ids,
+            start=None,
+            end=inter["first_event_at"].max().date(),
+        )
 
     def window(self, start: date | None, end: date) -> TrainingData:
         """Interactions first seen in ``(start, end]`` and the catalogue as published by ``end``."""
@@ -131,7 +236,24 @@ def opted_in_only(data: TrainingData) -> TrainingData:
     )
 
 
+def warn_if_nothing_to_learn(model: str, before: TrainingData, after: pd.DataFrame) -> None:
+    """Warn when ``before`` had interactions and the tier or filter left ``after`` none: the
+    model would return zeros or random scores for everyone with no sign of why."""
+    if len(before.interactions) and not len(after):
+        tiers = before.learners.get("data_tier", pd.Series(dtype=object)).value_counts(dropna=False).to_dict()
+        warnings.warn(
+            f"{model}: no interactions left to learn from after the privacy tier / filters "
+            f"({len(before.interactions)} before; learners by data_tier: {tiers}; only "
+            f"{OPTED_IN!r} learners train cross-learner models): it will score zeros or noise",
+            NothingToLearnWarning,
+            stacklevel=3,
+        )
+
+
 def _opted_in(data: TrainingData) -> set[str]:
+    """Learners of the opted-in tier (none when the frame has no ``data_tier``: the default tier)."""
+    if "data_tier" not in data.learners.columns:
+        return set()
     return set(data.learners.loc[data.learners["data_tier"] == OPTED_IN, "learner_id"])
 
 
@@ -292,10 +414,17 @@ def load_goal_texts(warehouse: Warehouse, goals: list[str]) -> list[str]:
     the names of the skills it targets (what the content model embeds for a learner's goal)."""
     if not (warehouse.table_exists(CAREER_GOALS) and warehouse.table_exists(SKILLS)):
         return [f"Career goal: {g}." for g in goals]
-    skills = dict(warehouse.query(f"select skill_id, name from {SKILLS}").to_pandas().itertuples(index=False))
+    skills = load_skill_names(warehouse)
     targets = warehouse.query(f"select career_goal, target_skill_ids from {CAREER_GOALS}").to_pandas()
     by_goal = {g: ", ".join(skills.get(s, s) for s in ids) for g, ids in targets.itertuples(index=False)}
     return [f"Career goal: {g}. Skills: {by_goal.get(g, '')}." for g in goals]
+
+
+def load_skill_names(warehouse: Warehouse) -> dict[str, str]:
+    """Skill id -> name from the taxonomy (empty when it is absent)."""
+    if not warehouse.table_exists(SKILLS):
+        return {}
+    return dict(warehouse.query(f"select skill_id, name from {SKILLS}").to_pandas().itertuples(index=False))
 
 
 def load_skill_texts(warehouse: Warehouse, skill_ids: tuple[str, ...]) -> list[str]:

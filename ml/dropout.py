@@ -38,6 +38,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from learnrec.tables import DROPOUT_SCORES
+from ml.dropout_signals import (
+    ASSESSMENT_FEATURES,
+    CALENDAR_FEATURES,
+    Assessments,
+    Calendar,
+    assessment_features,
+    calendar_features,
+)
 
 LOOKBACK_DAYS = 28
 FEATURES = (
@@ -66,6 +74,11 @@ SCORES_TABLE = DROPOUT_SCORES
 #: a net's minibatch and Adam learning rate up to ``BATCH * max_steps_per_epoch`` training rows
 BATCH = 256
 LEARNING_RATE = 3e-3
+#: L2 (Adam weight decay) on the mean loss: ``PRIOR_ROWS / training rows``, at least
+#: ``MIN_WEIGHT_DECAY``. A fixed prior weighs less as the data grows; on a small real set (OULAD,
+#: 1.7k rows per fold) the fixed 1e-3 let the nets overfit below the logistic baseline.
+PRIOR_ROWS = 50.0
+MIN_WEIGHT_DECAY = 1e-3
 
 
 EPOCH = date(1970, 1, 1)
@@ -88,17 +101,30 @@ class DailyActivity:
     n_skips: np.ndarray
     watch_seconds: np.ndarray
     quiz: np.ndarray  # the day's mean quiz score, NaN without a quiz
+    calendar: Calendar | None = None  # registration and course start: CALENDAR_FEATURES
+    assessments: Assessments | None = None  # deadlines and submissions: ASSESSMENT_FEATURES
 
     @classmethod
-    def from_table(cls, table: pa.Table) -> DailyActivity:
-        """From ``ml.data.daily_activity_table``'s Arrow columns (no pandas on the way)."""
-        encoded = pc.dictionary_encode(table["learner_id"].combine_chunks())
+    def from_table(cls, table: pa.Table, roster: list[str] | None = None) -> DailyActivity:
+        """From ``ml.data.daily_activity_table``'s Arrow columns (no pandas on the way).
+
+        ``event_date`` holds dates or integer day offsets (any origin, e.g. days since a course
+        started). ``roster`` adds learners without any activity (scored once registered: see
+        :class:`~ml.dropout_signals.Calendar`)."""
+        ids = table["learner_id"].combine_chunks().cast(pa.string())
+        if roster is not None:
+            ids = pa.concat_arrays([ids, pa.array(roster, pa.string())])
+        encoded = pc.dictionary_encode(ids)
         names = encoded.dictionary.to_numpy(zero_copy_only=False)
         order = np.argsort(names, kind="stable")
         rank = np.empty(len(order), np.int64)
         rank[order] = np.arange(len(order))
-        code = rank[encoded.indices.to_numpy(zero_copy_only=False)]
-        day = table["event_date"].cast(pa.date32()).cast(pa.int32()).to_numpy().astype(np.int64)
+        code = rank[encoded.indices.to_numpy(zero_copy_only=False)[: table.num_rows]]
+        dates = table["event_date"]
+        if pa.types.is_integer(dates.type):
+            day = dates.to_numpy().astype(np.int64)
+        else:
+            day = dates.cast(pa.date32()).cast(pa.int32()).to_numpy().astype(np.int64)
         rows = np.lexsort((day, code))
 
         def column(name: str) -> np.ndarray:
@@ -125,6 +151,21 @@ class DailyActivity:
     def __len__(self) -> int:
         return len(self.day)
 
+    def positions(self, learner_ids) -> np.ndarray:
+        """Positions of ``learner_ids`` in ``self.learner_ids`` (-1 = unknown), to align a
+        :class:`Calendar` or :class:`Assessments` built from another table."""
+        return pd.Index(self.learner_ids).get_indexer(pd.Index(learner_ids).astype(str))
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The feature columns this input supports: the activity features, then each optional
+        group it carries."""
+        return (
+            FEATURES
+            + (CALENDAR_FEATURES if self.calendar is not None else ())
+            + (ASSESSMENT_FEATURES if self.assessments is not None else ())
+        )
+
     @property
     def first_day(self) -> date | None:
         return EPOCH + timedelta(days=int(self.day.min())) if len(self) else None
@@ -134,26 +175,28 @@ def activity(daily: pd.DataFrame | DailyActivity) -> DailyActivity:
     return daily if isinstance(daily, DailyActivity) else DailyActivity.from_frame(daily)
 
 
-def _day(d: date) -> int:
-    return (d - EPOCH).days
+def _day(d: date | int) -> int:
+    """A day as an integer: dates count from 1970-01-01, integer offsets are taken as they are."""
+    return d if isinstance(d, int | np.integer) else (d - EPOCH).days
 
 
 def features_as_of(
-    daily: pd.DataFrame | DailyActivity, as_of: date, lookback: int = LOOKBACK_DAYS
+    daily: pd.DataFrame | DailyActivity, as_of: date | int, lookback: int = LOOKBACK_DAYS
 ) -> pd.DataFrame:
-    """One row per learner with an event on or before ``as_of`` (index learner_id, FEATURES)."""
+    """One row per learner with an event on or before ``as_of``, or registered by then (index
+    learner_id, the input's ``features``)."""
     act = activity(daily)
     present, x = _features(act, as_of, lookback)
     return pd.DataFrame(
-        x, index=pd.Index(act.learner_ids[present], name="learner_id"), columns=list(FEATURES)
+        x, index=pd.Index(act.learner_ids[present], name="learner_id"), columns=list(act.features)
     )
 
 
 def _features(
-    act: DailyActivity, as_of: date, lookback: int = LOOKBACK_DAYS
+    act: DailyActivity, as_of: date | int, lookback: int = LOOKBACK_DAYS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(learners with history as of ``as_of`` as a mask over ``act.learner_ids``, their
-    float32 FEATURES rows in that order)."""
+    """(learners with history or a registration as of ``as_of`` as a mask over
+    ``act.learner_ids``, their float32 ``act.features`` rows in that order)."""
     n = len(act.learner_ids)
     age = _day(as_of) - act.day
     past = age >= 0
@@ -163,14 +206,17 @@ def _features(
         """Per learner: the sum of ``values`` (or the number of rows) over the rows in ``mask``."""
         return np.bincount(code[mask], None if values is None else values[mask], minlength=n)
 
-    present = total(None, past) > 0
+    active = total(None, past) > 0
+    present = active.copy()
+    if act.calendar is not None:
+        present |= act.calendar.registered_day <= _day(as_of)
     if not present.any():
-        return present, np.zeros((0, len(FEATURES)), np.float32)
+        return present, np.zeros((0, len(act.features)), np.float32)
     # rows are sorted by (learner, day): a learner's last past row is its newest, the first its oldest
     c, a = code[past], age[past]
     change = c[1:] != c[:-1]
     last, first = np.append(change, True), np.insert(change, 0, True)
-    newest, oldest = np.zeros(n), np.zeros(n)
+    newest, oldest = np.where(active, 0.0, 2.0 * lookback), np.zeros(n)
     newest[c[last]], oldest[c[first]] = a[last], a[first]
     recent = past & (age < lookback)
     w7, w3 = recent & (age < 7), recent & (age < 3)
@@ -208,7 +254,11 @@ def _features(
     prev_days = np.maximum(out["active_days_28"] - out["active_days_7"], 1.0)
     out["watch_day_trend"] = np.log1p(watch_7) - np.log1p(total(act.watch_seconds, prev) / 60.0 / prev_days)
     out["silence_vs_max_gap"] = np.minimum(out["days_since_last"] / _longest_gap(act, recent, lookback), 5.0)
-    return present, np.column_stack([out[f][present] for f in FEATURES]).astype(np.float32)
+    if act.calendar is not None:
+        out.update(calendar_features(act.calendar, code, act.day, act.n_events, _day(as_of)))
+    if act.assessments is not None:
+        out.update(assessment_features(act.assessments, n, _day(as_of)))
+    return present, np.column_stack([out[f][present] for f in act.features]).astype(np.float32)
 
 
 def _mean(total: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -280,6 +330,7 @@ class DropoutModel:
     members: list[list[tuple[np.ndarray, np.ndarray]]]
     platt: tuple[float, float]
     horizon_days: int
+    features: tuple[str, ...] = FEATURES  # the input columns, in order (``DailyActivity.features``)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Mean over the members of deep path (ReLU MLP) + wide path (linear)."""
@@ -305,7 +356,7 @@ class DropoutModel:
             "n_layers": len(self.members[0]),
             "platt": list(self.platt),
             "horizon_days": self.horizon_days,
-            "features": list(FEATURES),
+            "features": list(self.features),
         }
         (path / "model.json").write_text(json.dumps(meta, indent=2))
         return path
@@ -318,7 +369,14 @@ class DropoutModel:
                 [(npz[f"m{m}_w{i}"], npz[f"m{m}_b{i}"]) for i in range(meta["n_layers"])]
                 for m in range(meta["n_members"])
             ]
-            return cls(npz["mean"], npz["std"], members, tuple(meta["platt"]), meta["horizon_days"])
+            return cls(
+                npz["mean"],
+                npz["std"],
+                members,
+                tuple(meta["platt"]),
+                meta["horizon_days"],
+                tuple(meta.get("features", FEATURES)),
+            )
 
 
 def _net_logits(z: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -360,6 +418,7 @@ def fit_dropout(
     y: np.ndarray,
     *,
     horizon_days: int,
+    features: tuple[str, ...] = FEATURES,
     seed: int = 7,
     epochs: int = 200,
     hidden: int = 32,
@@ -388,13 +447,17 @@ def fit_dropout(
     members, out_of_fold = [], np.zeros(len(y))
     for k in range(max(folds, 2)):
         held = fold_of == k
-        batch, lr = minibatch(int((~held).sum()), max_steps_per_epoch)
+        n_train = int((~held).sum())
+        batch, lr = minibatch(n_train, max_steps_per_epoch)
+        decay = max(MIN_WEIGHT_DECAY, PRIOR_ROWS / max(n_train, 1))
         layers = _train_net(
-            z[~held], y[~held], z[held], y[held], seed + k, epochs, hidden, patience, batch, lr
+            z[~held], y[~held], z[held], y[held], seed + k, epochs, hidden, patience, batch, lr, decay
         )
         out_of_fold[held] = _net_logits(z[held], layers)
         members.append(layers)
-    model = DropoutModel(mean.astype(np.float32), std.astype(np.float32), members, (1.0, 0.0), horizon_days)
+    model = DropoutModel(
+        mean.astype(np.float32), std.astype(np.float32), members, (1.0, 0.0), horizon_days, features
+    )
     model.platt = _platt(out_of_fold, y)
     return model
 
@@ -421,6 +484,7 @@ def _train_net(
     patience: int,
     batch: int,
     lr: float,
+    weight_decay: float,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """One wide & deep net (BCE, Adam, minibatches) with early stopping on the validation rows.
     Adam is torch's fused CPU kernel: one call per step instead of a Python loop over the
@@ -431,7 +495,7 @@ def _train_net(
     xt, yt = torch.tensor(x), torch.tensor(y, dtype=torch.float32)
     xv, yv = torch.tensor(x_val), torch.tensor(y_val, dtype=torch.float32)
     net = wide_and_deep(x.shape[1], hidden)
-    optimiser = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-3, fused=True)
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     generator = torch.Generator().manual_seed(seed)
     best, best_state, waited = float("inf"), None, 0
@@ -481,6 +545,8 @@ def score_table(
 ) -> pa.Table:
     """Rows of ``features.dropout_scores`` for ``run_date`` (every learner with history)."""
     act = activity(daily)
+    if act.features != model.features:
+        raise ValueError(f"the model reads {model.features}, the input has {act.features}")
     present, x = _features(act, run_date)
     probability = model.predict(x) if len(x) else np.zeros(0)
     n = len(x)

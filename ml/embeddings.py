@@ -1,6 +1,8 @@
 """Course embeddings (MiniLM, offline) and the vector index that stores them.
 
-A course is embedded from its title, description and skill tags. Each stored vector carries the
+A course is embedded from its skills (by name), title and description, in that order: MiniLM
+reads 256 word pieces and half of real course texts are longer, so what names the course's
+subject comes first and only the description's tail can be cut. Each stored vector carries the
 ``content_hash`` of that text (and the model name), so a nightly sync re-embeds only courses that
 are new or whose text changed: cost follows catalogue changes, not catalogue size.
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -43,10 +45,23 @@ EMBEDDING_SCHEMA = pa.schema(
 Encoder = Callable[[list[str]], np.ndarray]
 
 
-def course_text(title: str, description: str, skill_tags: Sequence[str] | None) -> str:
-    """The text a course is embedded from (and hashed over)."""
-    tags = ", ".join(skill_tags) if skill_tags is not None and len(skill_tags) else "none"
-    return f"{title}. {description} Skills: {tags}."
+#: words of the description embedded (about 200 word pieces with the skills and the title: the
+#: text stays inside MiniLM's window instead of being cut wherever the tokenizer stops)
+DESCRIPTION_WORDS = 150
+
+
+def course_text(
+    title: str,
+    description: str,
+    skill_tags: Sequence[str] | None,
+    skill_names: Mapping[str, str] | None = None,
+) -> str:
+    """The text a course is embedded from (and hashed over): skill names (taxonomy ids mean
+    nothing to a text model; an id without a name is kept as it is), title, description."""
+    names = skill_names or {}
+    tags = [names.get(t, t) for t in skill_tags] if skill_tags is not None else []
+    words = (description or "").split()
+    return f"Skills: {', '.join(tags) or 'none'}. {title}. {' '.join(words[:DESCRIPTION_WORDS])}".rstrip()
 
 
 def content_hash(text: str, model: str = MODEL_NAME) -> str:
@@ -174,11 +189,18 @@ def vector_index(settings: Settings, warehouse: Warehouse) -> VectorIndex:
 
 
 def sync_course_embeddings(
-    index: VectorIndex, courses: pd.DataFrame, encoder: Encoder, indexed_at: datetime
+    index: VectorIndex,
+    courses: pd.DataFrame,
+    encoder: Encoder,
+    indexed_at: datetime,
+    skill_names: Mapping[str, str] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Embed new or changed courses into ``index``; return all vectors in ``courses`` order and
-    how many courses were (re-)embedded."""
-    texts = [course_text(r.title, r.description, r.skill_tags) for r in courses.itertuples(index=False)]
+    how many courses were (re-)embedded. ``skill_names``: skill id -> name (``raw.skills``)."""
+    texts = [
+        course_text(r.title, r.description, r.skill_tags, skill_names)
+        for r in courses.itertuples(index=False)
+    ]
     hashes = [content_hash(t) for t in texts]
     stored = index.stored().set_index("course_id")["content_hash"]
     ids = courses["course_id"].astype(str).tolist()

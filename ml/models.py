@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ml.data import TrainingData, opted_in_features, opted_in_only
+from ml.data import TrainingData, opted_in_features, opted_in_only, warn_if_nothing_to_learn
 
 MODEL_FILE = "model.json"
 ARRAYS_FILE = "arrays.npz"
@@ -276,7 +276,8 @@ class ALSModel(Recommender):
         from threadpoolctl import threadpool_limits
 
         self._set_index(data.learners["learner_id"], data.courses["course_id"])
-        data = opted_in_only(data)  # privacy tiers: only opted-in behaviour is modelled across learners
+        everyone, data = data, opted_in_only(data)  # privacy tiers: only opted-in behaviour is modelled
+        warn_if_nothing_to_learn("ALS", everyone, data.interactions)
         matrix = interaction_matrix(
             data.interactions, self.learners, self.courses, skip_weight=self.skip_weight
         )
@@ -487,10 +488,11 @@ class LightFMModel(Recommender):
         from lightfm import LightFM
 
         self._set_index(data.learners["learner_id"], data.courses["course_id"])
-        data = opted_in_only(data)  # privacy tiers: behaviour and inferred features of opted-in learners
+        everyone, data = data, opted_in_only(data)  # privacy tiers: behaviour, inferred features of opted-in
         users = learner_feature_matrix(data, self.learners)
         items = course_feature_matrix(data, self.courses)
         positive = data.interactions.loc[positive_mask(data.interactions)]
+        warn_if_nothing_to_learn("LightFM", everyone, positive)
         matrix = interaction_matrix(positive, self.learners, self.courses).tocoo()
         binary = sp.coo_matrix((np.ones_like(matrix.data), (matrix.row, matrix.col)), shape=matrix.shape)
         weights = sp.coo_matrix((np.log1p(matrix.data), (matrix.row, matrix.col)), shape=matrix.shape)

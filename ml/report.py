@@ -24,6 +24,7 @@ from ml import dropout as dropout_lib
 from ml.data import daily_activity_table, load_training_data
 from ml.evaluation import RANKING_METRICS, classification_metrics, evaluate_ranking, metric_table
 from ml.models import load_model
+from ml.real_data import existing_section
 from ml.registry import MODEL_ARTIFACT, client_for
 from ml.training import COMPONENTS, TrainConfig, evaluate_and_promote, split_dates, train_dropout, train_model
 
@@ -346,5 +347,6 @@ def write_report(
         "",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines))
+    kept = existing_section(path)  # written by python -m ml.real_data, from other data
+    path.write_text("\n".join(lines) + (f"\n{kept}\n" if kept else ""))
     return targets

@@ -44,6 +44,7 @@ from ml.data import (
     TrainingData,
     daily_activity_table,
     load_goal_texts,
+    load_skill_names,
     load_skill_texts,
     load_training_data,
 )
@@ -127,7 +128,9 @@ def _content_inputs(
     """Sync the vector index (only new/changed courses are embedded) and embed goals and skills."""
     index = vector_index(settings, warehouse)
     indexed_at = datetime.combine(run_date + timedelta(days=1), time(0), tzinfo=UTC)
-    vectors, embedded = sync_course_embeddings(index, data.courses, encoder, indexed_at)
+    vectors, embedded = sync_course_embeddings(
+        index, data.courses, encoder, indexed_at, load_skill_names(warehouse)
+    )
     goals = sorted(data.learners["career_goal"].dropna().unique().tolist())
     goal_vectors = (
         encoder(load_goal_texts(warehouse, goals)) if goals else np.zeros((0, vectors.shape[1]), np.float32)

@@ -6,6 +6,8 @@ connection, i.e. one file: whatever a request reads through it (recommendations,
 for the ETag, the path) comes from the same version even if the export swaps a new file in
 meanwhile. Each thread keeps its connection while the path names the same file (inode and
 modification time, one ``stat`` per request) and opens the new file once it is swapped in.
+A learner whose retention ends while the version is still live is not served from that moment
+(the store's ``retention`` table, :data:`~exports.recommendations.serving.RETAINED`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from exports.recommendations.serving import RETAINED, sqlite_instant
 
 
 class StoreUnavailable(RuntimeError):
@@ -41,6 +46,8 @@ def _course(row: sqlite3.Row) -> dict[str, Any]:
 class StoreView:
     con: sqlite3.Connection
     run_id: str
+    #: the moment of the request, in the store's instant format: retention is judged at it
+    now: str
 
     def recommendations(
         self,
@@ -52,8 +59,8 @@ class StoreView:
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of the learner's recommendations in rank order (filtered by the course's skill
         domain and format) and how many match in all."""
-        where = "r.learner_id = ?"
-        params: list[Any] = [learner_id]
+        where = f"r.learner_id = ? AND {RETAINED}"
+        params: list[Any] = [learner_id, learner_id, self.now]
         for column, value in (("c.domain", domain), ("c.format", course_format)):
             if value is not None:
                 where += f" AND {column} = ?"
@@ -74,15 +81,17 @@ class StoreView:
     def has_learner(self, learner_id: str) -> bool:
         return (
             self.con.execute(
-                "SELECT 1 FROM recommendations WHERE learner_id = ? LIMIT 1", [learner_id]
+                f"SELECT 1 FROM recommendations WHERE learner_id = ? AND {RETAINED} LIMIT 1",
+                [learner_id, learner_id, self.now],
             ).fetchone()
             is not None
         )
 
     def learning_path(self, learner_id: str) -> list[dict[str, Any]]:
         rows = self.con.execute(
-            "SELECT step, course_id, title, reason, source FROM learning_paths WHERE learner_id = ? ORDER BY step",
-            [learner_id],
+            "SELECT step, course_id, title, reason, source FROM learning_paths "
+            f"WHERE learner_id = ? AND {RETAINED} ORDER BY step",
+            [learner_id, learner_id, self.now],
         )
         return [dict(r) for r in rows]
 
@@ -101,8 +110,10 @@ class StoreView:
     def served(self, log_id: str) -> dict[str, Any] | None:
         """The served recommendation a ``log_id`` names, in this version."""
         row = self.con.execute(
-            "SELECT learner_id, course_id, rank, model_version, signals_used FROM recommendations WHERE log_id = ?",
-            [log_id],
+            "SELECT learner_id, course_id, rank, model_version, signals_used FROM recommendations r "
+            "WHERE log_id = ? AND NOT EXISTS (SELECT 1 FROM retention t WHERE t.learner_id = r.learner_id "
+            "AND t.expires_at <= ?)",
+            [log_id, self.now],
         ).fetchone()
         return {**dict(row), "signals_used": json.loads(row["signals_used"])} if row else None
 
@@ -135,7 +146,7 @@ class ServingStore:
             self.local.entry = None
             con, run_id = self._open()
             self.local.entry = cached = (key, con, run_id)
-        yield StoreView(cached[1], cached[2])
+        yield StoreView(cached[1], cached[2], sqlite_instant(datetime.now(UTC)))
 
     def age_seconds(self) -> float:
         """Seconds since the live version was exported (the file is built, then renamed in)."""

@@ -6,7 +6,10 @@ and on which channel, and defer nudges that fall in the learner's quiet hours or
 ``nudge_max_per_day`` in 24 hours of sending, (3) claim the rest in one committed statement, (4) send each and record the results every ``nudge_record_batch`` messages
 (outbox rows + raw.notification_events in one transaction). A crash therefore loses at most the
 *record* of the last few messages, which the next run settles without resending; it can never
-send one twice. See exports/nudges/outbox.py for the at-most-once design.
+send one twice. See exports/nudges/outbox.py for the at-most-once design. A provider refusing
+our credentials (:class:`ProviderAuthError`) stops the run: the nudge it refused and every one not
+yet sent go back to ``pending`` and :class:`DeliveryStopped` is raised, so a revoked key fails no
+learner's nudge for good.
 """
 
 from __future__ import annotations
@@ -38,12 +41,17 @@ from learnrec.notify.base import (
     Notification,
     NotificationProvider,
     PermanentDeliveryError,
+    ProviderAuthError,
     TransientDeliveryError,
 )
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
+
+
+class DeliveryStopped(RuntimeError):
+    """A provider-level failure stopped the run; the unsent nudges stay pending."""
 
 
 @dataclass
@@ -175,22 +183,32 @@ def deliver_due(
     claimed = _claim(warehouse, ready, claim_id, providers, now)
     results: list[Outcome] = []
     unsent = {row["notification_id"]: row for row, _, _ in ready if row["notification_id"] in claimed}
+    refused: ProviderAuthError | None = None
     try:
         for row, recipient, channel in ready:
             if row["notification_id"] not in claimed:
                 continue  # another run holds it
-            del unsent[row["notification_id"]]
+            original = unsent.pop(row["notification_id"])
             provider = providers[channel]
             row = row | {"channel": channel, "provider": provider.name, "attempts": row["attempts"] + 1}
-            results.append(_send(provider, _notification(row, recipient, channel), row, settings, now))
+            try:
+                results.append(_send(provider, _notification(row, recipient, channel), row, settings, now))
+            except ProviderAuthError as exc:  # certainly not accepted: released with the rest
+                unsent[row["notification_id"]] = original
+                refused = exc
+                break
             if len(results) >= settings.nudge_record_batch:
                 _apply(warehouse, results, now, report, from_statuses=("sending",), claim_id=claim_id)
                 results = []
     finally:  # an exception (or a kill signal) still records what was already sent
         # and hands back what no provider has seen yet: nothing to settle, safe to send later
-        reason = "released: the run stopped before sending it"
+        reason = f"released: {refused}" if refused else "released: the run stopped before sending it"
         results += [Outcome(row, "pending", reason) for row in unsent.values()]
         _apply(warehouse, results, now, report, from_statuses=("sending",), claim_id=claim_id)
+    if refused is not None:
+        raise DeliveryStopped(
+            f"delivery stopped: {refused}; {len(unsent)} nudges left pending ({report.sent} sent before)"
+        ) from refused
     return report
 
 

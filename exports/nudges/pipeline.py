@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
+from learnrec.warehouse.locks import stage_lock
 
 
 def plan_for_date(settings: Settings, run_date: date, *, now: datetime | None = None) -> dict[str, object]:
@@ -27,7 +28,7 @@ def deliver(settings: Settings, *, now: datetime | None = None) -> dict[str, obj
     from learnrec.notify import build_providers
 
     providers = build_providers(settings)
-    with connect_warehouse(settings) as warehouse:
+    with connect_warehouse(settings) as warehouse, stage_lock(warehouse, "delivery", settings):
         report = deliver_due(warehouse, providers, settings, now=now or datetime.now(UTC))
     for provider in providers.values():
         close = getattr(provider, "close", None)

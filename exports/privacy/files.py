@@ -80,6 +80,9 @@ def erase_parquet(root: str, ids: Identifiers) -> Counter[str]:
             if "learner_id" not in parquet.schema_arrow.names:
                 continue
             learners = parquet.read(columns=["learner_id"]).column(0)
+            # Spark writes timestamps as INT96: a rewrite keeps them so, or Spark's read of the
+            # folder meets two physical types for one column and fails
+            int96 = any(column.physical_type == "INT96" for column in parquet.schema)
         hit = pc.is_in(learners, value_set=wanted)
         if not pc.any(hit).as_py():
             continue
@@ -88,9 +91,15 @@ def erase_parquet(root: str, ids: Identifiers) -> Counter[str]:
         for learner, n in Counter(pc.filter(learners, hit).to_pylist()).items():
             removed[ids.learner_ids[learner]] += n
         kept = table.filter(pc.invert(pc.fill_null(hit, False)))
-        staged = posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.erasing")
+        folder, name = posixpath.split(path)
+        staged = posixpath.join(folder, f".{name}.erasing")
         with fs.open_output_stream(staged) as out:
-            pq.write_table(kept, out, compression="zstd")
+            pq.write_table(kept, out, compression="zstd", use_deprecated_int96_timestamps=int96)
+        # Hadoop's local file system checks a file against its ``.<name>.crc`` (Spark writes one
+        # beside every part file): without it nothing is checked, with a stale one the read fails
+        checksum = posixpath.join(folder, f".{name}.crc")
+        if fs.get_file_info(checksum).type == pafs.FileType.File:
+            fs.delete_file(checksum)
         fs.move(staged, path)
     return removed
 

@@ -17,17 +17,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from learnrec.privacy import REQUESTS, learner_hash
+import pyarrow as pa
+
+from learnrec.privacy import learner_hash
 from learnrec.settings import Settings
-from learnrec.tables import LEARNERS
+from learnrec.tables import ERASURE_REQUESTS, LEARNERS
 from learnrec.warehouse import Warehouse, connect_warehouse
 
 STEPS = "ops.erasure_steps"
+#: The counts of the requests a run completes, staged for one update.
+COMPLETIONS = "ops.erasure_completions"
 #: Where apps and support drop requests: JSON lines ``{"learner_id": ..., "reason": ...}``.
 LANDING_FOLDER = "erasure_requests"
 
 _DDL = {
-    REQUESTS: """
+    ERASURE_REQUESTS: """
         request_id VARCHAR NOT NULL PRIMARY KEY,
         learner_hash VARCHAR NOT NULL,
         learner_id VARCHAR,
@@ -44,6 +48,9 @@ _DDL = {
         store VARCHAR NOT NULL,
         removed BIGINT NOT NULL,
         completed_at TIMESTAMPTZ NOT NULL""",
+    COMPLETIONS: """
+        request_id VARCHAR NOT NULL,
+        removed VARCHAR NOT NULL""",
 }
 
 
@@ -84,7 +91,7 @@ def record_requests(
     pending = {
         r["learner_hash"]
         for r in warehouse.query(
-            f"SELECT learner_hash FROM {REQUESTS} WHERE completed_at IS NULL"
+            f"SELECT learner_hash FROM {ERASURE_REQUESTS} WHERE completed_at IS NULL"
         ).to_pylist()
     }
     rows, created = [], []
@@ -98,7 +105,7 @@ def record_requests(
         rows.append([request_id, hashed, learner_id, kind, reason, source, now])
     if rows:
         warehouse.execute(
-            f"INSERT INTO {REQUESTS} (request_id, learner_hash, learner_id, kind, reason, source, "
+            f"INSERT INTO {ERASURE_REQUESTS} (request_id, learner_hash, learner_id, kind, reason, source, "
             f"received_at) VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(rows))}",
             [value for row in rows for value in row],
         )
@@ -118,11 +125,11 @@ def record_cli_request(settings: Settings, learner_id: str, reason: str | None) 
 def list_requests(settings: Settings) -> list[dict[str, object]]:
     """Every request as recorded: hash, kind, times, rows removed per store (never identifiers)."""
     with connect_warehouse(settings, read_only=True) as warehouse:
-        if not warehouse.table_exists(REQUESTS):
+        if not warehouse.table_exists(ERASURE_REQUESTS):
             return []
         return warehouse.query(
             f"SELECT request_id, learner_hash, kind, reason, source, received_at, completed_at, removed "
-            f"FROM {REQUESTS} ORDER BY received_at, request_id"
+            f"FROM {ERASURE_REQUESTS} ORDER BY received_at, request_id"
         ).to_pylist()
 
 
@@ -182,12 +189,12 @@ def pending_requests(warehouse: Warehouse) -> list[Pending]:
     (kept on the request, so a run that already erased raw.learners can still scrub the files)."""
     if warehouse.table_exists(LEARNERS):
         warehouse.execute(
-            f"UPDATE {REQUESTS} SET email = l.email, push_token = l.push_token FROM {LEARNERS} l "
-            f"WHERE {REQUESTS}.learner_id = l.learner_id AND {REQUESTS}.completed_at IS NULL "
-            f"AND {REQUESTS}.email IS NULL AND {REQUESTS}.push_token IS NULL"
+            f"UPDATE {ERASURE_REQUESTS} SET email = l.email, push_token = l.push_token FROM {LEARNERS} l "
+            f"WHERE {ERASURE_REQUESTS}.learner_id = l.learner_id AND {ERASURE_REQUESTS}.completed_at IS NULL "
+            f"AND {ERASURE_REQUESTS}.email IS NULL AND {ERASURE_REQUESTS}.push_token IS NULL"
         )
     rows = warehouse.query(
-        f"SELECT request_id, learner_id, email, push_token FROM {REQUESTS} "
+        f"SELECT request_id, learner_id, email, push_token FROM {ERASURE_REQUESTS} "
         "WHERE completed_at IS NULL ORDER BY received_at, request_id"
     ).to_pylist()
     return [Pending(**row) for row in rows]
@@ -196,7 +203,7 @@ def pending_requests(warehouse: Warehouse) -> list[Pending]:
 def done_stores(warehouse: Warehouse) -> dict[str, set[str]]:
     """Stores already erased, per pending request."""
     rows = warehouse.query(
-        f"SELECT s.request_id, s.store FROM {STEPS} s JOIN {REQUESTS} r ON r.request_id = s.request_id "
+        f"SELECT s.request_id, s.store FROM {STEPS} s JOIN {ERASURE_REQUESTS} r ON r.request_id = s.request_id "
         "WHERE r.completed_at IS NULL"
     ).to_pylist()
     done: dict[str, set[str]] = {}
@@ -217,7 +224,8 @@ def record_step(warehouse: Warehouse, store: str, removed: dict[str, int], now: 
 
 
 def complete(warehouse: Warehouse, request_ids: list[str], now: datetime) -> None:
-    """Close requests whose every store is done: counts per store kept, identifiers cleared."""
+    """Close requests whose every store is done: counts per store kept, identifiers cleared
+    (one staged update, however many requests)."""
     if not request_ids:
         return
     marks = ", ".join("?" for _ in request_ids)
@@ -227,13 +235,20 @@ def complete(warehouse: Warehouse, request_ids: list[str], now: datetime) -> Non
     removed: dict[str, dict[str, int]] = {r: {} for r in request_ids}
     for step in steps:
         removed[step["request_id"]][step["store"]] = int(step["removed"])
+    counts = pa.table(
+        {
+            "request_id": pa.array(list(removed), pa.string()),
+            "removed": pa.array([json.dumps(c, sort_keys=True) for c in removed.values()], pa.string()),
+        }
+    )
     with warehouse.transaction():
-        for request_id, counts in removed.items():
-            warehouse.execute(
-                f"UPDATE {REQUESTS} SET completed_at = ?, removed = ?, learner_id = NULL, email = NULL, "
-                "push_token = NULL WHERE request_id = ?",
-                [now, json.dumps(counts, sort_keys=True), request_id],
-            )
+        warehouse.load_arrow(COMPLETIONS, counts, mode="replace")
+        warehouse.execute(
+            f"UPDATE {ERASURE_REQUESTS} SET completed_at = ?, removed = c.removed, learner_id = NULL, email = NULL, "
+            f"push_token = NULL FROM {COMPLETIONS} c WHERE {ERASURE_REQUESTS}.request_id = c.request_id",
+            [now],
+        )
+        warehouse.load_arrow(COMPLETIONS, counts.schema.empty_table(), mode="replace")
 
 
 def landing_folder(settings: Settings) -> Path:

@@ -18,19 +18,20 @@ from collections import Counter
 import pyarrow as pa
 
 from exports.privacy.requests import STEPS, Pending
-from learnrec.privacy import REQUESTS
+from learnrec.tables import ERASURE_REQUESTS
 from learnrec.warehouse import Warehouse
 
 #: The identifiers of the run's requests, one row per (request, identifier), for set-based deletes.
 ID_STAGE = "ops.erasure_identifiers"
 #: The privacy bookkeeping itself: its rows hold hashes (and identifiers only while pending).
-OWN_TABLES = frozenset({REQUESTS, STEPS, ID_STAGE})
+OWN_TABLES = frozenset({ERASURE_REQUESTS, STEPS, ID_STAGE})
 
 _PAYLOAD_FIELDS = ("learner_id", "email")
 
 
 def _payload_field(dialect: str, field: str) -> str:
-    pattern = f'"{field}"\\s*:\\s*"([^"]*)"'
+    # POSIX classes, not backslashes: a backslash in a Snowflake string literal is an escape
+    pattern = f'"{field}"[[:space:]]*:[[:space:]]*"([^"]*)"'
     if dialect == "snowflake":
         return f"REGEXP_SUBSTR(payload, '{pattern}', 1, 1, 'e', 1)"
     return f"nullif(regexp_extract(payload, '{pattern}', 1), '')"

@@ -14,6 +14,11 @@ shares the keys of the courses it serves again. Each key is logged once, by the 
 publication that served it, with that publication's ``served_at``, rank and model version; a
 rerun logs only the courses it newly serves to a learner that day. Outcomes therefore count each
 recommendation of a day once however often the day was published.
+
+Only an operator moves the pointer backwards: a version rolled back, or one whose run date is
+older than the current one's (a backfill, a retried task of an earlier night), is published only
+with ``force``; without it a rolled-back version is refused and an older one stays ``validated``
+(non-current), so a retry cannot undo a rollback and a backfill cannot replace a newer night.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class Switch:
     previous_run_id: str | None
     logged: int
     expired: tuple[str, ...]
+    held_back_by: str | None = None  # the newer current version that kept an older one from serving
 
 
 def _status(warehouse: Warehouse, run_id: str) -> str | None:
@@ -58,8 +64,27 @@ def _switch(warehouse: Warehouse, run_id: str, now: datetime) -> str | None:
     return previous
 
 
-def publish(warehouse: Warehouse, run_id: str, *, keep_versions: int, now: datetime | None = None) -> Switch:
-    """Make ``run_id`` current (it must have passed the gate) and log what it serves."""
+def _newer_current(warehouse: Warehouse, run_id: str) -> str | None:
+    """The current version if it is newer than ``run_id`` (later run date, or the same run date
+    precomputed later)."""
+    return warehouse.scalar(
+        f"""SELECT c.run_id FROM {tables.CURRENT} c JOIN {tables.RUNS} cur ON cur.run_id = c.run_id
+        JOIN {tables.RUNS} r ON r.run_id = ?
+        WHERE cur.run_date > r.run_date OR (cur.run_date = r.run_date AND cur.created_at > r.created_at)""",
+        [run_id],
+    )
+
+
+def publish(
+    warehouse: Warehouse,
+    run_id: str,
+    *,
+    keep_versions: int,
+    now: datetime | None = None,
+    force: bool = False,
+) -> Switch:
+    """Make ``run_id`` current (it must have passed the gate) and log what it serves; an older or
+    rolled-back version only with ``force`` (see the module docstring)."""
     now = now or datetime.now(UTC)
     tables.ensure_tables(warehouse)
     status = _status(warehouse, run_id)
@@ -69,6 +94,13 @@ def publish(warehouse: Warehouse, run_id: str, *, keep_versions: int, now: datet
         raise PublicationError(
             f"version {run_id!r} is {status or 'unknown'}; only a validated version is published"
         )
+    if status == "rolled_back" and not force:
+        raise PublicationError(
+            f"version {run_id!r} was rolled back by an operator; only an explicit publish (force) serves it again"
+        )
+    newer = None if force else _newer_current(warehouse, run_id)
+    if newer is not None:
+        return Switch(run_id, None, 0, (), held_back_by=newer)
     with warehouse.transaction():
         previous = _switch(warehouse, run_id, now)
         warehouse.execute(

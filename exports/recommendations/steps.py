@@ -22,6 +22,7 @@ from exports.recommendations.serving import (
 from learnrec.alerts import Alert, raise_alert
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse, connect_warehouse
+from learnrec.warehouse.locks import stage_lock
 from ml.ranking.rules import RuleConfig
 from ml.scoring import CandidateScorer
 
@@ -97,34 +98,38 @@ def gate_step(settings: Settings, run_id: str) -> GateResult:
     return result
 
 
-def publish_step(settings: Settings, run_id: str) -> Switch:
-    with connect_warehouse(settings) as warehouse:
-        return publish(warehouse, run_id, keep_versions=settings.recs_keep_versions)
+def publish_step(settings: Settings, run_id: str, *, force: bool = False) -> Switch:
+    with connect_warehouse(settings) as warehouse, stage_lock(warehouse, "publish", settings):
+        return publish(warehouse, run_id, keep_versions=settings.recs_keep_versions, force=force)
 
 
-def export_step(settings: Settings) -> ExportReport | None:
+def export_step(settings: Settings, *, now: datetime | None = None) -> ExportReport | None:
     """Export the current version to the serving stores (None: nothing published yet)."""
-    with connect_warehouse(settings) as warehouse:
-        return export_current(warehouse, settings)
+    with connect_warehouse(settings) as warehouse, stage_lock(warehouse, "export", settings):
+        return export_current(warehouse, settings, now=now)
 
 
-def export_current(warehouse: Warehouse, settings: Settings) -> ExportReport | None:
-    """:func:`export_step` on an open connection (the privacy eraser re-exports after erasing)."""
+def export_current(
+    warehouse: Warehouse, settings: Settings, *, now: datetime | None = None
+) -> ExportReport | None:
+    """:func:`export_step` on an open connection (the privacy eraser re-exports after erasing),
+    less the learners whose retention has ended by ``now``."""
+    now = now or datetime.now(UTC)
     run_id = tables.current_run_id(warehouse)
     if run_id is None:
         return None
-    export_warehouse_table(warehouse)
+    export_warehouse_table(warehouse, now=now)
     if settings.serving_store == "postgres":
         dsn = settings.serving_postgres_dsn.get_secret_value()  # type: ignore[union-attr]
-        return export_postgres(warehouse, run_id, dsn)
+        return export_postgres(warehouse, run_id, dsn, now=now)
     from ml.embeddings import vector_index
 
-    return export_sqlite(warehouse, run_id, settings.serving_path, vector_index(settings, warehouse))
+    return export_sqlite(warehouse, run_id, settings.serving_path, vector_index(settings, warehouse), now=now)
 
 
 def rollback_step(settings: Settings) -> Switch:
     """Go back one version and re-export it, so apps serve it at once."""
-    with connect_warehouse(settings) as warehouse:
+    with connect_warehouse(settings) as warehouse, stage_lock(warehouse, "publish", settings):
         switch = rollback(warehouse)
     export_step(settings)
     return switch

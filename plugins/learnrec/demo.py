@@ -27,7 +27,12 @@ from learnrec.world.config import preset
 from learnrec.world.generate import WorldSummary, generate_world
 
 #: DAGs in the order the demo runs them for the run date (the day after the world's last day).
-DEMO_DAGS: tuple[str, ...] = ("learner_events_ingest", "nightly_recommendations", "learner_nudges")
+DEMO_DAGS: tuple[str, ...] = (
+    "learner_events_ingest",
+    "nightly_recommendations",
+    "learner_nudges",
+    "privacy_retention",
+)
 #: The demo shows the A/B control group that production leaves off by default (settings.control_share).
 DEMO_ENV = {env_name("control_share"): "0.05"}
 #: Warehouse tables whose row counts the summary prints (missing ones are skipped).
@@ -55,6 +60,7 @@ SUMMARY_TABLES: tuple[str, ...] = (
     tables.SERVED_LOG,
     tables.NUDGE_OUTBOX,
     tables.NOTIFICATION_EVENTS,
+    tables.ERASURE_REQUESTS,
 )
 
 

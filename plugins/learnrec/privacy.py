@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from learnrec.tables import ERASURE_REQUESTS
+
 if TYPE_CHECKING:
     from learnrec.warehouse import Warehouse
-
-REQUESTS = "ops.erasure_requests"
 
 
 def learner_hash(key: str, learner_id: str) -> str:
@@ -34,9 +34,9 @@ def learner_hash_sql(key_param: str, column: str) -> str:
 
 def erased_hashes(warehouse: Warehouse) -> pa.Array:
     """Hashes of every learner with an erasure request (pending or done); empty before the first."""
-    if not warehouse.table_exists(REQUESTS):
+    if not warehouse.table_exists(ERASURE_REQUESTS):
         return pa.array([], pa.string())
-    return warehouse.query(f"SELECT DISTINCT learner_hash FROM {REQUESTS}").column(0).combine_chunks()
+    return warehouse.query(f"SELECT DISTINCT learner_hash FROM {ERASURE_REQUESTS}").column(0).combine_chunks()
 
 
 @dataclass(frozen=True)

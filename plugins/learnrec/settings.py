@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         "up to 0.05 on the evaluation world) for little speed on 2 cores.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    text_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated hosts that links and e-mail addresses in learner-facing text may "
+        "name (learnrec.safetext); empty: none.",
+    )
 
     # --- warehouse ----------------------------------------------------------------------------
     warehouse: Literal["duckdb", "snowflake"] = "duckdb"
@@ -70,6 +75,13 @@ class Settings(BaseSettings):
     snowflake_host: str | None = None
     snowflake_port: int | None = Field(None, ge=1, le=65535)
     snowflake_protocol: Literal["https", "http"] = "https"
+    # one writer per stage (learnrec.warehouse.locks): how long a second run waits, when a lock is stale
+    stage_lock_timeout_seconds: float = Field(
+        60.0, ge=0, description="How long a run waits for another run of its stage to finish."
+    )
+    stage_lock_stale_minutes: float = Field(
+        360.0, gt=0, description="A lock held this long from another host is taken over (its run died)."
+    )
 
     # --- event source -------------------------------------------------------------------------
     event_source: Literal["files", "kafka"] = "files"
@@ -82,6 +94,15 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     ingest_batch_events: int = Field(
         500_000, ge=1, description="Payloads per ingest batch (one transaction; memory grows with it)."
+    )
+    ingest_max_line_bytes: int = Field(
+        64 * 1024,
+        ge=256,
+        description="Longest payload (landing line or Kafka message) read; longer ones are quarantined "
+        "as too_large without being held whole.",
+    )
+    ingest_max_field_chars: int = Field(
+        512, ge=16, description="Longest text value of an event (ids, module_id); longer: too_large."
     )
 
     # --- lake ---------------------------------------------------------------------------------

@@ -58,6 +58,9 @@ SERVED_LOG = "raw.served_recommendations"
 NUDGE_OUTBOX = "recs.nudge_outbox"
 NOTIFICATION_EVENTS = "raw.notification_events"
 
+# privacy (learnrec.privacy, exports.privacy): erasure requests under the learner's keyed hash
+ERASURE_REQUESTS = "ops.erasure_requests"
+
 
 @cache
 def _learning_path_schema() -> pa.Schema:

@@ -45,11 +45,13 @@ def landing(settings):
 
 
 def feedback_events(warehouse) -> list[tuple]:
+    """Status events in a total order: same-moment events (two bounces at one second) tie on
+    event_at and status, so notification_id breaks the tie rather than DuckDB's scan order."""
     return [
         (r["notification_id"], r["status"], r["provider"], r["provider_message_id"])
         for r in warehouse.query(
             "SELECT * FROM raw.notification_events WHERE status IN ('delivered', 'opened', 'clicked', 'bounced')"
-            " OR provider_message_id LIKE 'projects/%' AND status <> 'sent' ORDER BY event_at, status"
+            " OR provider_message_id LIKE 'projects/%' AND status <> 'sent' ORDER BY event_at, status, notification_id"
         ).to_pylist()
     ]
 

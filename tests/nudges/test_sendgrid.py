@@ -8,12 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from exports.nudges.delivery import deliver_due
+from exports.nudges.delivery import DeliveryStopped, deliver_due
 from exports.nudges.planning import plan_nudges
 from learnrec.notify import (
     AmbiguousDeliveryError,
     Notification,
     PermanentDeliveryError,
+    ProviderAuthError,
     TransientDeliveryError,
 )
 from learnrec.notify.file_sink import FileSink
@@ -214,3 +215,26 @@ def test_transient_failures_give_up_after_the_configured_runs(settings, warehous
         assert len(server.to(SEND)) == settings.nudge_max_delivery_runs
     row = outbox(warehouse)["L1:inactivity:2026-03-10"]
     assert row["status"] == "failed" and row["status_reason"].startswith("gave up after 3 runs")
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_api_key_stops_the_run_and_leaves_the_nudges_pending(settings, warehouse, status) -> None:
+    """A revoked key is the provider's failure, not the learners': no nudge of the day is failed
+    for good, the run stops at the first refusal, and the next run (key fixed) sends them."""
+    add_learners(warehouse, *(learner(k, push_token=None) for k in ("A", "B", "C")))
+    plan_nudges(warehouse, [draft(k) for k in ("A", "B", "C")], DAY, settings, now=NOON_UTC)
+    with loopback() as server:
+        refusal = Reply(status, {"errors": [{"message": "The provided authorization grant is invalid"}]})
+        server.scripts[SEND] = [Reply(202, None, {"X-Message-Id": "sg-a"}), refusal]
+        providers = {"email": provider(server.url), "push": FileSink(settings.outbox_path)}
+        with pytest.raises(DeliveryStopped, match=f"SendGrid {status}.*2 nudges left pending") as info:
+            deliver_due(warehouse, providers, settings, now=NOON_UTC)
+        assert isinstance(info.value.__cause__, ProviderAuthError)
+        assert len(server.to(SEND)) == 2  # C was never tried, B not retried
+        rows = {k.split(":")[0]: r for k, r in outbox(warehouse).items()}
+        assert {k: r["status"] for k, r in rows.items()} == {"A": "sent", "B": "pending", "C": "pending"}
+        assert "API key is refused" in rows["B"]["status_reason"]
+        assert [e for e in events(warehouse) if e[1] == "failed"] == []
+
+        server.scripts[SEND] = [Reply(202, None, {"X-Message-Id": "sg-next"})]
+        assert deliver_due(warehouse, providers, settings, now=NOON_UTC + timedelta(minutes=1)).sent == 2

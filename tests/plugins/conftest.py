@@ -24,6 +24,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from pydantic import SecretStr
+
+from learnrec.settings import Settings
 
 #: Result columns declared ARRAY in the tests (fakesnow cannot tell them from VARIANT).
 ARRAY_COLUMNS = frozenset({"TAGS", "SCORES", "SKILL_VECTOR"})
@@ -51,6 +54,22 @@ def _report_arrays(original: Any) -> Any:
         return infos
 
     return describe
+
+
+def on_snowflake(settings: Settings, server: dict[str, Any], database: str) -> Settings:
+    """``settings`` with the warehouse on the fakesnow ``server`` (lake and landing stay local)."""
+    return settings.model_copy(
+        update={
+            "warehouse": "snowflake",
+            "snowflake_account": server["account"],
+            "snowflake_user": server["user"],
+            "snowflake_password": SecretStr(server["password"]),
+            "snowflake_database": database,
+            "snowflake_host": server["host"],
+            "snowflake_port": server["port"],
+            "snowflake_protocol": server["protocol"],
+        }
+    )
 
 
 @pytest.fixture(scope="session")

@@ -17,14 +17,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from exports.privacy.eraser import STORES, run_erasure
-from exports.privacy.requests import STEPS, landing_folder
+from exports.privacy.requests import COMPLETIONS, STEPS, landing_folder
+from exports.privacy.warehouse import ID_STAGE
 from learnrec.airflow_env import run_airflow
 from learnrec.cli import main
 from learnrec.dag_defaults import RETRIES_ENV
 from learnrec.demo import run_demo
 from learnrec.ingest import run_ingest
-from learnrec.privacy import REQUESTS
+from learnrec.privacy import learner_hash
 from learnrec.settings import Settings, get_settings, load_settings
+from learnrec.tables import ERASURE_REQUESTS
 from learnrec.warehouse import connect_warehouse
 from tests.privacy.scan import identifiers, rows_without, scan_files, scan_warehouse
 
@@ -33,7 +35,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 END = date(2026, 11, 30)
 RUN_DATE = (END + timedelta(days=1)).isoformat()
 #: Tables an erasure changes by design: its own records.
-BOOKKEEPING = {REQUESTS, STEPS, "ops.erasure_identifiers"}
+BOOKKEEPING = {ERASURE_REQUESTS, STEPS, COMPLETIONS, ID_STAGE}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +86,9 @@ def _assert_erased(
     with connect_warehouse(settings, read_only=True) as wh:
         assert scan_warehouse(wh, needles) == {}
         assert rows_without(wh, needles, skip=BOOKKEEPING) == kept, "other learners' rows changed"
-        request = wh.query(f"SELECT * FROM {REQUESTS} ORDER BY received_at DESC LIMIT 1").to_pylist()[0]
+        request = wh.query(f"SELECT * FROM {ERASURE_REQUESTS} ORDER BY received_at DESC LIMIT 1").to_pylist()[
+            0
+        ]
     assert request["completed_at"] is not None and request["learner_id"] is None
     assert set(json.loads(request["removed"])) == {store for store, _ in STORES}
     assert _lake_rows_without(settings, learner) == lake
@@ -148,8 +152,11 @@ def test_retention_expiry_erases_through_the_privacy_retention_dag(demo: Setting
 
     run_airflow(demo, ["dags", "test", "privacy_retention", RUN_DATE], extra_env={RETRIES_ENV: "0"})
     _assert_erased(demo, learner, needles, kept, lake)
+    hashed = learner_hash(demo.privacy_hash_key.get_secret_value(), learner)
     with connect_warehouse(demo, read_only=True) as wh:
-        kinds = wh.query(f"SELECT kind, reason FROM {REQUESTS} WHERE kind = 'retention'").to_pylist()
+        kinds = wh.query(
+            f"SELECT kind, reason FROM {ERASURE_REQUESTS} WHERE learner_hash = ?", [hashed]
+        ).to_pylist()
     assert kinds == [{"kind": "retention", "reason": "retention_expiry passed"}]
 
 
@@ -168,10 +175,10 @@ def test_a_crashed_erasure_is_finished_by_the_next_run(demo: Settings) -> None:
         run_erasure(demo, fault=crash)
     assert not any(folder.iterdir()), "the request file (naming the learner) is gone once recorded"
     with connect_warehouse(demo, read_only=True) as wh:
-        pending = wh.query(f"SELECT request_id FROM {REQUESTS} WHERE completed_at IS NULL").column(0)
+        pending = wh.query(f"SELECT request_id FROM {ERASURE_REQUESTS} WHERE completed_at IS NULL").column(0)
         assert len(pending) == 1
         done = wh.query(f"SELECT store FROM {STEPS} WHERE request_id = ?", [pending[0].as_py()]).column(0)
-        assert sorted(done.to_pylist()) == ["landing", "lake", "warehouse"]
+        assert set(done.to_pylist()) == {"landing", "warehouse", "lake"}
 
     report = run_erasure(demo)
     assert report.erased == 1 and "warehouse" not in report.removed, "done stores are not redone"

@@ -10,16 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from exports.privacy.eraser import run_erasure
 from exports.privacy.requests import ensure_tables, record_requests
 from learnrec.ingest import run_ingest
-from learnrec.privacy import REQUESTS
 from learnrec.settings import Settings
+from learnrec.tables import ERASURE_REQUESTS
 from learnrec.warehouse import connect_warehouse
 from learnrec.warehouse.sources import load_source_snapshots
-from tests.plugins.conftest import fakesnow_server, snowflake_database  # noqa: F401  (fixtures)
+from tests.plugins.conftest import fakesnow_server, on_snowflake, snowflake_database  # noqa: F401  (fixtures)
 from tests.plugins.world.conftest import make_world
 from tests.privacy.scan import identifiers, rows_without, scan_files, scan_warehouse
 from tests.privacy.test_erasure_demo import BOOKKEEPING
@@ -32,18 +31,7 @@ NOW = datetime(2026, 11, 2, 6, tzinfo=UTC)
 @pytest.fixture
 def settings(tmp_path, fakesnow_server, snowflake_database) -> Settings:  # noqa: F811
     world = make_world(tmp_path / "home", n_learners=40, n_courses=30, days=3, bad_share=0.03)
-    return world.settings.model_copy(
-        update={
-            "warehouse": "snowflake",
-            "snowflake_account": fakesnow_server["account"],
-            "snowflake_user": fakesnow_server["user"],
-            "snowflake_password": SecretStr(fakesnow_server["password"]),
-            "snowflake_database": snowflake_database,
-            "snowflake_host": fakesnow_server["host"],
-            "snowflake_port": fakesnow_server["port"],
-            "snowflake_protocol": fakesnow_server["protocol"],
-        }
-    )
+    return on_snowflake(world.settings, fakesnow_server, snowflake_database)
 
 
 def _land(settings: Settings, name: str, lines: list[dict[str, Any]]) -> None:
@@ -93,7 +81,7 @@ def test_erasure_and_retention_on_snowflake(settings: Settings) -> None:
     with connect_warehouse(settings) as wh:
         assert scan_warehouse(wh, needles) == {}
         assert rows_without(wh, needles, skip=BOOKKEEPING) == kept
-        done = wh.query(f"SELECT kind, removed FROM {REQUESTS} ORDER BY kind").to_pylist()
+        done = wh.query(f"SELECT kind, removed FROM {ERASURE_REQUESTS} ORDER BY kind").to_pylist()
     assert [d["kind"] for d in done] == ["request", "retention"]
     assert all(json.loads(d["removed"])["warehouse"] > 0 for d in done)
 

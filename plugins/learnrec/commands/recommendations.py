@@ -25,6 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         )
     for name, text in (("gate", "validate a version"), ("publish", "make a validated version current")):
         actions.add_parser(name, help=text).add_argument("--run-id", required=True)
+    actions.choices["publish"].add_argument(
+        "--force", action="store_true", help="also a rolled-back version, or one older than the current one"
+    )
     actions.add_parser("export", help="export the current version to the serving store")
     actions.add_parser("rollback", help="go back one version (and re-export it)")
     show = actions.add_parser("show", help="print a learner's current recommendations and path")
@@ -53,8 +56,13 @@ def run_command(args: argparse.Namespace) -> int:
         if args.action in ("run", "gate"):
             print(steps.gate_step(settings, args.run_id).describe())
         if args.action in ("run", "publish"):
-            switch = steps.publish_step(settings, args.run_id)
-            print(f"published {switch.run_id} (was {switch.previous_run_id}); {switch.logged:,} logged")
+            switch = steps.publish_step(settings, args.run_id, force=getattr(args, "force", False))
+            if switch.held_back_by:
+                print(
+                    f"kept {switch.held_back_by} current: {switch.run_id} is older (publish --force serves it)"
+                )
+            else:
+                print(f"published {switch.run_id} (was {switch.previous_run_id}); {switch.logged:,} logged")
         if args.action in ("run", "export"):
             exported = steps.export_step(settings)
             print(f"exported {exported}" if exported else "nothing published yet")

@@ -18,6 +18,7 @@ from learnrec.ingest.sources import EventSource, open_source
 from learnrec.ingest.tables import ensure_tables
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
+from learnrec.warehouse.locks import stage_lock
 
 __all__ = ["BatchReport", "IngestError", "IngestReport", "run_ingest"]
 
@@ -56,7 +57,11 @@ def run_ingest(
     """
     clock = now or (lambda: datetime.now(UTC))
     report = IngestReport()
-    with connect_warehouse(settings) as warehouse, closing(source or open_source(settings)) as events:
+    with (
+        connect_warehouse(settings) as warehouse,
+        stage_lock(warehouse, "ingest", settings),
+        closing(source or open_source(settings)) as events,
+    ):
         ensure_tables(warehouse)
         report.recovered_lake_batches = recover_lake(warehouse, settings.lake_root)
         known = KnownIds.load(warehouse, settings.privacy_hash_key.get_secret_value())
@@ -72,6 +77,7 @@ def run_ingest(
                     known=known,
                     lake_root=settings.lake_root,
                     now=clock(),
+                    max_field_chars=settings.ingest_max_field_chars,
                     fault=fault,
                 )
             )

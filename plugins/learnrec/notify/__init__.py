@@ -12,6 +12,7 @@ from learnrec.notify.base import (
     Notification,
     NotificationProvider,
     PermanentDeliveryError,
+    ProviderAuthError,
     TransientDeliveryError,
     build_providers,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "Notification",
     "NotificationProvider",
     "PermanentDeliveryError",
+    "ProviderAuthError",
     "TransientDeliveryError",
     "build_providers",
 ]

@@ -9,6 +9,10 @@ must know whether the provider may have accepted the message:
   retrying cannot help;
 - :class:`AmbiguousDeliveryError`: the request may have reached the provider (timeout after the
   request was written): never resent, left for reconciliation by the provider's delivery events.
+
+And one provider-level failure, :class:`ProviderAuthError` (401/403: a revoked or unauthorised
+key): nothing was accepted and every other send would fail alike, so it stops the delivery run
+instead of failing each nudge.
 """
 
 from __future__ import annotations
@@ -75,6 +79,10 @@ class PermanentDeliveryError(DeliveryError):
 
 class AmbiguousDeliveryError(DeliveryError):
     """The provider may have accepted it: never resend (at-most-once)."""
+
+
+class ProviderAuthError(DeliveryError):
+    """The provider refused our credentials: not this message's fault, the run must stop."""
 
 
 class NotificationProvider(Protocol):

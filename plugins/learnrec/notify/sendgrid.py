@@ -4,7 +4,8 @@
   them on every event-webhook event, which is how opens, clicks and bounces find their nudge.
 - SendGrid answers 202 with ``X-Message-Id``; that id is recorded as provider_message_id.
 - 429 (honouring Retry-After), 5xx and refused connections are retried with backoff: SendGrid
-  did not accept the message. Other 4xx are permanent. A timeout, a lost connection or a garbled
+  did not accept the message. 401/403 (a revoked or unauthorised key) is a provider-level
+  :class:`ProviderAuthError` that stops the run. Other 4xx are permanent. A timeout, a lost connection or a garbled
   answer is *ambiguous* (the request may have been accepted) and is never retried: at most once.
 SendGrid's Mail Send API has no idempotency key, so exactly-once cannot be had from the provider;
 the outbox's claim-before-send gives at-most-once instead (exports/nudges/outbox.py).
@@ -26,6 +27,7 @@ from learnrec.notify.base import (
     AmbiguousDeliveryError,
     Notification,
     PermanentDeliveryError,
+    ProviderAuthError,
     TransientDeliveryError,
     with_retries,
 )
@@ -140,5 +142,7 @@ def _classify_http_error(exc: http_errors.HTTPError) -> Exception:
         return TransientDeliveryError(f"SendGrid 429 rate limited: {detail}", retry_after=seconds)
     if status >= 500:
         return TransientDeliveryError(f"SendGrid {status}: {detail}")
+    if status in (401, 403):
+        return ProviderAuthError(f"SendGrid {status}, the API key is refused: {detail}")
     address_invalid = any(marker in detail.lower() for marker in _ADDRESS_ERRORS)
     return PermanentDeliveryError(f"SendGrid {status}: {detail}", address_invalid=address_invalid)

@@ -16,7 +16,7 @@ import json
 import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +150,8 @@ class LandingWriter:
             final = folder / f"events-{self.seed}-{part:04d}.jsonl"
             tmp = final.with_suffix(".tmp")
             tmp.write_bytes(_string_bytes(chunk))
+            written = (moment + timedelta(minutes=59)).timestamp()
+            os.utime(tmp, (written, written))  # written within the hour it simulates, like the apps' files
             os.replace(tmp, final)
             self.stats.files += 1
 

@@ -116,6 +116,13 @@ def export_store(settings: Settings, run_id: str, learners: list[str], n: int = 
             for c in courses
         ]
         warehouse.load_arrow("marts.dim_courses", pa.Table.from_pylist(dim), mode="replace")
+        learners = sorted({r["learner_id"] for r in recs})  # the export drops expired learners
+        far = datetime(2099, 1, 1, tzinfo=UTC)
+        warehouse.load_arrow(
+            "marts.dim_learners",
+            pa.Table.from_pylist([{"learner_id": lid, "retention_expiry": far} for lid in learners]),
+            mode="replace",
+        )
         index = WarehouseVectorIndex(warehouse)
         rng = np.random.default_rng(3)
         ids = [c["course_id"] for c in courses]

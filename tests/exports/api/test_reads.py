@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from exports.api.store import ServingStore
+
 from .conftest import Issuer, Running, Store, api_settings, serve
 
 
@@ -93,3 +95,27 @@ def test_health(api: Running, world, issuer: Issuer):
         assert bare.get("/health/ready").status_code == 503
         response = bare.get("/courses/C1", issuer.service_token("recs:read"))
         assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+
+
+def test_a_learner_whose_retention_ends_while_the_version_is_live_is_no_longer_served(
+    world, store: Store, tmp_path
+):
+    """A version can outlive a learner's ``retention_expiry`` (gates failing for days): every read
+    of theirs stops at that moment, from the store's own ``retention`` table."""
+    copy = tmp_path / "serving.sqlite"
+    copy.write_bytes(world.settings.serving_path.read_bytes())
+    expired, kept = sorted(store.by_learner)[:2]
+    with sqlite3.connect(copy) as con:
+        con.execute(
+            "UPDATE retention SET expires_at = '2000-01-01T00:00:00.000000+00:00' WHERE learner_id = ?",
+            [expired],
+        )
+    with ServingStore(copy).view() as view:
+        assert not view.has_learner(expired)
+        assert view.recommendations(expired, 10, 0) == ([], 0)
+        assert view.learning_path(expired) == []
+        assert view.served(store.by_learner[expired][0]["log_id"]) is None
+        assert view.has_learner(kept)
+        assert view.recommendations(kept, 10, 0)[1] == len(store.by_learner[kept])
+        assert view.learning_path(kept)
+        assert view.served(store.by_learner[kept][0]["log_id"]) is not None

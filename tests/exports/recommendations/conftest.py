@@ -66,7 +66,8 @@ def learner_rows() -> list[dict]:
                 "career_goal": None if skipped else ("data analyst" if i % 2 else "ux designer"),
                 "interest_area": None if skipped else ("data" if i % 2 else "design"),
                 "data_tier": "opted_in" if i % 3 else "default",
-                "retention_expiry": T0 + timedelta(days=-10 if i == 30 else 400),
+                # far ahead: exports and store reads filter by the real clock
+                "retention_expiry": T0 + timedelta(days=-10 if i == 30 else 40_000),
                 "onboarding_skipped": skipped,
                 "n_behavioural_events": 3 if i in (4, 5) else 40,
                 "preferred_format": ["video", "text", "mixed"][i % 3],

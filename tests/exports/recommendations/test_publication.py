@@ -23,9 +23,9 @@ pytestmark = pytest.mark.slow  # great-expectations takes ~20 s of CPU to import
 TOP_N = 10
 
 
-def version(warehouse, champion, content, run_id):
+def version(warehouse, champion, content, run_id, run_date=RUN_DATE):
     precompute(
-        warehouse, RUN_DATE, champion=champion, content=content, config=RuleConfig(top_n=TOP_N), run_id=run_id
+        warehouse, run_date, champion=champion, content=content, config=RuleConfig(top_n=TOP_N), run_id=run_id
     )
     return run_id
 
@@ -215,6 +215,37 @@ def test_keep_k_versions_and_rollback(warehouse, champion, content):
     assert expire_versions(warehouse, 3) == ()  # nothing beyond K, current never expires
 
 
+def test_a_retried_publish_does_not_undo_a_rollback(warehouse, champion, content):
+    t0 = datetime(2026, 3, 2, tzinfo=UTC)
+    for i, run_id in enumerate(("r0", "r1")):
+        version(warehouse, champion, content, run_id)
+        assert run_gate(warehouse, run_id, top_n=TOP_N).success
+        publish(warehouse, run_id, keep_versions=3, now=t0 + timedelta(hours=i))
+    assert rollback(warehouse).run_id == "r0"
+    with pytest.raises(PublicationError, match="'r1' was rolled back by an operator"):
+        publish(warehouse, "r1", keep_versions=3)  # the night's publish task, retried
+    assert tables.current_run_id(warehouse) == "r0"
+    assert warehouse.scalar("SELECT status FROM recs.runs WHERE run_id = 'r1'") == "rolled_back"
+    assert publish(warehouse, "r1", keep_versions=3, force=True).previous_run_id == "r0"  # the operator
+    assert tables.current_run_id(warehouse) == "r1"
+
+
+def test_a_backfilled_older_date_does_not_replace_a_newer_version(warehouse, champion, content):
+    newer = version(warehouse, champion, content, "newer")
+    assert run_gate(warehouse, newer, top_n=TOP_N).success
+    publish(warehouse, newer, keep_versions=3)
+    logged = warehouse.scalar("SELECT count(*) FROM raw.served_recommendations")
+    older = version(warehouse, champion, content, "older", run_date=RUN_DATE - timedelta(days=3))
+    assert run_gate(warehouse, older, top_n=TOP_N).success
+    switch = publish(warehouse, older, keep_versions=3)
+    assert (switch.held_back_by, switch.logged) == ("newer", 0)
+    assert tables.current_run_id(warehouse) == "newer"
+    assert warehouse.scalar("SELECT status FROM recs.runs WHERE run_id = 'older'") == "validated"
+    assert warehouse.scalar("SELECT count(*) FROM raw.served_recommendations") == logged
+    assert publish(warehouse, older, keep_versions=3, force=True).held_back_by is None  # explicit
+    assert tables.current_run_id(warehouse) == "older"
+
+
 def test_failed_nights_do_not_push_the_last_good_version_out(warehouse, champion, content):
     """keep K = the K newest *published* versions: after failed gates the version that kept serving
     through them stays the rollback target."""
@@ -233,7 +264,7 @@ def test_failed_nights_do_not_push_the_last_good_version_out(warehouse, champion
         if i == 3:  # two failed nights, then n3: n0 served until now and is one rollback away
             assert warehouse.scalar("SELECT status FROM recs.runs WHERE run_id = 'n0'") == "superseded"
             assert rollback(warehouse).run_id == "n0"
-            publish(warehouse, "n3", keep_versions=2, now=t0 + timedelta(hours=i, minutes=10))
+            publish(warehouse, "n3", keep_versions=2, now=t0 + timedelta(hours=i, minutes=10), force=True)
     statuses = {r["run_id"]: r["status"] for r in rows_of(warehouse, "SELECT run_id, status FROM recs.runs")}
     assert statuses == {
         "n0": "expired",
@@ -269,6 +300,38 @@ def test_no_learner_is_served_past_retention_expiry(warehouse, champion, content
     ):
         served = {r["learner_id"] for r in rows_of(warehouse, f"SELECT DISTINCT learner_id FROM {table}")}
         assert "l01" not in served and "l03" in served, table
+
+
+def test_a_version_kept_by_failing_gates_stops_serving_each_learner_at_expiry(
+    warehouse, champion, content, tmp_path
+):
+    """No newer version passes the gate for days: the stores still drop l03 once their retention
+    ends, at read time in the SQLite store and at each export everywhere."""
+    serve_day = datetime.combine(RUN_DATE + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    expiry = serve_day + timedelta(days=3)
+    warehouse.execute("UPDATE marts.dim_learners SET retention_expiry = ? WHERE learner_id = 'l03'", [expiry])
+    run_id = version(warehouse, champion, content, "kept")
+    assert run_gate(warehouse, run_id, top_n=TOP_N).success
+    publish(warehouse, run_id, keep_versions=3, now=serve_day)
+    path = tmp_path / "serving.sqlite"
+    export_sqlite(warehouse, run_id, path, now=serve_day)
+    assert lookup_sqlite(path, "l03", now=expiry - timedelta(seconds=1))[0]
+
+    after = expiry + timedelta(hours=1)  # the nights in between published nothing
+    assert lookup_sqlite(path, "l03", now=after) == ([], [])
+    assert len(lookup_sqlite(path, "l01", now=after)[0]) == TOP_N
+
+    export_sqlite(warehouse, run_id, path, now=after)  # a re-export of the same version
+    store = sqlite3.connect(path)
+    for table in ("recommendations", "learning_paths", "retention"):
+        assert store.execute(f"SELECT count(*) FROM {table} WHERE learner_id = 'l03'").fetchone() == (0,), (
+            table
+        )
+    store.close()
+    export_warehouse_table(warehouse, now=after)
+    for table in ("recs.serving_recommendations", "recs.serving_learning_paths"):
+        served = {r["learner_id"] for r in rows_of(warehouse, f"SELECT DISTINCT learner_id FROM {table}")}
+        assert "l03" not in served and "l01" in served, table
 
 
 class _CrashingScorer:
@@ -413,3 +476,8 @@ def test_cli_run_show_and_rollback(settings, capsys):
     first_run = lookup_sqlite(settings.serving_path, "l01")[0][0]["run_id"]
     with connect_warehouse(settings) as wh:
         assert tables.current_run_id(wh) == first_run  # the export followed the rollback
+        undone = wh.scalar("SELECT run_id FROM recs.runs WHERE status = 'rolled_back'")
+    assert main(["recommendations", "publish", "--run-id", undone]) == 2  # refused without --force
+    assert "was rolled back by an operator" in capsys.readouterr().err
+    assert main(["recommendations", "publish", "--run-id", undone, "--force"]) == 0
+    assert f"published {undone}" in capsys.readouterr().out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from datetime import datetime, timedelta
 
 import pyarrow.dataset as ds
 import pytest
@@ -116,6 +118,45 @@ def test_a_run_takes_only_what_arrived_in_its_interval(settings: Settings, expec
     with connect_warehouse(settings) as warehouse:
         landed = warehouse.query("SELECT path FROM raw.ingest_files").column(0).to_pylist()
     assert set(landed) == {f.relative for f in pending if f.arrived_at < cut}
+
+
+def test_a_file_arriving_late_into_an_old_hours_folder_is_dated_by_its_arrival(
+    settings: Settings, expected: Expected
+) -> None:
+    """Its folder says hour H of an old day; it was written days later: its events are late, and a
+    rerun of hour H's interval does not take it (the run of its real arrival does, once)."""
+    ingest(settings)
+    folder = sorted((settings.landing_path / "learner_events").glob("date=*/hour=*"))[0]
+    hour = datetime.fromisoformat(f"{folder.parent.name[5:]}T{folder.name[5:]}:00+00:00")
+    with connect_warehouse(settings) as warehouse:
+        known = warehouse.query("SELECT learner_id, course_id FROM raw.learner_events LIMIT 1").to_pylist()[0]
+    late = folder / "events-straggler-0000.jsonl"
+    late.write_text(
+        f'{{"learner_id":"{known["learner_id"]}","event_type":"click","course_id":"{known["course_id"]}",'
+        f'"timestamp":"{hour:%Y-%m-%dT%H}:30:00.123Z","metadata":{{}}}}\n'
+    )
+    arrived = NOW - timedelta(days=1)
+    os.utime(late, (arrived.timestamp(), arrived.timestamp()))
+
+    assert ingest(settings, until=hour + timedelta(hours=2)).batches == [], "not in the old interval"
+    report = ingest(settings)
+    assert (report.total("loaded"), report.total("late")) == (1, 1)
+    assert ingest(settings).batches == [], "landed once"
+    with connect_warehouse(settings) as warehouse:
+        assert (
+            warehouse.scalar(
+                "SELECT sum(late_events) FROM raw.reprocess_dates WHERE batch_id = ?",
+                [report.batches[0].batch_id],
+            )
+            == 1
+        )
+        assert (
+            warehouse.scalar(
+                "SELECT count(*) FROM raw.learner_events WHERE source_uri = ?",
+                [late.relative_to(settings.landing_path).as_posix()],
+            )
+            == 1
+        )
 
 
 def test_batches_are_bounded(settings: Settings, expected: Expected) -> None:

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from learnrec.contracts.events import raw_event_schema
 from learnrec.ingest import run_ingest
 from learnrec.settings import Settings
 from learnrec.warehouse import connect_warehouse
 from learnrec.warehouse.snowflake import SnowflakeWarehouse
+from tests.plugins.conftest import on_snowflake
 from tests.plugins.ingest import test_kafka
 from tests.plugins.ingest.conftest import NOW, Expected, assert_landed_exactly, crash_at, landed_state
 from tests.plugins.ingest.test_files import lake_events
@@ -29,18 +29,7 @@ kafka_settings = test_kafka.kafka_settings
 @pytest.fixture
 def settings(world: World, fakesnow_server: dict[str, Any], snowflake_database: str) -> Settings:
     """The world's settings with the warehouse on Snowflake (lake and landing stay local)."""
-    return world.settings.model_copy(
-        update={
-            "warehouse": "snowflake",
-            "snowflake_account": fakesnow_server["account"],
-            "snowflake_user": fakesnow_server["user"],
-            "snowflake_password": SecretStr(fakesnow_server["password"]),
-            "snowflake_database": snowflake_database,
-            "snowflake_host": fakesnow_server["host"],
-            "snowflake_port": fakesnow_server["port"],
-            "snowflake_protocol": fakesnow_server["protocol"],
-        }
-    )
+    return on_snowflake(world.settings, fakesnow_server, snowflake_database)
 
 
 def ingest(settings: Settings, **kwargs: Any):
