@@ -64,13 +64,16 @@ class GateResult:
 
 def _prerequisite_pairs(warehouse: Warehouse) -> None:
     """(course_id, prerequisite_id) from ``marts.dim_courses``, flattened here rather than in SQL
-    (DuckDB's unnest and Snowflake's FLATTEN differ)."""
+    (DuckDB's unnest and Snowflake's FLATTEN differ). A prerequisite outside the catalogue (or the
+    course itself) is left out, as the precompute's catalogue leaves it out: nobody could take it."""
     courses = warehouse.query(f"SELECT course_id, prerequisites FROM {DIM_COURSES}")
+    ids = courses.column("course_id").to_pylist()
+    catalogue = set(ids)
     pairs = {"course_id": [], "prerequisite_id": []}
-    for course, prereqs in zip(
-        courses.column("course_id").to_pylist(), courses.column("prerequisites").to_pylist(), strict=True
-    ):
+    for course, prereqs in zip(ids, courses.column("prerequisites").to_pylist(), strict=True):
         for pre in prereqs or []:
+            if pre not in catalogue or pre == course:
+                continue
             pairs["course_id"].append(course)
             pairs["prerequisite_id"].append(pre)
     schema = pa.schema([("course_id", pa.string()), ("prerequisite_id", pa.string())])

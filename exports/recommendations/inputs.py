@@ -142,8 +142,12 @@ def load_inputs(warehouse: Warehouse, run_date: date) -> RunInputs:
         onboarding_skipped=learners.column("skipped").to_numpy(zero_copy_only=False).astype(bool),
         declared_format=_format_codes(learners.column("declared_format")),
         profile_format=_format_codes(learners.column("profile_format")),
-        profile_affinity=np.nan_to_num(
-            learners.column("affinity").to_numpy(zero_copy_only=False).astype(np.float32), nan=0.5
+        profile_affinity=np.clip(
+            np.nan_to_num(
+                learners.column("affinity").to_numpy(zero_copy_only=False).astype(np.float32), nan=0.5
+            ),
+            0.0,
+            1.0,
         ),
         skill_level=load_skill_levels(warehouse, learner_ids, skill_domain, len(catalog.domains))
         if "skill_vector" in dim_cols
@@ -200,14 +204,19 @@ def load_skill_levels(
             f"AND skill_vector IS NOT NULL AND data_tier IN ({', '.join('?' * len(tiers))})",
             [first, last, *tiers],
         )
+        # the id range also holds learners left out of ``learner_ids`` (expired retention, erased):
+        # only rows of the run's learners with a whole vector are read
         vectors = found.column("skill_vector").combine_chunks()
-        whole = pc.equal(pc.list_value_length(vectors).fill_null(0), n_skills).to_numpy(zero_copy_only=False)
+        rows = pc.index_in(found.column("learner_id"), value_set=value_set)
+        whole = pc.and_(
+            pc.equal(pc.list_value_length(vectors).fill_null(0), n_skills), pc.is_valid(rows)
+        ).to_numpy(zero_copy_only=False)
         if not whole.any():
             continue
-        kept = vectors.filter(pa.array(whole))
-        values = pc.list_flatten(kept).to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, n_skills)
-        rows = pc.index_in(found.column("learner_id").filter(pa.array(whole)), value_set=value_set)
-        levels[rows.to_numpy(zero_copy_only=False).astype(np.int64)] = domain_levels(
-            values, skill_domain, n_domains
+        keep = pa.array(whole)
+        values = pc.list_flatten(vectors.filter(keep)).to_numpy(zero_copy_only=False)
+        values = values.astype(np.float32).reshape(-1, n_skills)
+        levels[rows.filter(keep).to_numpy(zero_copy_only=False).astype(np.int64)] = domain_levels(
+            np.clip(values, 0.0, 1.0), skill_domain, n_domains
         )
     return levels

@@ -30,6 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
+from learnrec import safetext
 from learnrec.llm import GatewayResult, LLMGateway, load_prompt
 from learnrec.settings import Settings
 from learnrec.tables import (
@@ -50,11 +51,13 @@ log = logging.getLogger(__name__)
 PROMPTS = Path(__file__).parent / "prompts"
 RULES_VERSION = "static-path"
 MAX_CANDIDATES = 40
+#: Longest step reason (shown to the learner) and untrusted title or role put into the prompt.
+REASON_CHARS, TITLE_CHARS = 240, 120
 
 
 class PathStep(BaseModel):
     course_id: str
-    reason: str = Field(min_length=1, max_length=240)
+    reason: str = Field(min_length=1, max_length=REASON_CHARS)
 
 
 class PathAnswer(BaseModel):
@@ -143,16 +146,28 @@ def plan_path(
         meta = catalog.metadata(cid)
         skills = ", ".join(catalog.skills[s].name for s in meta.skill_tags if s in catalog.skills)
         prereqs = ", ".join(meta.prerequisites) or "none"
-        return f"{cid} | {catalog.courses[cid].title} | {skills} | {meta.difficulty_score} | {prereqs}"
+        title = safetext.fence(catalog.courses[cid].title, TITLE_CHARS)
+        return f"{cid} | {title} | {skills} | {meta.difficulty_score} | {prereqs}"
 
     variables = {
         "career_goal": learner.career_goal,
         "target_skills": ", ".join(catalog.skills[s].name for s in target_skills if s in catalog.skills),
-        "current_role": learner.current_role or "not given",
-        "completed": ", ".join(catalog.courses[c].title for c in sorted(completed) if c in catalog.courses)
+        "current_role": safetext.fence(learner.current_role, TITLE_CHARS)
+        if learner.current_role
+        else "not given",
+        "completed": ", ".join(
+            safetext.fence(catalog.courses[c].title, TITLE_CHARS)
+            for c in sorted(completed)
+            if c in catalog.courses
+        )
         or "none shared",
         "candidates": "\n".join(line(c) for c in listed),
     }
+
+    def check(answer: PathAnswer) -> None:
+        safetext.check([s.reason for s in answer.steps], REASON_CHARS)
+        validate_path(catalog, [s.course_id for s in answer.steps], set(listed), completed, targets)
+
     return gateway.run(
         load_prompt(PROMPTS, "learning_path"),
         variables,
@@ -161,9 +176,7 @@ def plan_path(
             steps=[PathStep(course_id=c, reason="static path") for c in learner.static_path]
         ),
         rules_version=RULES_VERSION,
-        validate=lambda answer: validate_path(
-            catalog, [s.course_id for s in answer.steps], set(listed), completed, targets
-        ),
+        validate=check,
         max_tokens=900,
     )
 

@@ -26,6 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from learnrec import safetext
 from learnrec.llm import LLMGateway, load_prompt
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse
@@ -37,10 +38,12 @@ PROMPTS = Path(__file__).parent / "prompts"
 RULES_VERSION = "qa-extractive@v1"
 PARTIAL_PREFIX = "Based on available course information..."
 EXCERPT_CHARS = 320
+#: Bounds of the untrusted text put into the prompt, and of the answer.
+TITLE_CHARS, CHUNK_CHARS, QUESTION_CHARS, ANSWER_CHARS = 120, 2000, 1000, 2000
 
 
 class QAOutput(BaseModel):
-    answer: str = Field(min_length=1, max_length=2000)
+    answer: str = Field(min_length=1, max_length=ANSWER_CHARS)
     course_ids: list[str] = Field(default_factory=list, max_length=6)
 
 
@@ -92,14 +95,16 @@ class CourseQA:
         found = list(dict.fromkeys(c for c, _, _ in hits)) or [
             c for c in course_ids or [] if c in self.index.titles
         ]
-        excerpts = " ".join(text[:EXCERPT_CHARS] for _, text, _ in hits[:2])
+        excerpts = " ".join(safetext.clean(text, EXCERPT_CHARS) for _, text, _ in hits[:2])
         if found:
-            title = self.index.titles[found[0]]
+            title = safetext.clean(self.index.titles[found[0]], TITLE_CHARS)
             more = f" View the full syllabus of {title} ({found[0]}) for the details."
         else:
             more = " View the full syllabus of the course for the details."
         body = f" {excerpts}" if excerpts else ""
-        return QAOutput(answer=f"{PARTIAL_PREFIX}{body}{more}", course_ids=found[:3])
+        return QAOutput(
+            answer=safetext.clean(f"{PARTIAL_PREFIX}{body}{more}", ANSWER_CHARS), course_ids=found[:3]
+        )
 
     def _pipeline(self, question: str, course_ids: list[str] | None, progress: _Progress, deadline: float):
         query = self.embedder.encode([question])[0]
@@ -109,15 +114,22 @@ class CourseQA:
         retrieved = {c for c, _, _ in hits}
 
         def grounded(output: QAOutput) -> None:
+            if not output.course_ids:
+                raise ValueError("cites no retrieved course")
             if outside := [c for c in output.course_ids if c not in retrieved]:
                 raise ValueError(f"cites courses that were not retrieved: {outside}")
+            safetext.check([output.answer], ANSWER_CHARS)
 
         excerpts = (
-            "\n".join(f"{c} | {self.index.titles[c]} | {text}" for c, text, _ in hits) or "(none found)"
+            "\n".join(
+                f"{c} | {safetext.fence(self.index.titles[c], TITLE_CHARS)} | {safetext.fence(text, CHUNK_CHARS)}"
+                for c, text, _ in hits
+            )
+            or "(none found)"
         )
         return self.gateway.run(
             load_prompt(PROMPTS, "course_qa"),
-            {"question": question, "excerpts": excerpts},
+            {"question": safetext.fence(question, QUESTION_CHARS), "excerpts": excerpts},
             QAOutput,
             fallback=lambda: self.partial_answer(hits, course_ids),
             rules_version=RULES_VERSION,

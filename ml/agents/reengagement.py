@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
+from learnrec import safetext
 from learnrec.contracts.nudges import NudgeDraft, NudgeType, Provenance
 from learnrec.llm import LLMGateway, load_prompt
 from learnrec.settings import Settings
@@ -48,8 +48,9 @@ PROMPTS = Path(__file__).parent / "prompts"
 RULES_VERSION = "reengagement-rules@v1"
 DRAFTS_TABLE = "recs.nudge_drafts"
 MAX_COURSES = 3
-#: Things a nudge must never contain: links, e-mail addresses, unfilled template placeholders.
-FORBIDDEN = re.compile(r"https?://|www\.|\S+@\S+\.\w+|[{}$<>\[\]]")
+SUBJECT_CHARS, BODY_CHARS = 120, 1200
+#: Longest first name and course title put into a message or a prompt.
+NAME_CHARS, TITLE_CHARS = 100, 100
 
 DRAFT_SCHEMA = pa.schema(
     [
@@ -69,8 +70,8 @@ DRAFT_SCHEMA = pa.schema(
 
 
 class NudgeAnswer(BaseModel):
-    subject: str = Field(min_length=1, max_length=120)
-    body: str = Field(min_length=1, max_length=1200)
+    subject: str = Field(min_length=1, max_length=SUBJECT_CHARS)
+    body: str = Field(min_length=1, max_length=BODY_CHARS)
     course_ids: list[str] = Field(default_factory=list, max_length=MAX_COURSES)
 
 
@@ -197,21 +198,25 @@ def _progress(
 def rules_nudge(target: NudgeTarget) -> NudgeAnswer:
     """The rule-based template. Default tier: names recommendations only, never activity.
 
-    Cut to the contract's lengths: a long name or title must not fail the day's whole run."""
-    name = target.first_name
-    titles = [title for _, title in target.recommended]
+    The name and titles are untrusted (profile, catalogue): each is sanitised before it is
+    composed, and the message cut to the contract's lengths (a long name or title must not fail
+    the day's whole run)."""
+    name = safetext.clean(target.first_name, NAME_CHARS) or "there"
+    titles = [t for _, title in target.recommended if (t := safetext.clean(title, TITLE_CHARS))]
     picks = f" Courses picked for you: {', '.join(titles)}." if titles else ""
     if target.data_tier == "opted_in" and target.in_progress:
-        course_id, title = target.in_progress
-        return NudgeAnswer(
-            subject=f"{name}, pick up {title} where you left off"[:120],
-            body=f"Hi {name}, your next module of {title} is ready when you are.{picks}"[:1200],
-            course_ids=[course_id, *(c for c, _ in target.recommended if c != course_id)][:MAX_COURSES],
-        )
+        course_id, title = target.in_progress[0], safetext.clean(target.in_progress[1], TITLE_CHARS)
+        subject = f"{name}, pick up {title} where you left off"
+        body = f"Hi {name}, your next module of {title} is ready when you are.{picks}"
+        course_ids = [course_id, *(c for c, _ in target.recommended if c != course_id)]
+    else:
+        subject = f"{name}, your learning goals are waiting"
+        body = f"Hi {name}, a few minutes today keeps your progress going.{picks}"
+        course_ids = [c for c, _ in target.recommended]
     return NudgeAnswer(
-        subject=f"{name}, your learning goals are waiting"[:120],
-        body=f"Hi {name}, a few minutes today keeps your progress going.{picks}"[:1200],
-        course_ids=[c for c, _ in target.recommended][:MAX_COURSES],
+        subject=safetext.clean(subject, SUBJECT_CHARS),
+        body=safetext.clean(body, BODY_CHARS),
+        course_ids=course_ids[:MAX_COURSES],
     )
 
 
@@ -223,9 +228,8 @@ def _check(target: NudgeTarget):
             raise ValueError(f"courses the learner was not offered: {outside}")
         if allowed and not answer.course_ids:
             raise ValueError("points at no course although the learner has some")
-        for text in (answer.subject, answer.body):
-            if FORBIDDEN.search(text):
-                raise ValueError("link, e-mail address or placeholder in the message")
+        safetext.check([answer.subject], SUBJECT_CHARS)
+        safetext.check([answer.body], BODY_CHARS)
 
     return check
 
@@ -248,11 +252,16 @@ def write_nudge(gateway: LLMGateway, target: NudgeTarget, nudge_date: date) -> N
         result = gateway.run(
             load_prompt(PROMPTS, "reengagement_nudge"),
             {
-                "first_name": target.first_name,
+                "first_name": safetext.fence(target.first_name, NAME_CHARS),
                 "reason": reason,
-                "in_progress": target.in_progress[1] if target.in_progress else "none",
+                "in_progress": safetext.fence(target.in_progress[1], TITLE_CHARS)
+                if target.in_progress
+                else "none",
                 "n_completed": target.n_completed,
-                "recommended": "\n".join(f"{c} | {t}" for c, t in target.recommended) or "none",
+                "recommended": "\n".join(
+                    f"{c} | {safetext.fence(t, TITLE_CHARS)}" for c, t in target.recommended
+                )
+                or "none",
             },
             NudgeAnswer,
             fallback=lambda: rules_nudge(target),

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from learnrec import safetext
+
 #: Course formats in the order of ``CourseCatalog.format_code``.
 COURSE_FORMATS = ("video", "text", "live", "mixed")
 #: Learner preferred formats in the order of the format-weight table's rows.
@@ -24,6 +26,8 @@ FORMAT_FIT = np.array(
     ],
     dtype=np.float32,
 )
+#: Longest course title shown in a reason.
+TITLE_CHARS = 120
 #: Longest prerequisite list kept per course (the catalogue's lists are short; longer ones are cut).
 MAX_PREREQUISITES = 8
 
@@ -95,11 +99,20 @@ def build_catalog(courses: pa.Table) -> CourseCatalog:
         known = [position[p] for p in (plist or []) if p in position and p != ids[i]]
         prereq[i, : len(known[:MAX_PREREQUISITES])] = known[:MAX_PREREQUISITES]
     prereq = prereq[:, : max(1, int((prereq >= 0).sum(axis=1).max(initial=0)))]  # no all-empty columns
-    difficulty = np.nan_to_num(
-        courses.column("difficulty_score").to_numpy(zero_copy_only=False).astype(np.float32), nan=3.0
+    # one course's odd values (missing, infinite, out of range) must not skew the rules for all
+    difficulty = np.clip(
+        np.nan_to_num(
+            courses.column("difficulty_score").to_numpy(zero_copy_only=False).astype(np.float32), nan=3.0
+        ),
+        1.0,
+        5.0,
     )
-    quality = np.nan_to_num(
-        courses.column("quality_score").to_numpy(zero_copy_only=False).astype(np.float32), nan=0.0
+    quality = np.clip(
+        np.nan_to_num(
+            courses.column("quality_score").to_numpy(zero_copy_only=False).astype(np.float32), nan=0.0
+        ),
+        0.0,
+        1.0,
     )
     keys = np.stack(
         [
@@ -120,7 +133,10 @@ def build_catalog(courses: pa.Table) -> CourseCatalog:
         group_format=groups[:, 1].astype(np.int8),
         group_difficulty=(groups[:, 2] / 4.0).astype(np.float32),
         course_ids=ids,
-        titles=np.asarray(courses.column("title").to_pylist(), dtype=object),
+        # titles reach learners in reasons ("Because you completed ..."): catalogue text is untrusted
+        titles=np.asarray(
+            [safetext.clean(t, TITLE_CHARS) for t in courses.column("title").to_pylist()], dtype=object
+        ),
         domains=domains,
         domain_code=domain_code.astype(np.int16),
         format_code=format_code,

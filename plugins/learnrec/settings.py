@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         "up to 0.05 on the evaluation world) for little speed on 2 cores.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    text_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated hosts that links and e-mail addresses in learner-facing text may "
+        "name (learnrec.safetext); empty: none.",
+    )
 
     # --- warehouse ----------------------------------------------------------------------------
     warehouse: Literal["duckdb", "snowflake"] = "duckdb"
@@ -89,6 +94,15 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     ingest_batch_events: int = Field(
         500_000, ge=1, description="Payloads per ingest batch (one transaction; memory grows with it)."
+    )
+    ingest_max_line_bytes: int = Field(
+        64 * 1024,
+        ge=256,
+        description="Longest payload (landing line or Kafka message) read; longer ones are quarantined "
+        "as too_large without being held whole.",
+    )
+    ingest_max_field_chars: int = Field(
+        512, ge=16, description="Longest text value of an event (ids, module_id); longer: too_large."
     )
 
     # --- lake ---------------------------------------------------------------------------------
@@ -188,12 +202,31 @@ class Settings(BaseSettings):
         description="Verification key of SendGrid's Signed Event Webhook (Mail Settings; base64 "
         "ECDSA public key as SendGrid shows it). `learnrec nudges webhook` refuses to run without it.",
     )
-    notify_timeout_seconds: float = Field(10.0, gt=0, description="Per HTTP call to SendGrid / FCM.")
+    notify_timeout_seconds: float = Field(
+        10.0, gt=0, description="Per HTTP call to SendGrid / FCM / Datadog / the alert webhook."
+    )
     notify_max_attempts: int = Field(
         4, ge=1, le=10, description="Tries per send on 429, 5xx and refused connections (backoff between)."
     )
     notify_backoff_seconds: float = Field(
         1.0, ge=0, description="First backoff between tries; doubles each try (Retry-After wins)."
+    )
+
+    # --- alert delivery (learnrec.alert_delivery): ops.alerts rows to people ----------------------
+    datadog_api_key: SecretStr | None = Field(
+        None, description="Datadog API key: alerts become Datadog events and gauges; unset: not sent."
+    )
+    datadog_api_host: str = Field(
+        "https://api.datadoghq.com", description="Datadog API of your site (EU: https://api.datadoghq.eu)."
+    )
+    alert_slack_webhook_url: SecretStr | None = Field(
+        None, description='Slack-compatible incoming webhook (JSON {"text": ...}); unset: not sent.'
+    )
+    alert_delivery_max_attempts: int = Field(
+        3, ge=1, description="Delivery runs that try a failing alert before it is left (error kept)."
+    )
+    alert_delivery_max_age_days: int = Field(
+        2, ge=0, description="Older alerts are never sent (enabling a channel does not replay history)."
     )
 
     # --- nudge delivery rules (exports/nudges) ---------------------------------------------------
@@ -234,6 +267,13 @@ class Settings(BaseSettings):
         5, ge=2, description="Recommendation versions kept (rollback reaches back this far)."
     )
     recs_chunk_size: int = Field(2048, ge=1, description="Learners scored at once (bounds memory).")
+    control_share: float = Field(
+        0.0,
+        ge=0,
+        le=0.5,
+        description="Share of learners (stable by learner id hash) in the A/B control group: served "
+        "the non-personalised fallback and flagged is_control in the Recommendation Log.",
+    )
     serving_store: Literal["sqlite", "postgres"] = Field(
         "sqlite", description="App-facing store: SQLite file under <home>/serving, or Postgres."
     )

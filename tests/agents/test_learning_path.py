@@ -181,7 +181,7 @@ def test_default_tier_prompt_has_no_behavioural_data(
         result = plan_path(gateway, catalog, learner, sorted(one_learner["targets"]))
         sent = llm_server.prompts()[-1]
         if tier == "opted_in":
-            assert f"Courses already completed: {title}" in sent
+            assert f"Courses already completed: [[{title}]]" in sent  # fenced as data
             assert result.provenance == "llm"
         else:
             assert "Courses already completed: none shared" in sent

@@ -223,3 +223,22 @@ def test_llm_unavailable_everyone_gets_the_template(
     assert len(llm_server.requests) == 1  # breaker opened after the first failed call
     run = warehouse.query("select * from ops.agent_runs where agent = 'reengagement'").to_pylist()[0]
     assert json.loads(run["fallbacks"]) == {"breaker_open": 1, "unavailable": 1}
+
+
+def test_hostile_profile_and_catalogue_text_never_reaches_a_nudge(
+    settings: Settings, warehouse, scene
+) -> None:
+    """Markup, a CR/LF header injection, a phishing link and placeholders in a first name and a
+    course title reached sent e-mails verbatim through the rule-based template."""
+    hostile = (
+        "<script>x</script>Eve\r\nBcc: victim@example.com https://evil.example.com ${reason} {first_name}"
+    )
+    warehouse.execute("update raw.learners set first_name = ?", [hostile])
+    warehouse.execute("update raw.courses set title = title || ?", [" www.phish.example.com <b>"])
+    drafts = draft_nudges(settings, warehouse, RUN)
+    assert drafts
+    for draft in drafts:
+        for text in (draft.subject, draft.body):
+            assert not any(
+                bad in text for bad in ("\r", "\n", "<", ">", "@", "http", "www", "$", "{", "}")
+            ), text

@@ -77,6 +77,7 @@ def run_ingest(
                     known=known,
                     lake_root=settings.lake_root,
                     now=clock(),
+                    max_field_chars=settings.ingest_max_field_chars,
                     fault=fault,
                 )
             )

@@ -40,7 +40,7 @@ from learnrec.ingest.tables import (
     REPROCESS_DATES,
     STAGE_EVENTS,
 )
-from learnrec.ingest.validate import validate_payloads
+from learnrec.ingest.validate import MAX_FIELD_CHARS, reason_counts, validate_payloads
 from learnrec.privacy import ErasedLearners, erased_hashes
 from learnrec.tables import COURSES, LEARNERS
 from learnrec.warehouse import Warehouse
@@ -119,21 +119,25 @@ def load_batch(
     known: KnownIds,
     lake_root: str,
     now: datetime,
+    max_field_chars: int = MAX_FIELD_CHARS,
     fault: FaultHook | None = None,
 ) -> BatchReport:
     """Land ``batch``; see the module docstring for the order of effects."""
     step = fault or (lambda _name: None)
     started = time.perf_counter()
     batch_id = batch.batch_id
-    consumed = batch.payloads.num_rows
-    verdict = validate_payloads(batch.payloads, known.learners, known.courses, now, known.erased)
+    consumed = batch.payloads.num_rows + batch.rejected.num_rows
+    verdict = validate_payloads(
+        batch.payloads, known.learners, known.courses, now, known.erased, max_field_chars=max_field_chars
+    )
+    to_quarantine = pa.concat_tables([verdict.quarantined, batch.rejected.cast(verdict.quarantined.schema)])
     step("validated")
 
     first = verdict.events
     staged = _with_batch(first, raw_event_schema(), batch_id, now, "ingested_at").append_column(
         "is_late", first.column("is_late")
     )
-    quarantine = _with_batch(verdict.quarantined, QUARANTINE_SCHEMA, batch_id, now, "quarantined_at")
+    quarantine = _with_batch(to_quarantine, QUARANTINE_SCHEMA, batch_id, now, "quarantined_at")
     # only the keys go to the warehouse for the dedup join (on Snowflake: a small upload)
     stage_keys = warehouse.stage_arrow(STAGE_EVENTS, staged.select(["event_date", "event_id"]))
     step("staged")
@@ -197,7 +201,7 @@ def load_batch(
         quarantined=quarantined,
         duplicates=duplicates,
         late=late,
-        reasons=verdict.reason_counts(),
+        reasons=reason_counts(to_quarantine),
         min_event_date=dates["min"],
         max_event_date=dates["max"],
         seconds=time.perf_counter() - started,

@@ -6,12 +6,13 @@ landing file into lines is done by Arrow kernels over the file's bytes, not line
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from learnrec.ingest.landing import read_lines
 from learnrec.ingest.tables import SOURCE_FIELDS
 
 #: ``arrived_at`` is when the source received the payload (the landing file's hour, the Kafka
@@ -36,19 +37,14 @@ def lines_table(
     are not UTF-8 become ``\xNN`` escapes, which JSON forbids inside and outside strings: such a
     line always fails validation and lands in quarantine with its bytes still readable.
     """
-    if data.endswith(b"\n"):
-        data = data[:-1]
-    if not data:
-        return PAYLOAD_SCHEMA.empty_table()
-    parts = pc.list_flatten(pc.split_pattern(pa.array([data], pa.large_binary()), b"\n"))
-    try:
-        lines = parts.cast(pa.large_string())
-    except pa.ArrowInvalid:
-        lines = pa.array(
-            [b.decode("utf-8", errors="backslashreplace") for b in parts.to_pylist()], pa.large_string()
-        )
-    offsets = pa.array(np.arange(first_line, first_line + len(lines), dtype=np.int64))
-    return payload_table(lines, source=source, source_uri=source_uri, offsets=offsets, arrived_at=arrived_at)
+    lines = read_lines(io.BytesIO(data), len(data), first_line=first_line, max_line_bytes=len(data))
+    return payload_table(
+        lines.text,
+        source=source,
+        source_uri=source_uri,
+        offsets=pa.array(lines.numbers),
+        arrived_at=arrived_at,
+    )
 
 
 def payload_table(

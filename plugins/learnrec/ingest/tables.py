@@ -35,7 +35,7 @@ SOURCE_FIELDS = [
 QUARANTINE_SCHEMA = pa.schema(
     [
         pa.field("payload", pa.string(), nullable=False),  # the original bytes as text, unchanged
-        pa.field("reason", pa.string(), nullable=False),  # a code from validate.REASONS
+        pa.field("reason", pa.string(), nullable=False),  # validate.REASONS or landing.LANDING_REASONS
         pa.field("reason_detail", pa.string(), nullable=False),  # readable: what was wrong
         *SOURCE_FIELDS,
         pa.field("batch_id", pa.string(), nullable=False),
@@ -43,11 +43,15 @@ QUARANTINE_SCHEMA = pa.schema(
     ]
 )
 
+#: What a source rejects before validation (landing entries that are not event files, lines over
+#: the size limit): quarantine rows without the batch's columns.
+REJECTED_SCHEMA = pa.schema([f for f in QUARANTINE_SCHEMA if f.name not in ("batch_id", "quarantined_at")])
+
 BATCH_SCHEMA = pa.schema(
     [
         pa.field("batch_id", pa.string(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
-        pa.field("consumed", pa.int64(), nullable=False),  # payloads read from the source
+        pa.field("consumed", pa.int64(), nullable=False),  # payloads (and rejected entries) read
         pa.field("loaded", pa.int64(), nullable=False),  # new events in raw.learner_events
         pa.field("quarantined", pa.int64(), nullable=False),
         pa.field("duplicates", pa.int64(), nullable=False),  # in the batch or already landed

@@ -42,6 +42,10 @@ from learnrec.contracts.events import (
     EventType,
 )
 from learnrec.privacy import ErasedLearners, learner_hash_sql
+from learnrec.settings import Settings
+
+#: The setting's default (``LEARNREC_INGEST_MAX_FIELD_CHARS``), for callers without settings.
+MAX_FIELD_CHARS = Settings.model_fields["ingest_max_field_chars"].default
 
 #: Quarantine reasons, in the order they are checked (a payload gets the first that applies).
 REASONS: dict[str, str] = {
@@ -51,6 +55,7 @@ REASONS: dict[str, str] = {
     "unexpected_field": "a field the contract does not define",
     "missing_field": "a required field is absent, null or empty",
     "wrong_type": "a field has the wrong JSON type",
+    "too_large": "a payload or one of its text values is longer than its limit",
     "invalid_timestamp": "timestamp is not ISO 8601 with a UTC offset",
     "unknown_event_type": "event_type is not one of the contract's values",
     "missing_metadata": "the event type needs metadata it lacks",
@@ -134,6 +139,12 @@ def _lanes(fast: str, general: str) -> str:
 #: its numbers are JSON numbers of the accepted kinds, so no type needs telling apart).
 _CANONICAL_STRUCTURE = json.dumps(
     {**dict.fromkeys(PAYLOAD_FIELDS[:-1], "VARCHAR"), "metadata": dict.fromkeys(METADATA_FIELDS, "VARCHAR")}
+)
+
+
+#: The lengths of an event's text values, for the per-field size limit (``$max_field``).
+_TEXT_LENGTHS = ", ".join(
+    f"coalesce(length({c}), 0)" for c in ("learner_id", "event_type", "course_id", "ts_text", "module_id")
 )
 
 
@@ -241,6 +252,7 @@ checked AS (
                  OR ({_present("k_watch")} AND k_watch NOT IN {_INT})
                  OR ({_present("k_quiz")} AND k_quiz NOT IN {_NUM})
                  OR ({_present("k_module")} AND k_module <> 'VARCHAR') THEN 'wrong_type'
+            WHEN list_max([{_TEXT_LENGTHS}]) > $max_field THEN 'too_large'
             WHEN event_at IS NULL THEN 'invalid_timestamp'
             WHEN event_type NOT IN ({_TYPES}) THEN 'unknown_event_type'
             WHEN (event_type = 'watch' AND (watch_value IS NULL OR module_id IS NULL OR module_id = ''))
@@ -282,6 +294,9 @@ SELECT
                        {_present("k_watch")} AND k_watch NOT IN {_INT},
                        {_present("k_quiz")} AND k_quiz NOT IN {_NUM},
                        {_present("k_module")} AND k_module <> 'VARCHAR'][i]), ', ')
+        WHEN 'too_large' THEN 'text values longer than ' || $max_field || ' characters: ' || array_to_string(
+            list_filter(['learner_id', 'event_type', 'course_id', 'timestamp', 'metadata.module_id'],
+                        lambda k, i: [{_TEXT_LENGTHS}][i] > $max_field), ', ')
         WHEN 'invalid_timestamp' THEN 'timestamp ' || ts_text || ' is not ISO 8601 with a UTC offset'
         WHEN 'unknown_event_type' THEN 'event_type ' || event_type || ' is not one of {", ".join(str(t) for t in EventType)}'
         WHEN 'missing_metadata' THEN event_type || ' event lacks ' || CASE event_type
@@ -342,11 +357,13 @@ class Verdict:
     duplicates: int
     quarantined: pa.Table
 
-    def reason_counts(self) -> dict[str, int]:
-        if not self.quarantined.num_rows:
-            return {}
-        counts = pc.value_counts(self.quarantined.column("reason")).to_pylist()
-        return {c["values"]: c["counts"] for c in counts}
+
+def reason_counts(quarantined: pa.Table) -> dict[str, int]:
+    """Quarantined rows per reason."""
+    if not quarantined.num_rows:
+        return {}
+    counts = pc.value_counts(quarantined.column("reason")).to_pylist()
+    return {c["values"]: c["counts"] for c in counts}
 
 
 def _erased_check(erased: ErasedLearners | None) -> tuple[str, dict[str, str]]:
@@ -363,8 +380,10 @@ def validate_payloads(
     known_courses: pa.Array,
     now: datetime | None = None,
     erased: ErasedLearners | None = None,
+    max_field_chars: int = MAX_FIELD_CHARS,
 ) -> Verdict:
-    """Check every payload of a batch; see :data:`REASONS` for what is rejected and in what order.
+    """Check every payload of a batch; see :data:`REASONS` for what is rejected and in what order
+    (``max_field_chars``: the longest text value accepted, ``LEARNREC_INGEST_MAX_FIELD_CHARS``).
 
     An erased learner's payload is quarantined with their id replaced by its hash: the quarantine
     keeps the event's shape without bringing the erased id back.
@@ -381,7 +400,10 @@ def validate_payloads(
         if erased_check:
             con.register("erased_learners", pa.table({"h": erased.hashes.cast(pa.string())}))
         sql = _CHECK_SQL.replace("{erased_check}", erased_check)
-        con.execute(f"CREATE TEMP TABLE checked AS {sql}", {"now": now.astimezone(UTC), **params})
+        con.execute(
+            f"CREATE TEMP TABLE checked AS {sql}",
+            {"now": now.astimezone(UTC), "max_field": max_field_chars, **params},
+        )
         events = con.sql(
             f"SELECT {', '.join(EVENT_COLUMNS)} FROM checked WHERE reason IS NULL "
             "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _row) = 1"

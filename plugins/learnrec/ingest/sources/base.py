@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from learnrec.ingest.tables import REJECTED_SCHEMA
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse
 
@@ -28,6 +29,8 @@ class SourceBatch:
     payloads: pa.Table  # learnrec.ingest.payloads.PAYLOAD_SCHEMA
     position_key: str  # describes the slice exactly (files, or offset ranges per partition)
     position: Any = field(default=None, compare=False)  # source-specific, for record/acknowledge
+    #: entries or payloads rejected before validation (tables.REJECTED_SCHEMA), quarantined as they are
+    rejected: pa.Table = field(default_factory=REJECTED_SCHEMA.empty_table, compare=False)
 
     @property
     def batch_id(self) -> str:
@@ -65,4 +68,4 @@ def open_source(settings: Settings) -> EventSource:
         return KafkaSource.from_settings(settings)
     from learnrec.ingest.sources.files import FileSource
 
-    return FileSource(settings.landing_path)
+    return FileSource(settings.landing_path, max_line_bytes=settings.ingest_max_line_bytes)

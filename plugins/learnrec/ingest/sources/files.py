@@ -11,21 +11,30 @@ too, numbered on from its last landed line, and recorded as one more row of that
 A file's arrival is its folder's hour, unless it was written after that hour ended (a producer
 delivering late into an old hour's folder): then it is its modification time, so its events are
 late by when they actually came and a rerun of the old hour does not take them.
+
+Entries that are not event files to read (``learnrec.ingest.landing``) and lines over the size
+limit are quarantined with their reason; such an entry is recorded like a landed file (no lines),
+so it is reported once, and never blocks the files after it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 
-from learnrec.ingest.payloads import lines_table
+from learnrec.ingest.landing import Lines, read_lines, scan
+from learnrec.ingest.payloads import PAYLOAD_SCHEMA, payload_table
 from learnrec.ingest.sources.base import EventSource, SourceBatch
-from learnrec.ingest.tables import LANDED_FILES
+from learnrec.ingest.tables import LANDED_FILES, REJECTED_SCHEMA
+from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -43,6 +52,8 @@ class LandingFile:
     arrived_at: datetime  # start of its folder's hour, or its modification time if later (_arrival)
     landed_bytes: int = 0  # bytes landed by earlier batches (a file appended to after landing)
     landed_lines: int = 0
+    reason: str | None = None  # why the entry is quarantined instead of read (landing.LANDING_REASONS)
+    detail: str = ""
 
     @property
     def key(self) -> str:
@@ -50,20 +61,66 @@ class LandingFile:
         return f"{self.relative}@{self.landed_bytes}" if self.landed_bytes else self.relative
 
 
-def _arrival(relative: str, modified: datetime) -> datetime:
+def _arrival(relative: str, path: Path) -> datetime:
     match = _ARRIVAL.search(relative)
+    try:
+        modified: datetime | None = datetime.fromtimestamp(path.lstat().st_mtime, UTC)
+    except OSError:  # an entry that cannot be read is reported at once
+        modified = None
     if not match:
-        return modified
+        return modified or datetime.min.replace(tzinfo=UTC)
     hour = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC) + timedelta(hours=int(match.group(2)))
-    return modified if modified > hour + timedelta(hours=1) + ARRIVAL_GRACE else hour
+    return modified if modified and modified > hour + timedelta(hours=1) + ARRIVAL_GRACE else hour
+
+
+#: Used when no settings are given (tests): the setting's default.
+DEFAULT_MAX_LINE_BYTES = Settings.model_fields["ingest_max_line_bytes"].default
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Open a file for reading without following a link put there since it was listed."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise IsADirectoryError(f"{path} is no longer a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def _rejected_rows(file: LandingFile, lines: Lines | None, max_line_bytes: int) -> list[dict]:
+    if file.reason is not None:
+        log.warning("landing entry quarantined (%s): %s", file.reason, file.detail)
+        return [_row(file.relative, 0, "", file.reason, file.detail)]
+    return [
+        _row(
+            file.relative,
+            number,
+            head,
+            "too_large",
+            f"line {number} has {size:,} bytes, over LEARNREC_INGEST_MAX_LINE_BYTES={max_line_bytes:,}",
+        )
+        for number, size, head in (lines.too_large if lines else [])
+    ]
+
+
+def _row(relative: str, offset: int, payload: str, reason: str, detail: str) -> dict:
+    return {
+        "payload": payload,
+        "reason": reason,
+        "reason_detail": detail,
+        "source": FileSource.name,
+        "source_uri": relative,
+        "source_partition": None,
+        "source_offset": offset,
+    }
 
 
 class FileSource(EventSource):
     name = "files"
 
-    def __init__(self, landing: Path) -> None:
+    def __init__(self, landing: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         self.landing = landing
         self.folder = landing / EVENTS_FOLDER
+        self.max_line_bytes = max_line_bytes
 
     def pending(self, warehouse: Warehouse, until: datetime | None) -> list[LandingFile]:
         """Published files not landed yet (or grown since), oldest arrival first."""
@@ -77,10 +134,16 @@ class FileSource(EventSource):
             ).to_pylist()
         }
         files = []
-        for path in sorted(self.folder.rglob("*.jsonl")):
-            relative = path.relative_to(self.landing).as_posix()
-            stat = path.stat()
-            size = stat.st_size
+        for entry in scan(self.landing, self.folder):
+            relative = entry.relative
+            arrived = _arrival(relative, entry.path)
+            if entry.reason is not None:
+                if relative not in landed:
+                    files.append(
+                        LandingFile(relative, entry.size, arrived, reason=entry.reason, detail=entry.detail)
+                    )
+                continue
+            size = entry.size
             landed_bytes, landed_lines = landed.get(relative, (0, 0))
             if relative in landed and size <= landed_bytes:
                 if size < landed_bytes:
@@ -91,33 +154,60 @@ class FileSource(EventSource):
                         size,
                     )
                 continue
-            arrived = _arrival(relative, datetime.fromtimestamp(stat.st_mtime, UTC))
-            if until is None or arrived < until:
-                files.append(LandingFile(relative, size, arrived, landed_bytes, landed_lines))
-        return sorted(files, key=lambda f: (f.arrived_at, f.relative))
+            files.append(LandingFile(relative, size, arrived, landed_bytes, landed_lines))
+        return sorted(
+            (f for f in files if until is None or f.arrived_at < until),
+            key=lambda f: (f.arrived_at, f.relative),
+        )
 
     def poll(self, warehouse: Warehouse, max_events: int, until: datetime | None) -> SourceBatch | None:
-        tables, taken = [], []
+        tables, rejected, taken = [], [], []
         lines = 0
-        for file in self.pending(warehouse, until):
+        for listed in self.pending(warehouse, until):
             if taken and lines >= max_events:
                 break
-            with (self.landing / file.relative).open("rb") as data:
-                data.seek(file.landed_bytes)  # only what is not landed, up to the size listed
-                table = lines_table(
-                    data.read(file.size_bytes - file.landed_bytes),
-                    source=self.name,
-                    source_uri=file.relative,
-                    arrived_at=file.arrived_at,
-                    first_line=file.landed_lines + 1,
+            file, read = self._read(listed)
+            if read is not None:
+                tables.append(
+                    payload_table(
+                        read.text,
+                        source=self.name,
+                        source_uri=file.relative,
+                        offsets=pa.array(read.numbers),
+                        arrived_at=file.arrived_at,
+                    )
                 )
-            tables.append(table)
-            taken.append((file, table.num_rows))
-            lines += table.num_rows
+            rejected += _rejected_rows(file, read, self.max_line_bytes)
+            n = len(read.numbers) + len(read.too_large) if read else 0
+            taken.append((file, n))
+            lines += max(n, 1)
         if not taken:
             return None
         key = "files:" + "|".join(f.key for f, _ in taken)
-        return SourceBatch(payloads=pa.concat_tables(tables), position_key=key, position=taken)
+        return SourceBatch(
+            payloads=pa.concat_tables(tables) if tables else PAYLOAD_SCHEMA.empty_table(),
+            position_key=key,
+            position=taken,
+            rejected=pa.Table.from_pylist(rejected, REJECTED_SCHEMA),
+        )
+
+    def _read(self, file: LandingFile) -> tuple[LandingFile, Lines | None]:
+        """The file's lines not landed yet (up to the size listed); an entry that turns out
+        unreadable is quarantined instead, as one listed so."""
+        if file.reason is not None:
+            return file, None
+        try:
+            with _open_regular(self.landing / file.relative) as data:
+                data.seek(file.landed_bytes)
+                return file, read_lines(
+                    data,
+                    file.size_bytes - file.landed_bytes,
+                    first_line=file.landed_lines + 1,
+                    max_line_bytes=self.max_line_bytes,
+                )
+        except OSError as exc:
+            detail = f"{file.relative}: {exc.strerror or exc}"
+            return replace(file, reason="unreadable", detail=detail), None
 
     def record_position(self, warehouse: Warehouse, batch: SourceBatch, batch_id: str, at: datetime) -> None:
         rows = batch.position
