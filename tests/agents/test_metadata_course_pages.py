@@ -10,7 +10,7 @@ import pytest
 from learnrec.settings import Settings
 from ml.agents.catalog import Catalog, Course
 from ml.agents.difficulty import text_difficulty
-from ml.agents.metadata import rules_metadata
+from ml.agents.metadata import INFERRED_TABLE, infer_course_metadata, rules_metadata
 from ml.agents.metadata_eval import calibrate, evaluate, load_pages, split, taxonomy_skills
 from ml.agents.skill_matching import EmbeddingTagger, SkillMatcher, normalise
 
@@ -84,3 +84,22 @@ def test_held_out_course_pages_meet_the_targets_with_the_dev_calibrated_threshol
     assert figures.tagged >= 0.7
     assert figures.precision >= 0.6
     assert figures.spearman >= 0.4
+
+
+def test_the_agent_tags_by_similarity_with_the_threshold_setting(settings: Settings, warehouse) -> None:
+    warehouse.execute(
+        "update raw.courses set title = 'Orchestrating your services', syllabus = '[]', level = '', "
+        "description = 'Spin up pods, roll out deployments and autoscale clusters of containerised services.' "
+        "where course_id = 'C00003'"
+    )
+    kubernetes = warehouse.scalar("select skill_id from raw.skills where name = 'Kubernetes'")
+
+    def c00003(threshold: float) -> dict:
+        strict = settings.model_copy(update={"metadata_embedding_threshold": threshold})
+        infer_course_metadata(strict, warehouse, force=True)
+        query = f"select * from {INFERRED_TABLE} where course_id = 'C00003'"
+        return warehouse.query(query).to_pylist()[0]
+
+    assert c00003(0.99)["skill_tags"] == []
+    row = c00003(settings.metadata_embedding_threshold)
+    assert row["skill_tags"] == [kubernetes] and 1.0 <= row["difficulty_score"] <= 5.0
