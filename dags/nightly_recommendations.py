@@ -6,7 +6,8 @@ the dbt project (staging, intermediate, marts) as one task per model (astronomer
 ``dbt``) and writes dbt's documentation site to the state folder. Features come first because
 marts join them (``dim_learners``: skill vector, engagement, learned format): training and the
 precompute then both read tonight's features. Then training, evaluation and promotion, dropout,
-precompute (with static learning paths), the Learning Path Agent, gate, publish, export.
+precompute (with static learning paths), the Learning Path Agent, gate, publish, export; after
+the gate, whatever its verdict, the night's new alerts are delivered (Datadog, Slack webhook).
 
 Every task takes the run date explicitly (Asset-triggered runs have no ``ds``) and is idempotent
 for it: a rerun replaces what the first run wrote.
@@ -124,6 +125,15 @@ def nightly_recommendations():
 
         return str(export_step(get_settings()))
 
+    @task(trigger_rule=TriggerRule.ALL_DONE)  # a failed gate is exactly what must be told
+    def deliver_alerts() -> dict[str, int]:
+        """New ops.alerts rows to Datadog / the Slack webhook where configured; never fails."""
+        from learnrec.alert_delivery import deliver_alerts_step
+        from learnrec.settings import get_settings
+
+        report = deliver_alerts_step(get_settings())
+        return {"sent": report.sent, "failed": report.failed}
+
     # rendered from dbt's manifest at parse time: cosmos, no dbt import (see learnrec.transform.airflow_dbt)
     from learnrec.settings import get_settings
     from learnrec.transform.airflow_dbt import dbt_task_group
@@ -145,6 +155,8 @@ def nightly_recommendations():
     # one succeeded (a failed precompute leaves no success upstream: no gate, no publication).
     gated = gate_recommendations.override(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)(version)
     personalise_learning_paths(version) >> gated
+    # beside publication, not after it: a leaf of its own keeps a failed gate failing the run
+    gated >> deliver_alerts()
     publish_recommendations(gated) >> export_recommendations()
     marts >> train_dropout()
 

@@ -17,6 +17,7 @@
             ('outcome', dbt.type_string()),
             ('outcome_recorded_at', learnrec.type_timestamp_utc()),
             ('received_at', learnrec.type_timestamp_utc()),
+            ('is_control', dbt.type_boolean()),
         ],
         'notification_events': [
             ('notification_id', dbt.type_string()),

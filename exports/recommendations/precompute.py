@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import torch
 
 from exports.recommendations import tables
+from exports.recommendations.control import in_control
 from exports.recommendations.inputs import RunInputs, load_inputs, retention_cutoff
 from learnrec.tables import DIM_LEARNERS, LEARNER_COURSE_INTERACTIONS
 from learnrec.warehouse import Warehouse
@@ -138,8 +139,13 @@ def _build_fallbacks(inputs: RunInputs) -> _Fallbacks:
 
 
 def route_learners(
-    inputs: RunInputs, champion: CandidateScorer | None, content: CandidateScorer | None
+    inputs: RunInputs,
+    champion: CandidateScorer | None,
+    content: CandidateScorer | None,
+    control: np.ndarray,
 ) -> np.ndarray:
+    """Each learner's route; the ``control`` group takes the no-results fallback (cold start stays
+    cold start: it is the non-personalised default of those learners anyway)."""
     route = np.full(inputs.n_learners, NO_RESULTS, np.int8)
     for i, tier in enumerate(inputs.data_tier):
         which = policy_for(tier).scorer
@@ -147,6 +153,7 @@ def route_learners(
             route[i] = CHAMPION
         elif which == "content" and content is not None:
             route[i] = CONTENT
+    route[control] = NO_RESULTS
     route[inputs.is_cold] = COLD
     return route
 
@@ -337,6 +344,7 @@ def _chunk_table(
     scorers: dict[int, CandidateScorer | None],
     report: PrecomputeReport,
     top_n: int,
+    control: np.ndarray,
 ) -> pa.Table:
     parts = []
     for rows, ranked, r in blocks:
@@ -383,6 +391,7 @@ def _chunk_table(
                         np.full(len(learner), FALLBACK_NAME.get(r), dtype=object), pa.string()
                     ),
                     "log_id": log_ids(inputs.run_date, learner_arr, course_arr),
+                    "is_control": control[chunk.lo + row_of],
                 },
                 schema=tables.RECOMMENDATION_SCHEMA,
             )
@@ -403,12 +412,14 @@ def precompute(
     chunk_size: int = 2048,
     run_id: str | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
+    control_share: float = 0.0,
 ) -> PrecomputeReport:
     """Write a new, unpublished version (recommendations + learning paths); returns its report.
 
     ``champion``/``content`` may be None (not trained yet): the affected learners take the
     no-results fallback. The version is registered in ``recs.runs`` with status ``precomputing``
-    before its first row, ``precomputed`` once complete.
+    before its first row, ``precomputed`` once complete. A ``control_share`` of the learners
+    (``exports.recommendations.control``) is served the no-results fallback, flagged ``is_control``.
     """
     started = datetime.now(UTC)
     config = config or RuleConfig()
@@ -426,7 +437,8 @@ def precompute(
         f"INSERT INTO {tables.RUNS} (run_id, run_date, status, created_at) VALUES (?, ?, 'precomputing', ?)",
         [run_id, run_date, started],
     )
-    route = route_learners(inputs, champion, content)
+    control = in_control(inputs.learner_ids, control_share)
+    route = route_learners(inputs, champion, content, control)
     fallbacks = _build_fallbacks(inputs)
     scorers = {CHAMPION: champion, CONTENT: content}
     aligns = {CHAMPION: _alignment(champion, inputs), CONTENT: _alignment(content, inputs)}
@@ -435,7 +447,9 @@ def precompute(
         hi = min(lo + chunk_size, inputs.n_learners)
         chunk = _Chunk(inputs, lo, hi, route)
         blocks = _rank_chunk(chunk, inputs, route, scorers, aligns, fallbacks, config)
-        pending.append(_chunk_table(run_id, blocks, chunk, inputs, fallbacks, scorers, report, config.top_n))
+        pending.append(
+            _chunk_table(run_id, blocks, chunk, inputs, fallbacks, scorers, report, config.top_n, control)
+        )
         report.n_recommendations += pending[-1].num_rows
         if hi == inputs.n_learners or sum(t.num_rows for t in pending) >= WRITE_ROWS:
             tables.append_recommendations(warehouse, pa.concat_tables(pending))

@@ -114,9 +114,9 @@ def publish(
         warehouse.execute(
             f"""INSERT INTO {tables.SERVED_LOG}
             (log_id, learner_id, course_id, model_version, signals_used, rank_at_serve, served_at,
-             outcome, outcome_recorded_at, received_at)
+             outcome, outcome_recorded_at, received_at, is_control)
             SELECT r.log_id, r.learner_id, r.course_id, r.model_version, r.signals_used, r.rank, ?,
-                   NULL, NULL, ?
+                   NULL, NULL, ?, r.is_control
             FROM {tables.RECOMMENDATIONS} r
             WHERE r.run_id = ?
               AND NOT EXISTS (SELECT 1 FROM {tables.SERVED_LOG} s

@@ -85,6 +85,7 @@ def precompute_step(
             content=content,
             config=rule_config(settings),
             chunk_size=settings.recs_chunk_size,
+            control_share=settings.control_share,
         )
 
 

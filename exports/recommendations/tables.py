@@ -48,6 +48,9 @@ RECOMMENDATION_SCHEMA = pa.schema(
         pa.field("reason", pa.string(), nullable=False),
         pa.field("fallback", pa.string()),  # null | cold_start | no_results
         pa.field("log_id", pa.string(), nullable=False),  # the Recommendation Log key apps report back
+        pa.field(
+            "is_control", pa.bool_(), nullable=False
+        ),  # A/B control group (exports.recommendations.control)
     ]
 )
 
@@ -65,6 +68,7 @@ SERVED_LOG_SCHEMA = pa.schema(
         pa.field("outcome", pa.string()),
         pa.field("outcome_recorded_at", pa.timestamp("us", tz="UTC")),
         pa.field("received_at", pa.timestamp("us", tz="UTC")),
+        pa.field("is_control", pa.bool_()),  # null on the apps' outcome rows
     ]
 )
 
@@ -94,6 +98,8 @@ def ensure_tables(warehouse: Warehouse) -> None:
     ):
         if not warehouse.table_exists(name):
             warehouse.load_arrow(name, schema.empty_table())
+        elif name != LEARNING_PATHS:  # tables of before the control group get its column
+            warehouse.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS is_control BOOLEAN")
     for view, table, where in (
         (CURRENT_RECOMMENDATIONS, RECOMMENDATIONS, "TRUE"),
         (CURRENT_LEARNING_PATHS, LEARNING_PATHS, SERVED_PATH),  # one path per learner

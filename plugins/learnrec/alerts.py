@@ -4,6 +4,8 @@ A condition is what went wrong, named stably (``drift:engagement_score:psi``, ``
 ``load_champion_scorer``): a retried task, a rerun or a second night of the same problem on the
 same day raises it once, also when no run id is involved (a null never equals a null, so keying
 on ``run_id`` let those through). The message is for people: the figure and the threshold.
+Delivery (``learnrec.alert_delivery``) records per channel when it took the alert, so a rerun
+never sends it twice.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ _COLUMNS = (
     ("figure", "DOUBLE"),
     ("threshold", "DOUBLE"),
 )
+# written by learnrec.alert_delivery, null until a channel took the alert
+DELIVERY_COLUMNS = (
+    ("datadog_sent_at", "TIMESTAMPTZ"),
+    ("slack_sent_at", "TIMESTAMPTZ"),
+    ("delivery_attempts", "INTEGER"),
+    ("delivery_error", "VARCHAR"),
+)
 
 
 @dataclass(frozen=True)
@@ -44,8 +53,9 @@ class Alert:
 
 def ensure_alerts_table(warehouse: Warehouse) -> None:
     """Create ``ops.alerts``; a table of an older shape gets the new columns."""
-    warehouse.execute(f"CREATE TABLE IF NOT EXISTS {ALERTS} ({', '.join(f'{n} {t}' for n, t in _COLUMNS)})")
-    for name, sql_type in _COLUMNS[6:]:
+    columns = _COLUMNS + DELIVERY_COLUMNS
+    warehouse.execute(f"CREATE TABLE IF NOT EXISTS {ALERTS} ({', '.join(f'{n} {t}' for n, t in columns)})")
+    for name, sql_type in columns[6:]:
         warehouse.execute(f"ALTER TABLE {ALERTS} ADD COLUMN IF NOT EXISTS {name} {sql_type}")
 
 

@@ -20,7 +20,7 @@ from learnrec import tables
 from learnrec.airflow_env import metadata_db, run_airflow
 from learnrec.airflow_runs import format_stage, latest_run_stages
 from learnrec.dag_defaults import RETRIES_ENV
-from learnrec.settings import Settings
+from learnrec.settings import Settings, env_name
 from learnrec.transform.dbt_runner import docs_path, parse_project
 from learnrec.warehouse import connect_warehouse
 from learnrec.world.config import preset
@@ -33,6 +33,8 @@ DEMO_DAGS: tuple[str, ...] = (
     "learner_nudges",
     "privacy_retention",
 )
+#: The demo shows the A/B control group that production leaves off by default (settings.control_share).
+DEMO_ENV = {env_name("control_share"): "0.05"}
 #: Warehouse tables whose row counts the summary prints (missing ones are skipped).
 SUMMARY_TABLES: tuple[str, ...] = (
     tables.LEARNERS,
@@ -112,7 +114,7 @@ def run_demo(
         code = run_airflow(
             settings,
             ["dags", "test", dag_id, run_date],
-            extra_env={RETRIES_ENV: "0"},
+            extra_env={RETRIES_ENV: "0", **DEMO_ENV},
             check=False,
             output=log,
         )

@@ -179,6 +179,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Without a dropout score: days without activity that trigger a nudge (product rule).",
     )
+    metadata_embedding_threshold: float = Field(
+        0.36,
+        ge=-1,
+        le=1,
+        description="MiniLM cosine a course text needs to a skill's description to be tagged with it when "
+        "the text names no skill (calibrated on tests/data/course_pages.jsonl, see ml/EVALUATION.md).",
+    )
     qa_deadline_seconds: float = Field(
         2.0, gt=0, description="Course Q&A answers within this; past it the partial answer is returned."
     )
@@ -204,12 +211,31 @@ class Settings(BaseSettings):
         description="Verification key of SendGrid's Signed Event Webhook (Mail Settings; base64 "
         "ECDSA public key as SendGrid shows it). `learnrec nudges webhook` refuses to run without it.",
     )
-    notify_timeout_seconds: float = Field(10.0, gt=0, description="Per HTTP call to SendGrid / FCM.")
+    notify_timeout_seconds: float = Field(
+        10.0, gt=0, description="Per HTTP call to SendGrid / FCM / Datadog / the alert webhook."
+    )
     notify_max_attempts: int = Field(
         4, ge=1, le=10, description="Tries per send on 429, 5xx and refused connections (backoff between)."
     )
     notify_backoff_seconds: float = Field(
         1.0, ge=0, description="First backoff between tries; doubles each try (Retry-After wins)."
+    )
+
+    # --- alert delivery (learnrec.alert_delivery): ops.alerts rows to people ----------------------
+    datadog_api_key: SecretStr | None = Field(
+        None, description="Datadog API key: alerts become Datadog events and gauges; unset: not sent."
+    )
+    datadog_api_host: str = Field(
+        "https://api.datadoghq.com", description="Datadog API of your site (EU: https://api.datadoghq.eu)."
+    )
+    alert_slack_webhook_url: SecretStr | None = Field(
+        None, description='Slack-compatible incoming webhook (JSON {"text": ...}); unset: not sent.'
+    )
+    alert_delivery_max_attempts: int = Field(
+        3, ge=1, description="Delivery runs that try a failing alert before it is left (error kept)."
+    )
+    alert_delivery_max_age_days: int = Field(
+        2, ge=0, description="Older alerts are never sent (enabling a channel does not replay history)."
     )
 
     # --- nudge delivery rules (exports/nudges) ---------------------------------------------------
@@ -250,6 +276,13 @@ class Settings(BaseSettings):
         5, ge=2, description="Recommendation versions kept (rollback reaches back this far)."
     )
     recs_chunk_size: int = Field(2048, ge=1, description="Learners scored at once (bounds memory).")
+    control_share: float = Field(
+        0.0,
+        ge=0,
+        le=0.5,
+        description="Share of learners (stable by learner id hash) in the A/B control group: served "
+        "the non-personalised fallback and flagged is_control in the Recommendation Log.",
+    )
     serving_store: Literal["sqlite", "postgres"] = Field(
         "sqlite", description="App-facing store: SQLite file under <home>/serving, or Postgres."
     )

@@ -39,6 +39,16 @@ def test_features_are_computed_before_the_marts_that_join_them(nightly) -> None:
         assert dbt_tasks <= nightly.get_task(reader).get_flat_relative_ids(upstream=True), reader
 
 
+def test_alerts_are_delivered_after_any_gate_verdict_without_hiding_a_failed_night(nightly) -> None:
+    deliver = nightly.get_task("deliver_alerts")
+    assert deliver.trigger_rule == "all_done"  # a failed gate raised the alert that must go out
+    assert "gate_recommendations" in deliver.upstream_task_ids
+    # not downstream of publication: the export stays a leaf, so a failed gate fails the run
+    assert (
+        not deliver.downstream_task_ids and not nightly.get_task("export_recommendations").downstream_task_ids
+    )
+
+
 def run_with_crashing(settings: Settings, tasks: tuple[str, ...]) -> dict[str, str]:
     """Task states of a nightly run where ``tasks`` run and crash and every other task is marked
     successful without running (`--mark-success-pattern`).

@@ -26,6 +26,7 @@ def _recommendations(**columns: list) -> pa.Table:
         "reason": ["because", "because"],
         "fallback": [None, None],
         "log_id": ["r1:L1:1", "r1:L1:2"],
+        "is_control": [False, False],
     }
     return pa.Table.from_pydict(rows | columns, schema=tables.RECOMMENDATION_SCHEMA)
 

@@ -87,3 +87,6 @@ class RecommendationLog(BaseModel):
     served_at: datetime
     outcome: Outcome | None
     outcome_recorded_at: datetime | None
+    # beyond the product's contract (an optional addition, old rows read as False): the learner was
+    # in the A/B control group and served the non-personalised fallback, so lift can be measured
+    is_control: bool = False

@@ -78,6 +78,7 @@ def export_store(settings: Settings, run_id: str, learners: list[str], n: int = 
                 "reason": f"because of rank {rank}",
                 "fallback": None,
                 "log_id": f"{run_id}:{learner}:{rank}",
+                "is_control": False,
             }
             recs.append(row)
             store.by_learner.setdefault(learner, []).append(row)
