@@ -9,3 +9,10 @@
 {%- endmacro %}
 {% macro default__array_length(expression) -%} len({{ expression }}) {%- endmacro %}
 {% macro snowflake__array_length(expression) -%} array_size({{ expression }}) {%- endmacro %}
+
+{# Does the array hold the string `value`? #}
+{% macro array_contains_string(expression, value) -%}
+    {{ return(adapter.dispatch('array_contains_string', 'learnrec')(expression, value)) }}
+{%- endmacro %}
+{% macro default__array_contains_string(expression, value) -%} list_contains({{ expression }}, '{{ value }}') {%- endmacro %}
+{% macro snowflake__array_contains_string(expression, value) -%} array_contains('{{ value }}'::variant, {{ expression }}) {%- endmacro %}
