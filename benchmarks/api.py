@@ -38,6 +38,7 @@ from exports.recommendations import tables
 from exports.recommendations.serving import export_sqlite
 from learnrec.contracts.sources import SOURCE_TABLES
 from learnrec.settings import Settings, load_settings
+from learnrec.tables import DIM_LEARNERS
 from learnrec.warehouse import connect_warehouse
 
 #: label -> (learners, courses)
@@ -98,7 +99,8 @@ def build_home(home: Path, n_learners: int, n_courses: int) -> Settings:
     with connect_warehouse(settings) as warehouse:
         tables.ensure_tables(warehouse)
         warehouse.execute(
-            f"""INSERT INTO {tables.RECOMMENDATIONS}
+            f"""INSERT INTO {tables.RECOMMENDATIONS} (run_id, learner_id, course_id, rank, score,
+                   model_version, signals_used, reason, fallback, log_id)
             SELECT 'bench', printf('L%07d', l), printf('C%05d', (l * 7 + r * 131) % {n_courses}), r + 1,
                    1.0 / (r + 1), 'learnrec-blend:1', ['history', 'career_goal'], 'Because you watched X',
                    NULL, printf('bench:L%07d:%d', l, r + 1)
@@ -111,6 +113,11 @@ def build_home(home: Path, n_learners: int, n_courses: int) -> Settings:
                 ['video', 'text', 'live', 'mixed'][c % 4 + 1] AS format, 2.5::DOUBLE AS difficulty_score,
                 3.0::DOUBLE AS duration_hours, 0.7::DOUBLE AS quality_score, ['s1'] AS skill_tags,
                 []::VARCHAR[] AS prerequisites FROM range({n_courses}) t(c)"""
+        )
+        # the export serves only learners whose retention has not ended
+        warehouse.execute(
+            f"""CREATE OR REPLACE TABLE {DIM_LEARNERS} AS SELECT printf('L%07d', l) AS learner_id,
+                TIMESTAMPTZ '2099-01-01 00:00:00+00' AS retention_expiry FROM range({n_learners}) t(l)"""
         )
         export_sqlite(warehouse, "bench", settings.serving_path)
     return settings

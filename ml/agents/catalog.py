@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from learnrec import course_metadata
 from learnrec.tables import COURSE_METADATA_INFERRED, COURSES, SKILLS
 from learnrec.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from ml.agents.skill_matching import EmbeddingTagger, SkillMatcher
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,14 @@ def _module_titles(course_id: str, syllabus: str) -> tuple[str, ...]:
 class Catalog:
     """Courses and skills read once from ``raw``; metadata resolved lazily."""
 
-    def __init__(self, courses: list[Course], skills: list[Skill], resolved: dict[str, CourseMetadata]):
+    def __init__(
+        self,
+        courses: list[Course],
+        skills: list[Skill],
+        resolved: dict[str, CourseMetadata],
+        tagger: EmbeddingTagger | None = None,
+    ):
+        self.tagger = tagger  # tags courses whose text names no skill (None: such courses stay untagged)
         self.courses = {course.course_id: course for course in courses}
         self.skills = {skill.skill_id: skill for skill in skills}
         self._resolved = resolved
@@ -133,24 +143,20 @@ class Catalog:
 
     # --- rule-based reading of the text -------------------------------------------------------
     @cached_property
-    def _skill_pattern(self) -> re.Pattern[str]:
-        names = sorted((skill.name for skill in self.skills.values()), key=len, reverse=True)
-        return re.compile(r"(?<![\w])(" + "|".join(re.escape(name) for name in names) + r")(?![\w])", re.I)
+    def _matcher(self) -> SkillMatcher:
+        from ml.agents.skill_matching import SkillMatcher
 
-    @cached_property
-    def _skill_by_name(self) -> dict[str, str]:
-        return {skill.name.lower(): skill.skill_id for skill in self.skills.values()}
+        return SkillMatcher(self.skills.values())
 
     def skills_named(self, text: str) -> list[str]:
-        """Skill ids named in ``text``, in order of first mention."""
-        found = (self._skill_by_name[m.group(1).lower()] for m in self._skill_pattern.finditer(text))
-        return list(dict.fromkeys(found))
+        """Skill ids named in ``text`` (by name or synonym), in order of first mention."""
+        return self._matcher.named(text)
 
     @cached_property
     def rules_metadata(self) -> dict[str, CourseMetadata]:
         from ml.agents.metadata import rules_metadata
 
-        return rules_metadata(self)
+        return rules_metadata(self, self.tagger)
 
     def metadata(self, course_id: str) -> CourseMetadata:
         """The course's resolved metadata (see the module docstring)."""

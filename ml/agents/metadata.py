@@ -5,10 +5,13 @@ on-upload run touches only what changed and a rerun writes nothing new. The LLM 
 text, the taxonomy and candidate prerequisite courses; its answer must use taxonomy skill ids and
 candidate course ids only. The rule-based inference (the fallback and the embedded default):
 
-* skill_tags: taxonomy skills named by the title and the module titles (and by the description
-  outside sentences that state what the course assumes), main skill first;
+* skill_tags: taxonomy skills named (by name or synonym, :mod:`ml.agents.skill_matching`) by the
+  title and the module titles (and by the description outside sentences that state what the
+  course assumes), main skill first; a course naming none gets the skill MiniLM finds most similar
+  to its text, above ``LEARNREC_METADATA_EMBEDDING_THRESHOLD``;
 * difficulty_score: the main skill's taxonomy level, kept inside the range of the declared level
-  (beginner 1-2.4, intermediate 2.5-3.7, advanced 3.8-5);
+  (beginner 1-2.4, intermediate 2.5-3.7, advanced 3.8-5); without a declared level, from the text
+  (:mod:`ml.agents.difficulty`);
 * prerequisites: the instructor's, then for each taxonomy prerequisite of the main skill (and
   each skill the description says it assumes) the easiest course whose main skill it is. Following
   the taxonomy's prerequisite relation keeps the course graph acyclic.
@@ -33,7 +36,9 @@ from learnrec.llm import LLMGateway, load_prompt
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse
 from ml.agents.catalog import INFERRED_TABLE, Catalog, Course, CourseMetadata
+from ml.agents.difficulty import text_difficulty
 from ml.agents.runs import record_agent_run
+from ml.agents.skill_matching import EmbeddingTagger
 
 log = logging.getLogger(__name__)
 
@@ -87,20 +92,34 @@ def _split_description(catalog: Catalog, description: str) -> tuple[list[str], l
     return taught, assumed
 
 
-def _rules_tags_and_difficulty(catalog: Catalog, course: Course) -> tuple[tuple[str, ...], float, list[str]]:
+def embedding_text(course: Course) -> str:
+    """The text compared with skill descriptions: all the course says about itself."""
+    return ". ".join([course.title, course.description, *course.module_titles])
+
+
+def _rules_tags_and_difficulty(
+    catalog: Catalog, course: Course, tagger: EmbeddingTagger | None
+) -> tuple[tuple[str, ...], float, list[str]]:
     taught, assumed = _split_description(catalog, course.description)
     named = catalog.skills_named(course.title) + [
         s for t in course.module_titles for s in catalog.skills_named(t)
     ]
     tags = tuple(dict.fromkeys(named + [s for s in taught if s not in assumed]))
-    low, high = LEVEL_RANGES.get(course.level, (1.0, 5.0))
+    if not tags and tagger is not None:
+        tags = tuple(s for s in tagger.tag(embedding_text(course)) if s not in assumed)
+    if course.level not in LEVEL_RANGES:  # no declared level: read it from the text
+        text = f"{course.title}. {course.description}"
+        return tags, text_difficulty(catalog.skills, text, course.module_titles, tags, assumed), assumed
+    low, high = LEVEL_RANGES[course.level]
     level = float(catalog.skills[tags[0]].level) if tags else (low + high) / 2
     return tags, round(min(max(level, low), high), 1), assumed
 
 
-def rules_metadata(catalog: Catalog) -> dict[str, CourseMetadata]:
+def rules_metadata(catalog: Catalog, tagger: EmbeddingTagger | None = None) -> dict[str, CourseMetadata]:
     """Rule-based metadata of every course (needs the whole catalogue for prerequisites)."""
-    firsts = {cid: _rules_tags_and_difficulty(catalog, course) for cid, course in catalog.courses.items()}
+    firsts = {
+        cid: _rules_tags_and_difficulty(catalog, course, tagger) for cid, course in catalog.courses.items()
+    }
     # Easiest course per main skill (ties: lowest course id): the canonical course to learn it.
     canonical: dict[str, tuple[float, str]] = {}
     for cid, (tags, difficulty, _) in sorted(firsts.items()):
@@ -200,6 +219,7 @@ def infer_course_metadata(
     gateway = gateway or LLMGateway.from_settings(settings)
     started = now or datetime.now(UTC)
     catalog = Catalog.load(warehouse)
+    catalog.tagger = EmbeddingTagger(catalog.skills.values(), settings.metadata_embedding_threshold)
     todo = [c for cid, c in catalog.courses.items() if force or catalog.inferred_hash(cid) is None]
     rows: list[dict[str, object]] = []
     for course in todo:

@@ -170,6 +170,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Without a dropout score: days without activity that trigger a nudge (product rule).",
     )
+    metadata_embedding_threshold: float = Field(
+        0.36,
+        ge=-1,
+        le=1,
+        description="MiniLM cosine a course text needs to a skill's description to be tagged with it when "
+        "the text names no skill (calibrated on tests/data/course_pages.jsonl, see ml/EVALUATION.md).",
+    )
     qa_deadline_seconds: float = Field(
         2.0, gt=0, description="Course Q&A answers within this; past it the partial answer is returned."
     )
