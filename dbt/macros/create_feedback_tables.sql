@@ -47,3 +47,10 @@
     {%- endfor %}
     )
 {%- endmacro %}
+
+{# A column added to a feedback contract after the table was first created (is_control, from the A/B
+   control group): older tables get it, null, which reads as the column's default. #}
+{% macro add_feedback_column(table, column) -%}
+    {%- set type = (learnrec.feedback_table_columns()[table] | selectattr(0, 'equalto', column) | first)[1] -%}
+    alter table {{ source('feedback', table) }} add column if not exists {{ column }} {{ type }}
+{%- endmacro %}

@@ -65,3 +65,11 @@
 {% macro later(a, b) -%}
     case when {{ b }} is null or {{ a }} >= {{ b }} then coalesce({{ a }}, {{ b }}) else {{ b }} end
 {%- endmacro %}
+
+{# Serving days of fct_recommendation_outcomes holding a row rebuilt since this daily mart's newest
+   as_of (`as_of`: the expression of a row's newest input arrival): the days a run recomputes. #}
+{% macro outcome_days_to_rebuild(as_of) -%}
+    select distinct served_date
+    from {{ ref('fct_recommendation_outcomes') }}
+    where {{ as_of }} > (select max(as_of) from {{ this }}) or (select max(as_of) from {{ this }}) is null
+{%- endmacro %}

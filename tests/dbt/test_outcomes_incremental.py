@@ -1,5 +1,5 @@
-"""fct_recommendation_outcomes and mart_model_performance, built night by night, equal a full
-refresh, and a night rebuilds only the log rows whose outcome can have changed.
+"""fct_recommendation_outcomes, mart_model_performance and the online marts, built night by night,
+equal a full refresh, and a night rebuilds only the log rows whose outcome can have changed.
 
 Night 1 sees the events ingested by the end of the second-to-last day and the log rows served by
 then; night 2 adds the last day's events (with late arrivals), the impressions served since and
@@ -21,7 +21,7 @@ from tests.dbt.conftest import END, make_tiny_world
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 AS_OF = {"observed_until", "ingested_until", "received_until", "as_of"}
-SELECT = ("--select", "+mart_model_performance")
+SELECT = ("--select", "+mart_model_performance", "+mart_online_lift")
 UTC_US = pa.timestamp("us", tz="UTC")
 
 
@@ -115,6 +115,8 @@ def test_two_nights_of_outcomes_equal_a_full_refresh_and_leave_settled_rows_alon
         assert 0 < len(warehouse.query(rebuilt, [tonight])) < log.num_rows
         outcomes = snapshot(warehouse, "marts.fct_recommendation_outcomes")
         performance = snapshot(warehouse, "marts.mart_model_performance")
+        online = snapshot(warehouse, "marts.mart_online_metrics")
+        lift = snapshot(warehouse, "marts.mart_online_lift")
         kinds = warehouse.query("select distinct outcome from marts.fct_recommendation_outcomes").column(0)
         reported = warehouse.scalar(
             "select reported_outcome from marts.fct_recommendation_outcomes where log_id = ?",
@@ -128,3 +130,5 @@ def test_two_nights_of_outcomes_equal_a_full_refresh_and_leave_settled_rows_alon
     with connect_warehouse(settings) as warehouse:
         assert snapshot(warehouse, "marts.fct_recommendation_outcomes") == outcomes
         assert snapshot(warehouse, "marts.mart_model_performance") == performance
+        assert snapshot(warehouse, "marts.mart_online_metrics") == online
+        assert snapshot(warehouse, "marts.mart_online_lift") == lift

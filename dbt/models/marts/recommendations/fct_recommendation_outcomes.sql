@@ -137,6 +137,8 @@ attributed as (
         fresh.model_version,
         fresh.signals_used,
         fresh.rank_at_serve,
+        fresh.route,
+        fresh.is_control,
         fresh.served_at,
         fresh.served_date,
         {{ learnrec.first_outcome_times('fresh_events', 'fresh') }},
@@ -146,7 +148,7 @@ attributed as (
     left join fresh_events on fresh.log_id = fresh_events.log_id
     group by
         fresh.log_id, fresh.learner_id, fresh.course_id, fresh.model_version, fresh.signals_used,
-        fresh.rank_at_serve, fresh.served_at, fresh.served_date, fresh.reported_outcome, fresh.reported_outcome_at
+        fresh.rank_at_serve, fresh.route, fresh.is_control, fresh.served_at, fresh.served_date, fresh.reported_outcome, fresh.reported_outcome_at
 {% if is_incremental() %}
     union all
     select
@@ -156,6 +158,8 @@ attributed as (
         kept.model_version,
         kept.signals_used,
         kept.rank_at_serve,
+        kept.route,
+        kept.is_control,
         kept.served_at,
         kept.served_date,
         {{ learnrec.earlier('kept.clicked_at', 'new_event_times.clicked_at') }} as clicked_at,
@@ -177,6 +181,8 @@ select
     attributed.model_version,
     attributed.signals_used,
     attributed.rank_at_serve,
+    attributed.route,
+    attributed.is_control,
     attributed.served_at,
     attributed.served_date,
     attributed.clicked_at,

@@ -40,10 +40,6 @@ select
     max({{ as_of }}) as as_of
 from {{ ref('fct_recommendation_outcomes') }}
 {% if is_incremental() %}
-where served_date in (
-    select distinct served_date
-    from {{ ref('fct_recommendation_outcomes') }}
-    where {{ as_of }} > (select max(as_of) from {{ this }}) or (select max(as_of) from {{ this }}) is null
-)
+where served_date in ({{ learnrec.outcome_days_to_rebuild(as_of) }})
 {% endif %}
 group by model_version, served_date

@@ -13,7 +13,10 @@ typed as (
         {{ learnrec.to_utc_timestamp('served_at') }} as served_at,
         lower(cast(outcome as {{ dbt.type_string() }})) as reported_outcome,
         {{ learnrec.to_utc_timestamp('outcome_recorded_at') }} as reported_outcome_at,
-        {{ learnrec.to_utc_timestamp('received_at') }} as received_at
+        {{ learnrec.to_utc_timestamp('received_at') }} as received_at,
+        -- publication logs the flag; the apps' outcome rows leave it null, so any row of the
+        -- log_id that says so counts (and a log of before the control group reads false)
+        max(case when is_control then 1 else 0 end) over (partition by log_id) = 1 as is_control
     from source
 ),
 
@@ -40,6 +43,16 @@ select
     model_version,
     signals_used,
     rank_at_serve,
+    -- the precompute's route (exports.recommendations.precompute): the fallbacks name themselves
+    -- in model_version; the default privacy tier's content scorer records its declared-profile
+    -- signals (ml.ranking.privacy.POLICIES)
+    case
+        when model_version = 'fallback:popular_by_career' then 'cold_start'
+        when model_version like 'fallback:top_rated_by_interest%' then 'no_results'
+        when {{ learnrec.array_contains_string('signals_used', 'completed_levels') }} then 'default_tier'
+        else 'model'
+    end as route,
+    is_control,
     served_at,
     cast(served_at as date) as served_date,
     reported_outcome,
