@@ -76,20 +76,11 @@ def world_catalog(seed: int = 7):
 
 def write_catalog(settings) -> None:
     """raw.courses and raw.skills from the synthetic world's generator."""
-    from learnrec.contracts.sources import SKILLS
     from learnrec.warehouse import connect_warehouse
+    from learnrec.world.generate import skills_table
 
     tax, catalog = world_catalog()
-    skills = pa.table(
-        {
-            "skill_id": tax.skill_ids.tolist(),
-            "name": tax.names.tolist(),
-            "domain": tax.domains.tolist(),
-            "level": tax.levels,
-            "prerequisite_skill_ids": [[str(tax.skill_ids[k]) for k in p] for p in tax.prerequisites],
-        },
-        schema=SKILLS,
-    )
+    skills = skills_table(tax)
     with connect_warehouse(settings) as warehouse:
         warehouse.load_arrow("raw.courses", catalog.table, mode="replace")
         warehouse.load_arrow("raw.skills", skills, mode="replace")

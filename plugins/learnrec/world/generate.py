@@ -155,6 +155,20 @@ def generate_world(config: WorldConfig, settings: Settings) -> WorldSummary:
     return summary
 
 
+def skills_table(tax: Taxonomy) -> pa.Table:
+    """The taxonomy as the skills snapshot (``raw.skills``) exports it."""
+    return pa.table(
+        {
+            "skill_id": tax.skill_ids.tolist(),
+            "name": tax.names.tolist(),
+            "domain": tax.domains.tolist(),
+            "level": tax.levels,
+            "prerequisite_skill_ids": [[str(tax.skill_ids[k]) for k in p] for p in tax.prerequisites],
+        },
+        schema=SKILLS,
+    )
+
+
 def _timestamps(ms: np.ndarray) -> pa.Array:
     return pa.array(ms.astype("datetime64[ms]").astype("datetime64[us]"), pa.timestamp("us", tz="UTC"))
 
@@ -179,19 +193,7 @@ def _write_sources(
         schema=COURSE_RATINGS,
     )
     pq.write_table(ratings, folder / "course_ratings.parquet")
-    pq.write_table(
-        pa.table(
-            {
-                "skill_id": tax.skill_ids.tolist(),
-                "name": tax.names.tolist(),
-                "domain": tax.domains.tolist(),
-                "level": tax.levels,
-                "prerequisite_skill_ids": [[str(tax.skill_ids[k]) for k in p] for p in tax.prerequisites],
-            },
-            schema=SKILLS,
-        ),
-        folder / "skills.parquet",
-    )
+    pq.write_table(skills_table(tax), folder / "skills.parquet")
     pq.write_table(
         pa.table(
             {
