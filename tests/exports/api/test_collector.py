@@ -36,6 +36,7 @@ def bad_payloads(learner: str, course: str) -> dict[str, str]:
         "future_timestamp": dump({**good, "timestamp": "2099-01-01T00:00:00Z"}),
         "unknown_learner": dump({**good, "learner_id": "L-nobody"}),
         "unknown_course": dump({**good, "course_id": "C-nothing"}),
+        "too_large": dump({**good, "metadata": {**good["metadata"], "module_id": "m" * 100_000}}),
     }
 
 
