@@ -91,6 +91,35 @@ def test_llm_citing_unretrieved_courses_is_rejected(llm_server: LLMServer, tmp_p
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize(
+    "answer, cites_retrieved",
+    [
+        ("Start with the introduction course.", False),  # schema-valid, cites nothing
+        ("Enrol at https://phish.example/login today.", True),  # cites a course, ships a link
+        ("<script>alert(1)</script> Take the first course.", True),  # markup
+    ],
+    ids=["no_course_cited", "phishing_link", "markup"],
+)
+def test_an_ungrounded_or_unsafe_llm_answer_is_replaced_by_the_fallback(
+    llm_server: LLMServer, tmp_path: Path, indexed, answer: str, cites_retrieved: bool
+) -> None:
+    """An empty citation list used to pass the grounding check, and links or markup in an answer
+    that cited a retrieved course reached the learner: each must give the fallback answer."""
+
+    def respond(body: dict) -> Reply:
+        user = body["messages"][-1]["content"]
+        first = user.split("Course excerpts (course id | course title | excerpt):\n")[1].split(" | ")[0]
+        return Reply(json.dumps({"answer": answer, "course_ids": [first] if cites_retrieved else []}))
+
+    llm_server.respond = respond
+    qa = service(llm_settings(tmp_path, llm_server), indexed)
+    result = qa.ask(QUESTION)
+    assert result.source == "rules" and result.text.startswith(PARTIAL_PREFIX)
+    assert "phish.example" not in result.text and "<script" not in result.text
+    qa.close()
+
+
+@pytest.mark.integration
 def test_slow_llm_returns_the_partial_answer_at_the_deadline(
     llm_server: LLMServer, tmp_path: Path, indexed
 ) -> None:
