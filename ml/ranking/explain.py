@@ -2,6 +2,8 @@
 
 A reason is a template chosen by kind plus one argument (a course title, the learner's career
 goal or interest area); :func:`reasons` joins them with Arrow's vectorised string kernels.
+Arguments come from learners' profiles and the catalogue, so they are untrusted text: each distinct
+value passes the one sanitiser (:mod:`learnrec.safetext`) once, however many rows repeat it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,11 @@ from enum import IntEnum
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from learnrec import safetext
+
+#: The longest argument a reason carries (a title, a goal, an interest area).
+ARGUMENT_CHARS = 120
 
 
 class Reason(IntEnum):
@@ -44,4 +51,7 @@ def reasons(kind: np.ndarray, argument: np.ndarray) -> pa.Array:
     """``kind`` int [n] of :class:`Reason`, ``argument`` object [n] of str (ignored where unused)."""
     kinds = pa.array(kind.astype(np.int32))
     args = pa.array(argument, pa.string()).fill_null("")
+    distinct = pc.unique(args)
+    cleaned = pa.array([safetext.clean(v, ARGUMENT_CHARS) for v in distinct.to_pylist()], pa.string())
+    args = cleaned.take(pc.index_in(args, value_set=distinct))
     return pc.binary_join_element_wise(_PREFIX.take(kinds), args, _SUFFIX.take(kinds), "")
