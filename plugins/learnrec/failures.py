@@ -47,6 +47,16 @@ def _duckdb_lock(exc: BaseException) -> str | None:
     )
 
 
+def _duckdb_permission(exc: BaseException) -> str | None:
+    # DuckDB reports a file it may not open as its own IOException, not as a PermissionError
+    if not (_is(exc, "duckdb", "IOException") and "permission denied" in str(exc).lower()):
+        return None
+    return (
+        "permission denied on the DuckDB warehouse file: make LEARNREC_DUCKDB_PATH (under "
+        "LEARNREC_HOME by default) writable by this user, or point it at a file that is"
+    )
+
+
 def _permission(exc: BaseException) -> str | None:
     if not isinstance(exc, PermissionError):
         return None
@@ -81,6 +91,7 @@ def _java(exc: BaseException) -> str | None:
 
 EXPLAINERS: tuple[Callable[[BaseException], str | None], ...] = (
     _duckdb_lock,
+    _duckdb_permission,
     _permission,
     _snowflake,
     _kafka,

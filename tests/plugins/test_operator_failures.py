@@ -132,3 +132,33 @@ def test_missing_java(loaded_home: Path) -> None:
     out = _run(["features", "--run-date", "2026-10-31"], JAVA_HOME="/nonexistent", PATH=no_java)
     assert out.returncode == 1
     _fails_clearly(out.stderr, "JAVA_HOME")
+
+
+def test_duckdb_permission_denied_is_one_sentence() -> None:
+    """DuckDB raises its own IOException for a file it may not open; as root this machine cannot
+    make the real one happen (root opens any file), so the library's exception is built here."""
+    import duckdb
+
+    from learnrec.failures import explain
+
+    error = duckdb.IOException('IO Error: Cannot open file "/srv/w.duckdb": Permission denied')
+    message = explain(RuntimeError("while connecting"))
+    assert message is None  # a bug stays a traceback
+    wrapped = RuntimeError("connect failed")
+    wrapped.__cause__ = error
+    assert "LEARNREC_DUCKDB_PATH" in (explain(wrapped) or "")
+
+
+@pytest.mark.integration
+def test_replaying_to_an_unreachable_broker_is_a_kafka_failure(tmp_path: Path, closed_port: int) -> None:
+    """`generate --kafka` at a broker nobody answers on ends in the Kafka sentence, not a traceback."""
+    from confluent_kafka import KafkaException
+
+    from learnrec.failures import explain
+    from learnrec.world.kafka import produce_landing_to_kafka
+    from tests.plugins.world.conftest import make_world
+
+    world = make_world(tmp_path, n_learners=40, n_courses=40, days=1)
+    with pytest.raises(KafkaException) as raised:
+        produce_landing_to_kafka(world.landing, f"127.0.0.1:{closed_port}", "learner-events", flush_seconds=1)
+    assert "LEARNREC_KAFKA_BOOTSTRAP_SERVERS" in (explain(raised.value) or "")

@@ -16,11 +16,17 @@ def landing_files(landing: Path) -> list[Path]:
 
 
 def produce_landing_to_kafka(
-    landing: Path, bootstrap_servers: str, topic: str, extra_config: dict[str, str] | None = None
+    landing: Path,
+    bootstrap_servers: str,
+    topic: str,
+    extra_config: dict[str, str] | None = None,
+    flush_seconds: float = 60,
 ) -> int:
     """Produce every landing line as one message keyed by learner id (so a learner's events stay
-    ordered within a partition); malformed lines are produced too, unkeyed. Returns the count."""
-    from confluent_kafka import Producer
+    ordered within a partition); malformed lines are produced too, unkeyed. Returns the count.
+    Messages still undelivered after ``flush_seconds`` (a broker nobody answers on) are a
+    ``KafkaException``, which the CLI tells the operator in one sentence."""
+    from confluent_kafka import KafkaException, Producer
 
     producer = Producer(
         {
@@ -45,7 +51,7 @@ def produce_landing_to_kafka(
                 sent += 1
                 if sent % 10_000 == 0:
                     producer.poll(0)
-    remaining = producer.flush(60)
+    remaining = producer.flush(flush_seconds)
     if remaining:
-        raise RuntimeError(f"{remaining} messages were not delivered to {topic}")
+        raise KafkaException(f"{remaining} messages were not delivered to {topic} at {bootstrap_servers}")
     return sent
