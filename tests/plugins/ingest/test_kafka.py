@@ -204,3 +204,26 @@ def test_a_run_stops_at_the_high_watermarks_seen_at_its_start_under_a_steady_str
     del source  # and its producer, before the mock cluster goes
     assert report.total("consumed") == expected.lines
     assert len(report.batches) < 50
+
+
+@pytest.mark.integration
+def test_a_message_over_the_size_limit_is_quarantined_too_large_with_its_head(
+    kafka_settings: Settings, expected: Expected, bootstrap: str
+) -> None:
+    limit = kafka_settings.ingest_max_line_bytes
+    big = b'{"learner_id": "' + b"x" * (limit + 10) + b'"}'
+    producer = Producer({"bootstrap.servers": bootstrap})
+    producer.produce(TOPIC, value=big)
+    assert producer.flush(10) == 0
+    report = ingest(kafka_settings)
+    assert report.total("consumed") == expected.lines + 1
+    assert report.total("loaded") == len(expected.event_ids)
+    with connect_warehouse(kafka_settings) as warehouse:
+        rows = warehouse.query(
+            "SELECT payload, reason_detail, source_partition, source_offset FROM raw.quarantined_events "
+            "WHERE reason = 'too_large'"
+        ).to_pylist()
+    assert len(rows) == 1
+    assert len(rows[0]["payload"]) == 256 and rows[0]["payload"].startswith('{"learner_id": "xxx')
+    assert f"{len(big):,} bytes" in rows[0]["reason_detail"]
+    assert rows[0]["source_partition"] is not None and rows[0]["source_offset"] is not None

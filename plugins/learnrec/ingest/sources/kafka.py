@@ -19,9 +19,11 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
+from learnrec.ingest.landing import HEAD_BYTES
 from learnrec.ingest.payloads import payload_table
 from learnrec.ingest.sources.base import EventSource, SourceBatch
-from learnrec.ingest.tables import KAFKA_OFFSETS
+from learnrec.ingest.sources.files import DEFAULT_MAX_LINE_BYTES
+from learnrec.ingest.tables import KAFKA_OFFSETS, REJECTED_SCHEMA
 from learnrec.settings import Settings
 from learnrec.warehouse import Warehouse
 
@@ -57,9 +59,18 @@ def kafka_config(settings: Settings) -> dict[str, object]:
 class KafkaSource(EventSource):
     name = "kafka"
 
-    def __init__(self, config: dict[str, object], topic: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        config: dict[str, object],
+        topic: str,
+        timeout: float = 10.0,
+        *,
+        max_message_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
         self.topic = topic
         self.timeout = timeout
+        #: a message over this is quarantined ``too_large`` (its head kept), as a landing line is
+        self.max_message_bytes = max_message_bytes
         #: high watermark of each partition when the run first saw it: a run ends there, so a
         #: topic that keeps receiving messages does not keep it going batch after batch
         self.ceiling: dict[int, int] = {}
@@ -75,7 +86,9 @@ class KafkaSource(EventSource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KafkaSource:
-        return cls(kafka_config(settings), settings.kafka_topic)
+        return cls(
+            kafka_config(settings), settings.kafka_topic, max_message_bytes=settings.ingest_max_line_bytes
+        )
 
     # --- positions ------------------------------------------------------------------------------
     def _partitions(self) -> list[int]:
@@ -152,7 +165,7 @@ class KafkaSource(EventSource):
         ranges = self.ranges(warehouse, max_events, until)
         if not ranges:
             return None
-        payloads, partitions, offsets, stamps = self._consume(ranges)
+        payloads, partitions, offsets, stamps, rejected = self._consume(ranges)
         table = payload_table(
             pa.array(payloads, pa.large_string()),
             source=self.name,
@@ -162,10 +175,18 @@ class KafkaSource(EventSource):
             arrived_at=pa.array(stamps, pa.timestamp("ms", tz="UTC")).cast(pa.timestamp("us", tz="UTC")),
         )
         key = f"kafka:{self.topic}:" + ",".join(f"{r.partition}:{r.start}-{r.end}" for r in ranges)
-        return SourceBatch(payloads=table, position_key=key, position=ranges)
+        return SourceBatch(
+            payloads=table,
+            position_key=key,
+            position=ranges,
+            rejected=pa.Table.from_pylist(rejected, REJECTED_SCHEMA),
+        )
 
-    def _consume(self, ranges: list[PartitionRange]) -> tuple[list[str], list[int], list[int], list[int]]:
-        """Read exactly the offsets of ``ranges`` (a Python loop per message: the client's API)."""
+    def _consume(
+        self, ranges: list[PartitionRange]
+    ) -> tuple[list[str], list[int], list[int], list[int], list[dict]]:
+        """Read exactly the offsets of ``ranges`` (a Python loop per message: the client's API);
+        messages over the size limit become rejected rows instead of payloads."""
         wanted = {r.partition: r for r in ranges}
         # a partition is done when its consumer position reaches the range's end (offsets of
         # transaction markers are never delivered, so counting messages would wait forever)
@@ -175,6 +196,7 @@ class KafkaSource(EventSource):
         partitions: list[int] = []
         offsets: list[int] = []
         stamps: list[int] = []
+        rejected: list[dict] = []
         last_progress = time.monotonic()
         try:
             while pending:
@@ -196,6 +218,9 @@ class KafkaSource(EventSource):
                     if not r.start <= offset < r.end:
                         continue
                     value = message.value() or b""
+                    if len(value) > self.max_message_bytes:
+                        rejected.append(self._too_large(value, p, offset))
+                        continue
                     payloads.append(value.decode("utf-8", errors="backslashreplace"))
                     partitions.append(p)
                     offsets.append(offset)
@@ -204,7 +229,20 @@ class KafkaSource(EventSource):
                 pending -= {tp.partition for tp in positions if tp.offset >= wanted[tp.partition].end}
         finally:
             self.consumer.unassign()
-        return payloads, partitions, offsets, stamps
+        return payloads, partitions, offsets, stamps, rejected
+
+    def _too_large(self, value: bytes, partition: int, offset: int) -> dict:
+        return {
+            "payload": value[:HEAD_BYTES].decode("utf-8", errors="backslashreplace"),
+            "reason": "too_large",
+            "reason_detail": (
+                f"message of {len(value):,} bytes, over LEARNREC_INGEST_MAX_LINE_BYTES={self.max_message_bytes:,}"
+            ),
+            "source": self.name,
+            "source_uri": self.topic,
+            "source_partition": partition,
+            "source_offset": offset,
+        }
 
     def record_position(self, warehouse: Warehouse, batch: SourceBatch, batch_id: str, at: datetime) -> None:
         ranges: list[PartitionRange] = batch.position
