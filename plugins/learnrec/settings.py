@@ -384,10 +384,20 @@ def check_environment(
         raise SettingsError(f"unknown environment variable {', '.join(hints)}: unset or correct it")
 
 
+def configured_names() -> dict[str, str]:
+    """The process environment and the ``.env`` file's variables: pydantic-settings reads both,
+    so a misspelling in either must be caught."""
+    from dotenv import dotenv_values
+
+    env_file = Path(str(Settings.model_config.get("env_file")))
+    from_file = dotenv_values(env_file) if env_file.is_file() else {}
+    return {**{k: v or "" for k, v in from_file.items()}, **os.environ}
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; raise :class:`SettingsError` naming the bad variable."""
     known = {env_name(field) for field in Settings.model_fields} | OTHER_ENV_NAMES
-    check_environment(ENV_PREFIX, known, OWNED_ELSEWHERE)
+    check_environment(ENV_PREFIX, known, OWNED_ELSEWHERE, configured_names())
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

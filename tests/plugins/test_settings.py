@@ -94,6 +94,15 @@ def test_misspelt_variable_is_an_error_naming_the_closest(
     assert "LEARNREC_WAREHOUS (did you mean LEARNREC_WAREHOUSE?)" in err and "Traceback" not in err
 
 
+def test_misspelt_variable_in_the_env_file_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, learnrec_home: Path, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("LEARNREC_DUCKDB_PAHT=/srv/w.duckdb\n")
+    with pytest.raises(SettingsError, match=r"LEARNREC_DUCKDB_PAHT \(did you mean LEARNREC_DUCKDB_PATH\?\)"):
+        load_settings()
+
+
 def test_variables_read_outside_settings_are_allowed(
     monkeypatch: pytest.MonkeyPatch, learnrec_home: Path
 ) -> None:
